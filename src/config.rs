@@ -1,0 +1,228 @@
+//! Pipeline files: `pipelines/*.toml`. Every section has defaults except the store URL, and
+//! unknown keys are rejected so that a typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read pipeline file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("pipeline file {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// One pipeline: which store to read and write, which model, and the team's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Name of the pipeline; its cursor in the store is kept under this name.
+    pub name: String,
+    /// The ticket store.
+    pub store: StoreConfig,
+    /// The embedding model.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// How tickets are taken from the store.
+    #[serde(default)]
+    pub source: SourceConfig,
+    /// Category and urgency classification.
+    #[serde(default)]
+    pub triage: TriageConfig,
+    /// Article and similar-ticket suggestions.
+    #[serde(default)]
+    pub knowledge: KnowledgeConfig,
+    /// Clustering of recent incidents into candidate problems.
+    #[serde(default)]
+    pub problems: ProblemsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// sqlx URL, e.g. `sqlite://tickets.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Path of the model manifest (TOML).
+    pub manifest: PathBuf,
+    /// Upper bound on padded tokens in one forward pass.
+    pub batch_tokens: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            manifest: PathBuf::from("models/all-minilm-l6-v2.toml"),
+            batch_tokens: 8192,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// Changed tickets taken per batch; each batch is written in one transaction.
+    pub batch_size: usize,
+    /// Seconds between polls when nothing changed.
+    pub poll_interval_secs: u64,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            poll_interval_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageConfig {
+    /// Nearest resolved tickets that vote.
+    pub neighbours: usize,
+    /// Confidence at or above which a predicted category is applied.
+    pub category_threshold: f32,
+    /// Confidence at or above which a predicted urgency is applied.
+    pub urgency_threshold: f32,
+    /// Impact assumed for the priority when a ticket has none (`high`, `medium`, `low`).
+    pub default_impact: String,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        Self {
+            neighbours: 10,
+            category_threshold: 0.6,
+            urgency_threshold: 0.6,
+            default_impact: "medium".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Articles suggested per ticket.
+    pub articles: usize,
+    /// Similar resolved tickets suggested per ticket.
+    pub similar_tickets: usize,
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        Self {
+            articles: 3,
+            similar_tickets: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProblemsConfig {
+    /// Incidents created within this many days are clustered.
+    pub window_days: u32,
+    /// Smallest cluster that becomes a candidate problem.
+    pub min_size: usize,
+    /// Largest cosine distance between neighbouring incidents of one cluster.
+    pub max_distance: f32,
+    /// Seconds between clustering passes while `run` runs.
+    pub interval_secs: u64,
+}
+
+impl Default for ProblemsConfig {
+    fn default() -> Self {
+        Self {
+            window_days: 14,
+            min_size: 3,
+            max_distance: 0.35,
+            interval_secs: 300,
+        }
+    }
+}
+
+impl PipelineConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses pipeline TOML; `origin` names the file in error messages.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            message,
+        };
+        let config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.validate().map_err(invalid)?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let t = &self.triage;
+        for (key, value) in [
+            ("triage.category_threshold", t.category_threshold),
+            ("triage.urgency_threshold", t.urgency_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!("{key} must be between 0 and 1, not {value}"));
+            }
+        }
+        if crate::triage::Impact::parse(&t.default_impact).is_none() {
+            return Err(format!(
+                "triage.default_impact must be high, medium or low, not {:?}",
+                t.default_impact
+            ));
+        }
+        if t.neighbours == 0 || self.source.batch_size == 0 || self.problems.min_size < 2 {
+            return Err(
+                "triage.neighbours and source.batch_size must be at least 1, problems.min_size at least 2"
+                    .into(),
+            );
+        }
+        if !(0.0..2.0).contains(&self.problems.max_distance) {
+            return Err("problems.max_distance is a cosine distance between 0 and 2".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_pipeline_parses() {
+        let config = PipelineConfig::load(Path::new("pipelines/demo.toml")).unwrap();
+        assert_eq!(config.name, "demo");
+        assert_eq!(config.problems.window_days, 14);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let text = "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\nthreshhold = 0.9\n";
+        let err = PipelineConfig::parse(text, Path::new("p.toml")).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("threshhold"), "{message}");
+        assert!(message.contains("p.toml"), "{message}");
+    }
+
+    #[test]
+    fn thresholds_outside_zero_one_are_rejected() {
+        let text = "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\nurgency_threshold = 1.5\n";
+        let err = PipelineConfig::parse(text, Path::new("p.toml")).unwrap_err();
+        assert!(err.to_string().contains("urgency_threshold"));
+    }
+}

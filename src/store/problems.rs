@@ -1,0 +1,149 @@
+//! Candidate problems: stored so that ids and review decisions outlive a clustering run.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::problems::Candidate;
+
+/// A stored problem, as listed for people.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProblemRow {
+    pub id: i64,
+    pub title: String,
+    pub keywords: Vec<String>,
+    pub status: String,
+    pub size: i64,
+    pub requesters: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+impl Store {
+    /// Member sets of the problems a new run may be matched to (all but merged ones).
+    pub async fn problem_members(&self) -> Result<Vec<(i64, HashSet<i64>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.id, m.ticket_id FROM problems p JOIN problem_members m ON m.problem_id = p.id \
+             WHERE p.status != 'merged' ORDER BY p.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut by_problem: HashMap<i64, HashSet<i64>> = HashMap::new();
+        for row in rows {
+            by_problem
+                .entry(row.try_get("id")?)
+                .or_default()
+                .insert(row.try_get("ticket_id")?);
+        }
+        let mut out: Vec<_> = by_problem.into_iter().collect();
+        out.sort_by_key(|(id, _)| *id);
+        Ok(out)
+    }
+
+    /// Writes `candidates` in one transaction: each either updates the stored problem it was
+    /// matched to (`matches[i]`) or becomes a new one. A reviewed problem keeps its status.
+    /// Returns the problem ids in candidate order.
+    pub async fn save_problems(
+        &self,
+        candidates: &[Candidate],
+        matches: &[Option<i64>],
+    ) -> Result<Vec<i64>, StoreError> {
+        let now = Utc::now();
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(candidates.len());
+        for (candidate, matched) in candidates.iter().zip(matches) {
+            let keywords = serde_json::to_string(&candidate.keywords).expect("strings serialise");
+            let size = candidate.members.len() as i64;
+            let requesters = candidate.requesters as i64;
+            let id = match matched {
+                Some(id) => {
+                    sqlx::query(
+                        "UPDATE problems SET title = ?, keywords = ?, size = ?, requesters = ?, \
+                         first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?",
+                    )
+                    .bind(&candidate.title)
+                    .bind(&keywords)
+                    .bind(size)
+                    .bind(requesters)
+                    .bind(candidate.first_seen)
+                    .bind(candidate.last_seen)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    *id
+                }
+                None => sqlx::query(
+                    "INSERT INTO problems (title, keywords, size, requesters, first_seen, \
+                     last_seen, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&candidate.title)
+                .bind(&keywords)
+                .bind(size)
+                .bind(requesters)
+                .bind(candidate.first_seen)
+                .bind(candidate.last_seen)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .last_insert_rowid(),
+            };
+            for member in &candidate.members {
+                sqlx::query(
+                    "INSERT INTO problem_members (problem_id, ticket_id, similarity) VALUES (?, ?, ?)",
+                )
+                .bind(id)
+                .bind(member.ticket_id)
+                .bind(member.similarity)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Problems that are not merged away, largest first.
+    pub async fn problems(&self) -> Result<Vec<ProblemRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, title, keywords, status, size, requesters, first_seen, last_seen \
+             FROM problems WHERE status != 'merged' ORDER BY size DESC, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let keywords: String = row.try_get("keywords")?;
+                Ok(ProblemRow {
+                    id: row.try_get("id")?,
+                    title: row.try_get("title")?,
+                    keywords: serde_json::from_str(&keywords).unwrap_or_default(),
+                    status: row.try_get("status")?,
+                    size: row.try_get("size")?,
+                    requesters: row.try_get("requesters")?,
+                    first_seen: row.try_get("first_seen")?,
+                    last_seen: row.try_get("last_seen")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ticket ids of one problem, most central first.
+    pub async fn members_of(&self, problem_id: i64) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT ticket_id FROM problem_members WHERE problem_id = ? ORDER BY similarity DESC",
+        )
+        .bind(problem_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

@@ -1,0 +1,159 @@
+//! The rows the store reads and writes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::StoreError;
+
+/// Columns of [`TicketRow`]. Subject and body are read as bytes: a ticket store may hold text
+/// that is not valid UTF-8, and one such ticket must not fail the whole read.
+pub(crate) const TICKET_COLUMNS: &str = "SELECT id, CAST(subject AS BLOB) AS subject, \
+     CAST(body AS BLOB) AS body, requester, kind, status, category, urgency, impact, priority, \
+     resolution, created_at, change_seq FROM tickets";
+
+/// A ticket as the pipeline sees it.
+#[derive(Debug, Clone)]
+pub struct TicketRow {
+    pub id: i64,
+    pub subject: Option<Vec<u8>>,
+    pub body: Option<Vec<u8>>,
+    pub requester: Option<String>,
+    pub kind: String,
+    pub status: String,
+    pub category: Option<String>,
+    pub urgency: Option<String>,
+    pub impact: Option<String>,
+    pub priority: Option<String>,
+    pub resolution: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub change_seq: i64,
+}
+
+impl TicketRow {
+    pub(crate) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            subject: row.try_get("subject")?,
+            body: row.try_get("body")?,
+            requester: row.try_get("requester")?,
+            kind: row.try_get("kind")?,
+            status: row.try_get("status")?,
+            category: row.try_get("category")?,
+            urgency: row.try_get("urgency")?,
+            impact: row.try_get("impact")?,
+            priority: row.try_get("priority")?,
+            resolution: row.try_get("resolution")?,
+            created_at: row.try_get("created_at")?,
+            change_seq: row.try_get::<Option<i64>, _>("change_seq")?.unwrap_or(0),
+        })
+    }
+
+    /// Resolved and closed tickets are history, not work to triage.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.status.as_str(), "resolved" | "closed")
+    }
+
+    /// The subject as text, for titles and listings.
+    pub fn subject_text(&self) -> String {
+        self.subject
+            .as_deref()
+            .map(|s| String::from_utf8_lossy(s).trim().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A ticket to add to the store (the demo's and tests' way in; a help desk writes its own).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct NewTicket {
+    /// Keep this id; `None` lets the store choose.
+    pub id: Option<i64>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub requester: Option<String>,
+    /// `incident` or `request`.
+    pub kind: String,
+    /// `new`, `open`, `pending`, `resolved` or `closed`.
+    pub status: String,
+    pub category: Option<String>,
+    pub urgency: Option<String>,
+    pub impact: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    pub resolution: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// A knowledge article to add.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewArticle {
+    pub id: Option<i64>,
+    pub title: String,
+    pub body: String,
+    pub category: Option<String>,
+    /// `public` (end users may see it) or `internal`.
+    pub visibility: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArticleRow {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub public: bool,
+}
+
+/// What an embedding cache entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    Ticket,
+    Article,
+}
+
+impl OwnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerKind::Ticket => "ticket",
+            OwnerKind::Article => "article",
+        }
+    }
+}
+
+/// A ticket's fields triage may fill, as they are at write time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CurrentFields {
+    pub category: Option<String>,
+    pub urgency: Option<String>,
+    pub impact: Option<String>,
+    pub priority: Option<String>,
+}
+
+/// One triage result row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TriageRecord {
+    pub ticket_id: i64,
+    pub model_version: String,
+    /// `applied`, `needs_review` or `skipped`.
+    pub outcome: String,
+    /// Why the ticket was skipped, or what was done to its text.
+    pub reason: Option<String>,
+    pub category: Option<String>,
+    pub category_confidence: Option<f32>,
+    pub category_status: String,
+    pub urgency: Option<String>,
+    pub urgency_confidence: Option<f32>,
+    pub urgency_status: String,
+    pub priority: Option<String>,
+    pub evidence: serde_json::Value,
+}
+
+/// One ranked suggestion for a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuggestionRecord {
+    /// `article` or `ticket`.
+    pub kind: &'static str,
+    pub target_id: i64,
+    pub score: f32,
+}

@@ -1,0 +1,56 @@
+//! Read-only summaries of what the pipeline wrote.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// Triage rows of a set of tickets under one model version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TriageCounts {
+    /// Tickets with a triage row.
+    pub triaged: usize,
+    pub applied: usize,
+    pub needs_review: usize,
+    pub skipped: usize,
+    /// Suggestion rows for those tickets.
+    pub suggestions: usize,
+}
+
+impl Store {
+    pub async fn triage_counts(
+        &self,
+        ticket_ids: &[i64],
+        model_version: &str,
+    ) -> Result<TriageCounts, StoreError> {
+        let ids = serde_json::to_string(ticket_ids).expect("ids serialise");
+        let rows = sqlx::query(
+            "SELECT outcome, COUNT(*) AS n FROM triage_results WHERE model_version = ? \
+             AND ticket_id IN (SELECT value FROM json_each(?)) GROUP BY outcome",
+        )
+        .bind(model_version)
+        .bind(&ids)
+        .fetch_all(self.pool())
+        .await?;
+        let mut counts = TriageCounts::default();
+        for row in rows {
+            let n = row.try_get::<i64, _>("n")? as usize;
+            counts.triaged += n;
+            match row.try_get::<String, _>("outcome")?.as_str() {
+                "applied" => counts.applied += n,
+                "needs_review" => counts.needs_review += n,
+                _ => counts.skipped += n,
+            }
+        }
+        let suggestions: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM suggestions WHERE model_version = ? \
+             AND ticket_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(model_version)
+        .bind(&ids)
+        .fetch_one(self.pool())
+        .await?;
+        counts.suggestions = suggestions as usize;
+        Ok(counts)
+    }
+}

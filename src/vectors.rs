@@ -1,0 +1,87 @@
+//! Exact nearest-neighbour search over unit vectors. A help desk's history is thousands to
+//! tens of thousands of tickets: a scan of contiguous rows is fast enough and never misses.
+
+/// Rows of unit vectors with a payload each (a ticket or an article).
+#[derive(Debug, Clone)]
+pub struct VectorIndex<T> {
+    dimension: usize,
+    rows: Vec<f32>,
+    items: Vec<T>,
+}
+
+/// One search result: the item and its cosine similarity to the query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit<'a, T> {
+    pub item: &'a T,
+    pub similarity: f32,
+}
+
+impl<T> VectorIndex<T> {
+    pub fn new(dimension: usize) -> Self {
+        Self {
+            dimension,
+            rows: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+
+    /// Adds one item; `vector` must have the index's dimension and unit length.
+    pub fn push(&mut self, vector: &[f32], item: T) {
+        assert_eq!(vector.len(), self.dimension, "vector of the wrong dimension");
+        self.rows.extend_from_slice(vector);
+        self.items.push(item);
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The `k` most similar items that pass `keep`, most similar first.
+    pub fn nearest(&self, query: &[f32], k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'_, T>> {
+        let mut hits: Vec<Hit<'_, T>> = self
+            .rows
+            .chunks_exact(self.dimension)
+            .zip(&self.items)
+            .filter(|(_, item)| keep(item))
+            .map(|(row, item)| Hit {
+                item,
+                similarity: dot(row, query),
+            })
+            .collect();
+        let k = k.min(hits.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        hits.select_nth_unstable_by(k - 1, |a, b| b.similarity.total_cmp(&a.similarity));
+        hits.truncate(k);
+        hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+        hits
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_returns_the_most_similar_first_and_honours_the_filter() {
+        let mut index = VectorIndex::new(2);
+        index.push(&[1.0, 0.0], "east");
+        index.push(&[0.0, 1.0], "north");
+        index.push(&[0.6, 0.8], "north-east");
+        let hits = index.nearest(&[0.8, 0.6], 2, |_| true);
+        assert_eq!(hits.iter().map(|h| *h.item).collect::<Vec<_>>(), ["north-east", "east"]);
+        assert!((hits[0].similarity - 0.96).abs() < 1e-6);
+        let hits = index.nearest(&[0.8, 0.6], 5, |item| item.starts_with("north"));
+        assert_eq!(hits.len(), 2);
+        assert!(index.nearest(&[1.0, 0.0], 0, |_| true).is_empty());
+    }
+}
