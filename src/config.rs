@@ -221,7 +221,8 @@ mod tests {
 
     #[test]
     fn thresholds_outside_zero_one_are_rejected() {
-        let text = "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\nurgency_threshold = 1.5\n";
+        let text =
+            "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\nurgency_threshold = 1.5\n";
         let err = PipelineConfig::parse(text, Path::new("p.toml")).unwrap_err();
         assert!(err.to_string().contains("urgency_threshold"));
     }

@@ -100,7 +100,11 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, DemoError>
 /// Moves every timestamp by the same amount so that the last incoming ticket arrives now:
 /// the clustering window is relative to the present.
 fn shift_to_now(history: &mut [FixtureTicket], incoming: &mut [FixtureTicket]) {
-    let Some(latest) = incoming.iter().chain(history.iter()).map(|t| t.ticket.created_at).max()
+    let Some(latest) = incoming
+        .iter()
+        .chain(history.iter())
+        .map(|t| t.ticket.created_at)
+        .max()
     else {
         return;
     };

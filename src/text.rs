@@ -66,9 +66,11 @@ fn note(notes: &mut Vec<&'static str>, what: &'static str) {
 
 fn looks_like_html(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    ["<html", "<body", "<div", "<p>", "<p ", "<br", "<span", "<table", "</"]
-        .iter()
-        .any(|tag| lower.contains(tag))
+    [
+        "<html", "<body", "<div", "<p>", "<p ", "<br", "<span", "<table", "</",
+    ]
+    .iter()
+    .any(|tag| lower.contains(tag))
 }
 
 /// Drops tags, comments and the contents of `script`/`style`, and decodes entities. Mail
@@ -79,7 +81,11 @@ fn strip_html(html: &str) -> String {
     while let Some(start) = rest.find('<') {
         out.push_str(&rest[..start]);
         let after = &rest[start..];
-        let lower_head: String = after.chars().take(8).collect::<String>().to_ascii_lowercase();
+        let lower_head: String = after
+            .chars()
+            .take(8)
+            .collect::<String>()
+            .to_ascii_lowercase();
         let skip_to = if lower_head.starts_with("<!--") {
             after.find("-->").map(|i| i + 3)
         } else if lower_head.starts_with("<script") {

@@ -27,7 +27,11 @@ impl<T> VectorIndex<T> {
 
     /// Adds one item; `vector` must have the index's dimension and unit length.
     pub fn push(&mut self, vector: &[f32], item: T) {
-        assert_eq!(vector.len(), self.dimension, "vector of the wrong dimension");
+        assert_eq!(
+            vector.len(),
+            self.dimension,
+            "vector of the wrong dimension"
+        );
         self.rows.extend_from_slice(vector);
         self.items.push(item);
     }
@@ -78,7 +82,10 @@ mod tests {
         index.push(&[0.0, 1.0], "north");
         index.push(&[0.6, 0.8], "north-east");
         let hits = index.nearest(&[0.8, 0.6], 2, |_| true);
-        assert_eq!(hits.iter().map(|h| *h.item).collect::<Vec<_>>(), ["north-east", "east"]);
+        assert_eq!(
+            hits.iter().map(|h| *h.item).collect::<Vec<_>>(),
+            ["north-east", "east"]
+        );
         assert!((hits[0].similarity - 0.96).abs() < 1e-6);
         let hits = index.nearest(&[0.8, 0.6], 5, |item| item.starts_with("north"));
         assert_eq!(hits.len(), 2);

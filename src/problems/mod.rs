@@ -110,7 +110,12 @@ pub fn detect(
         .zip(keywords)
         .map(|(group, keywords)| candidate(incidents, group, keywords))
         .collect();
-    candidates.sort_by(|a, b| b.members.len().cmp(&a.members.len()).then(a.first_seen.cmp(&b.first_seen)));
+    candidates.sort_by(|a, b| {
+        b.members
+            .len()
+            .cmp(&a.members.len())
+            .then(a.first_seen.cmp(&b.first_seen))
+    });
     Ok(candidates)
 }
 
@@ -133,7 +138,12 @@ fn candidate(incidents: &[WindowIncident], group: &[usize], keywords: Vec<String
         })
         .collect();
     members.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-    let by_id = |id: i64| incidents.iter().find(|i| i.ticket_id == id).expect("member of the window");
+    let by_id = |id: i64| {
+        incidents
+            .iter()
+            .find(|i| i.ticket_id == id)
+            .expect("member of the window")
+    };
     let central = by_id(members[0].ticket_id);
     let requesters: HashSet<&str> = group
         .iter()
@@ -142,8 +152,16 @@ fn candidate(incidents: &[WindowIncident], group: &[usize], keywords: Vec<String
     Candidate {
         title: title(central),
         keywords,
-        first_seen: group.iter().map(|&i| incidents[i].created_at).min().expect("non-empty"),
-        last_seen: group.iter().map(|&i| incidents[i].created_at).max().expect("non-empty"),
+        first_seen: group
+            .iter()
+            .map(|&i| incidents[i].created_at)
+            .min()
+            .expect("non-empty"),
+        last_seen: group
+            .iter()
+            .map(|&i| incidents[i].created_at)
+            .max()
+            .expect("non-empty"),
         requesters: requesters.len(),
         members,
     }
@@ -263,8 +281,15 @@ mod tests {
             last_seen: Utc::now(),
             requesters: 1,
         };
-        let stored = vec![(10, HashSet::from([1, 2, 3])), (11, HashSet::from([7, 8, 9]))];
-        let new = [make(&[7, 8, 9, 12]), make(&[1, 2, 3, 4]), make(&[20, 21, 22])];
+        let stored = vec![
+            (10, HashSet::from([1, 2, 3])),
+            (11, HashSet::from([7, 8, 9])),
+        ];
+        let new = [
+            make(&[7, 8, 9, 12]),
+            make(&[1, 2, 3, 4]),
+            make(&[20, 21, 22]),
+        ];
         assert_eq!(match_stored(&new, &stored, 0.3), [Some(11), Some(10), None]);
     }
 }

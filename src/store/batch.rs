@@ -36,11 +36,12 @@ impl<'c> BatchWriter<'c> {
 
     /// The ticket's fields as they are now, inside this transaction.
     pub async fn current_fields(&mut self, ticket_id: i64) -> Result<CurrentFields, StoreError> {
-        let row = sqlx::query("SELECT category, urgency, impact, priority FROM tickets WHERE id = ?")
-            .bind(ticket_id)
-            .fetch_optional(&mut *self.tx)
-            .await?
-            .ok_or(StoreError::NoSuchTicket(ticket_id))?;
+        let row =
+            sqlx::query("SELECT category, urgency, impact, priority FROM tickets WHERE id = ?")
+                .bind(ticket_id)
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .ok_or(StoreError::NoSuchTicket(ticket_id))?;
         Ok(CurrentFields {
             category: row.try_get("category")?,
             urgency: row.try_get("urgency")?,

@@ -37,13 +37,15 @@ impl StoreError {
     /// as opposed to a fault that repeats (a constraint, a schema mismatch).
     pub fn is_retriable(&self) -> bool {
         match self {
-            StoreError::Open { source, .. } | StoreError::Query(source) => matches!(
-                source,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ) || source
-                .as_database_error()
-                .and_then(|e| e.code())
-                .is_some_and(|code| code == "5" || code == "6"), // SQLITE_BUSY, SQLITE_LOCKED
+            StoreError::Open { source, .. } | StoreError::Query(source) => {
+                matches!(
+                    source,
+                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+                ) || source
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .is_some_and(|code| code == "5" || code == "6")
+            } // SQLITE_BUSY, SQLITE_LOCKED
             _ => false,
         }
     }
@@ -85,15 +87,20 @@ impl Store {
     }
 
     pub async fn cursor(&self, pipeline: &str) -> Result<i64, StoreError> {
-        let position = sqlx::query_scalar("SELECT position FROM pipeline_cursors WHERE pipeline = ?")
-            .bind(pipeline)
-            .fetch_optional(&self.pool)
-            .await?;
+        let position =
+            sqlx::query_scalar("SELECT position FROM pipeline_cursors WHERE pipeline = ?")
+                .bind(pipeline)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(position.unwrap_or(0))
     }
 
     /// Up to `limit` tickets changed after `position`, in change order.
-    pub async fn changes_after(&self, position: i64, limit: usize) -> Result<Vec<TicketRow>, StoreError> {
+    pub async fn changes_after(
+        &self,
+        position: i64,
+        limit: usize,
+    ) -> Result<Vec<TicketRow>, StoreError> {
         let sql = format!("{TICKET_COLUMNS} WHERE change_seq > ? ORDER BY change_seq LIMIT ?");
         let rows = sqlx::query(&sql)
             .bind(position)
@@ -114,7 +121,10 @@ impl Store {
     }
 
     /// Incidents created at or after `since`: the window problem detection clusters.
-    pub async fn incidents_since(&self, since: DateTime<Utc>) -> Result<Vec<TicketRow>, StoreError> {
+    pub async fn incidents_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TicketRow>, StoreError> {
         let sql = format!(
             "{TICKET_COLUMNS} WHERE kind = 'incident' AND created_at >= ? ORDER BY created_at, id"
         );

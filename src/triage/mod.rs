@@ -66,10 +66,15 @@ pub fn classify(history: &VectorIndex<PastTicket>, query: &[f32], k: usize) -> V
 }
 
 /// Similarity-weighted vote among the neighbours that carry a label.
-fn vote(hits: &[Hit<'_, PastTicket>], label: impl Fn(&PastTicket) -> Option<&str>) -> Option<Prediction> {
+fn vote(
+    hits: &[Hit<'_, PastTicket>],
+    label: impl Fn(&PastTicket) -> Option<&str>,
+) -> Option<Prediction> {
     let mut tally: Vec<(&str, f32)> = Vec::new();
     for hit in hits {
-        let Some(name) = label(hit.item) else { continue };
+        let Some(name) = label(hit.item) else {
+            continue;
+        };
         let weight = hit.similarity.max(0.0);
         match tally.iter_mut().find(|(n, _)| *n == name) {
             Some((_, w)) => *w += weight,
@@ -129,14 +134,18 @@ impl Decision {
 }
 
 pub fn decide(verdict: &Verdict, current: &CurrentFields, policy: &Policy) -> Decision {
-    let field = |current: &Option<String>, predicted: &Option<Prediction>, threshold: f32| {
-        match (current, predicted) {
-            (Some(_), _) => FieldStatus::Kept,
-            (None, Some(p)) if p.confidence >= threshold => FieldStatus::Apply,
-            (None, _) => FieldStatus::NeedsReview,
-        }
+    let field = |current: &Option<String>, predicted: &Option<Prediction>, threshold: f32| match (
+        current, predicted,
+    ) {
+        (Some(_), _) => FieldStatus::Kept,
+        (None, Some(p)) if p.confidence >= threshold => FieldStatus::Apply,
+        (None, _) => FieldStatus::NeedsReview,
     };
-    let category = field(&current.category, &verdict.category, policy.category_threshold);
+    let category = field(
+        &current.category,
+        &verdict.category,
+        policy.category_threshold,
+    );
     let urgency = field(&current.urgency, &verdict.urgency, policy.urgency_threshold);
     let final_urgency = match urgency {
         FieldStatus::Kept => current.urgency.as_deref(),

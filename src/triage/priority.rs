@@ -25,7 +25,9 @@ pub const URGENCIES: [&str; 4] = ["critical", "high", "medium", "low"];
 /// The usual ITIL matrix: P1 (critical urgency, high impact) to P5. `None` for an urgency
 /// outside [`URGENCIES`], so a team's own scale is never mapped by guesswork.
 pub fn priority(impact: Impact, urgency: &str) -> Option<&'static str> {
-    let u = URGENCIES.iter().position(|&known| known == urgency.trim().to_ascii_lowercase())?;
+    let u = URGENCIES
+        .iter()
+        .position(|&known| known == urgency.trim().to_ascii_lowercase())?;
     let i = match impact {
         Impact::High => 0,
         Impact::Medium => 1,

