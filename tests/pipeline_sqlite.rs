@@ -169,13 +169,11 @@ async fn bad_tickets_are_triaged_or_marked_and_never_stop_the_stream() {
         .await
         .unwrap();
     let broken = store.insert_ticket(&open_ticket("VPN", "x")).await.unwrap();
-    sqlx::query(
-        "UPDATE tickets SET body = CAST(X'56504E2064726F707320FFFE' AS TEXT) WHERE id = ?",
-    )
-    .bind(broken)
-    .execute(store.pool())
-    .await
-    .unwrap();
+    sqlx::query("UPDATE tickets SET body = CAST(X'56504E2064726F707320FFFE' AS TEXT) WHERE id = ?")
+        .bind(broken)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let fine = store
         .insert_ticket(&open_ticket("VPN disconnects", "since this morning"))
         .await

