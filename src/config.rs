@@ -135,6 +135,9 @@ pub struct ProblemsConfig {
     pub min_size: usize,
     /// Largest cosine distance between neighbouring incidents of one cluster.
     pub max_distance: f32,
+    /// A cluster whose incidents are on average less similar than this to its centre is
+    /// re-clustered more tightly (it is usually two topics chained together).
+    pub min_cohesion: f32,
     /// Seconds between clustering passes while `run` runs.
     pub interval_secs: u64,
 }
@@ -144,7 +147,8 @@ impl Default for ProblemsConfig {
         Self {
             window_days: 14,
             min_size: 3,
-            max_distance: 0.35,
+            max_distance: 0.4,
+            min_cohesion: 0.75,
             interval_secs: 300,
         }
     }

@@ -406,6 +406,7 @@ impl Pipeline {
         let settings = ClusterSettings {
             min_size: self.config.problems.min_size,
             max_distance: self.config.problems.max_distance,
+            min_cohesion: self.config.problems.min_cohesion,
         };
         // DBSCAN is quadratic in the window: keep it off the async threads.
         let candidates =

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use linfa::traits::Transformer;
 use linfa_clustering::Dbscan;
 use ndarray::Array2;
+
 use serde::Serialize;
 
 pub use keywords::{distinctive_terms, terms};
@@ -36,6 +37,8 @@ pub struct ClusterSettings {
     pub min_size: usize,
     /// Largest cosine distance between neighbouring members.
     pub max_distance: f32,
+    /// Clusters less coherent than this (mean similarity to their centre) are split.
+    pub min_cohesion: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,30 +75,17 @@ pub fn detect(
     if incidents.len() < settings.min_size {
         return Ok(Vec::new());
     }
-    let dimension = incidents[0].vector.len();
-    let flat: Vec<f64> = incidents
-        .iter()
-        .flat_map(|i| i.vector.iter().map(|&x| f64::from(x)))
-        .collect();
-    let records = Array2::from_shape_vec((incidents.len(), dimension), flat)
-        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
-    // For unit vectors, euclidean² = 2 × cosine distance.
-    let tolerance = (2.0 * f64::from(settings.max_distance)).sqrt();
-    let labels = Dbscan::params(settings.min_size)
-        .tolerance(tolerance)
-        .transform(&records)
-        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
-
-    let clusters = labels.iter().flatten().max().map_or(0, |&m| m + 1);
-    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); clusters];
-    let mut noise = Vec::new();
-    for (i, label) in labels.iter().enumerate() {
-        match label {
-            Some(c) => groups[*c].push(i),
-            None => noise.push(i),
-        }
-    }
-    groups.retain(|g| g.len() >= settings.min_size);
+    let vectors: Vec<&[f32]> = incidents.iter().map(|i| i.vector.as_slice()).collect();
+    let all: Vec<usize> = (0..incidents.len()).collect();
+    let groups = cluster(
+        &vectors,
+        &all,
+        settings.max_distance,
+        settings,
+        REFINE_DEPTH,
+    )?;
+    let clustered: HashSet<usize> = groups.iter().flatten().copied().collect();
+    let noise: Vec<usize> = all.into_iter().filter(|i| !clustered.contains(i)).collect();
 
     // Keywords are judged against every other cluster and the unclustered incidents.
     let mut classes: Vec<Vec<&str>> = groups
@@ -119,16 +109,89 @@ pub fn detect(
     Ok(candidates)
 }
 
-fn candidate(incidents: &[WindowIncident], group: &[usize], keywords: Vec<String>) -> Candidate {
-    let dimension = incidents[group[0]].vector.len();
-    let mut centre = vec![0f32; dimension];
+/// How many times an incoherent cluster may be re-clustered tighter.
+const REFINE_DEPTH: usize = 3;
+/// How much tighter (in cosine distance) each re-clustering is.
+const REFINE_STEP: f32 = 0.05;
+
+/// DBSCAN over `members` (indices into `vectors`). A cluster whose members sit, on average,
+/// less close to its centre than `min_cohesion` is usually two topics chained together
+/// (MFA prompts and Outlook sign-ins, say); it is clustered again with a tighter radius, and
+/// kept whole only if that finds nothing. A poor man's hierarchy, in the spirit of HDBSCAN.
+fn cluster(
+    vectors: &[&[f32]],
+    members: &[usize],
+    max_distance: f32,
+    settings: ClusterSettings,
+    depth: usize,
+) -> Result<Vec<Vec<usize>>, ProblemError> {
+    if members.len() < settings.min_size || max_distance <= 0.0 {
+        return Ok(Vec::new());
+    }
+    let dimension = vectors[members[0]].len();
+    let flat: Vec<f64> = members
+        .iter()
+        .flat_map(|&i| vectors[i].iter().map(|&x| f64::from(x)))
+        .collect();
+    let records = Array2::from_shape_vec((members.len(), dimension), flat)
+        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
+    // For unit vectors, euclidean² = 2 × cosine distance.
+    let tolerance = (2.0 * f64::from(max_distance)).sqrt();
+    let labels = Dbscan::params(settings.min_size)
+        .tolerance(tolerance)
+        .transform(&records)
+        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
+    let count = labels.iter().flatten().max().map_or(0, |&m| m + 1);
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (&i, label) in members.iter().zip(&labels) {
+        if let Some(c) = label {
+            groups[*c].push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for group in groups.into_iter().filter(|g| g.len() >= settings.min_size) {
+        let coherent = cohesion(vectors, &group) >= settings.min_cohesion;
+        if coherent || depth == 0 {
+            out.push(group);
+            continue;
+        }
+        let parts = cluster(
+            vectors,
+            &group,
+            max_distance - REFINE_STEP,
+            settings,
+            depth - 1,
+        )?;
+        if parts.is_empty() {
+            out.push(group);
+        } else {
+            out.extend(parts);
+        }
+    }
+    Ok(out)
+}
+
+fn centre(vectors: &[&[f32]], group: &[usize]) -> Vec<f32> {
+    let mut centre = vec![0f32; vectors[group[0]].len()];
     for &i in group {
-        for (c, x) in centre.iter_mut().zip(&incidents[i].vector) {
+        for (c, x) in centre.iter_mut().zip(vectors[i]) {
             *c += x;
         }
     }
     let norm = centre.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
     centre.iter_mut().for_each(|c| *c /= norm);
+    centre
+}
+
+/// Mean cosine similarity of the members to their centre.
+fn cohesion(vectors: &[&[f32]], group: &[usize]) -> f32 {
+    let centre = centre(vectors, group);
+    group.iter().map(|&i| dot(vectors[i], &centre)).sum::<f32>() / group.len() as f32
+}
+
+fn candidate(incidents: &[WindowIncident], group: &[usize], keywords: Vec<String>) -> Candidate {
+    let vectors: Vec<&[f32]> = incidents.iter().map(|i| i.vector.as_slice()).collect();
+    let centre = centre(&vectors, group);
 
     let mut members: Vec<Member> = group
         .iter()
@@ -251,6 +314,7 @@ mod tests {
         let settings = ClusterSettings {
             min_size: 3,
             max_distance: 0.05,
+            min_cohesion: 0.75,
         };
         let candidates = detect(&incidents, settings).unwrap();
         assert_eq!(candidates.len(), 2);
