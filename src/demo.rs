@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
-use crate::model::{self, BatchLimits};
-use crate::pipeline::{Pipeline, PipelineError};
+use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::store::{NewArticle, NewTicket, Store, StoreError};
 
 /// Where the demo reads and writes.
@@ -146,14 +145,8 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
         store.insert_ticket(&t.ticket).await?;
     }
 
-    let manifest = config.model.manifest.clone();
-    let limits = BatchLimits {
-        max_batch_tokens: config.model.batch_tokens,
-        ..Default::default()
-    };
-    let embedder = tokio::task::spawn_blocking(move || model::start(&manifest, limits))
+    let embedder = pipeline::start_model(&config.model)
         .await
-        .expect("model loading does not panic")
         .map_err(PipelineError::from)?;
     let mut pipeline = Pipeline::with_parts(config, store.clone(), embedder).await?;
     // Open tickets of the history are the backlog a first run finds.

@@ -287,3 +287,39 @@ async fn run_stops_cleanly_when_asked_and_has_written_what_it_read() {
         store.ticket(id).await.unwrap().change_seq
     );
 }
+
+#[tokio::test]
+async fn candidate_problems_keep_their_id_and_review_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pipeline) = small_pipeline(dir.path(), 8).await;
+    for subject in [
+        "VPN disconnects every few minutes",
+        "VPN keeps dropping at home",
+    ] {
+        store
+            .insert_ticket(&open_ticket(subject, ""))
+            .await
+            .unwrap();
+    }
+    let first = pipeline.detect_problems().await.unwrap();
+    assert!(!first.is_empty(), "the VPN incidents form a candidate");
+    let (id, vpn) = &first[0];
+    assert!(vpn.title.to_lowercase().contains("vpn"), "{}", vpn.title);
+    sqlx::query("UPDATE problems SET status = 'accepted' WHERE id = ?")
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    store
+        .insert_ticket(&open_ticket("VPN drops again", "every ten minutes"))
+        .await
+        .unwrap();
+    let second = pipeline.detect_problems().await.unwrap();
+    assert_eq!(second[0].0, *id, "the grown cluster is the same problem");
+    assert!(second[0].1.members.len() > vpn.members.len());
+    let stored = store.problems().await.unwrap();
+    let again = stored.iter().find(|p| p.id == *id).unwrap();
+    assert_eq!(again.status, "accepted", "a reviewer's decision sticks");
+    assert_eq!(stored.len(), second.len(), "no duplicate problems");
+}

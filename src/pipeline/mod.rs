@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 pub use cache::{embed_cached, text_hash};
 
-use crate::config::{ConfigError, PipelineConfig};
+use crate::config::{ConfigError, ModelConfig, PipelineConfig};
 use crate::knowledge::{self, ArticleRef, Audience, Limits, Suggestions};
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, ProblemError, WindowIncident};
@@ -99,14 +99,7 @@ impl Pipeline {
     /// Opens the store and the model (fetching it on first use) and loads what triage needs.
     pub async fn open(config: PipelineConfig) -> Result<Self, PipelineError> {
         let store = Store::open(&config.store.url).await?;
-        let manifest = config.model.manifest.clone();
-        let limits = BatchLimits {
-            max_batch_tokens: config.model.batch_tokens,
-            ..Default::default()
-        };
-        let embedder = tokio::task::spawn_blocking(move || model::start(&manifest, limits))
-            .await
-            .expect("model loading does not panic")?;
+        let embedder = start_model(&config.model).await?;
         Self::with_parts(config, store, embedder).await
     }
 
@@ -469,6 +462,18 @@ fn prepared_texts(rows: &[TicketRow]) -> (Vec<&TicketRow>, Vec<(i64, String)>) {
                 .map(|p| (row, (row.id, p.text)))
         })
         .unzip()
+}
+
+/// Loads the model of a pipeline (fetching it on first use) off the async threads.
+pub async fn start_model(config: &ModelConfig) -> Result<Embedder, ModelError> {
+    let manifest = config.manifest.clone();
+    let limits = BatchLimits {
+        max_batch_tokens: config.batch_tokens,
+        ..Default::default()
+    };
+    tokio::task::spawn_blocking(move || model::start(&manifest, limits))
+        .await
+        .expect("model loading does not panic")
 }
 
 /// Loads a pipeline file and opens its pipeline.

@@ -58,44 +58,30 @@ impl Store {
             let keywords = serde_json::to_string(&candidate.keywords).expect("strings serialise");
             let size = candidate.members.len() as i64;
             let requesters = candidate.requesters as i64;
-            let id = match matched {
-                Some(id) => {
-                    sqlx::query(
-                        "UPDATE problems SET title = ?, keywords = ?, size = ?, requesters = ?, \
-                         first_seen = ?, last_seen = ?, updated_at = ? WHERE id = ?",
-                    )
-                    .bind(&candidate.title)
-                    .bind(&keywords)
-                    .bind(size)
-                    .bind(requesters)
-                    .bind(candidate.first_seen)
-                    .bind(candidate.last_seen)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    *id
-                }
-                None => sqlx::query(
-                    "INSERT INTO problems (title, keywords, size, requesters, first_seen, \
-                     last_seen, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&candidate.title)
-                .bind(&keywords)
-                .bind(size)
-                .bind(requesters)
-                .bind(candidate.first_seen)
-                .bind(candidate.last_seen)
-                .bind(now)
-                .bind(now)
+            // A matched problem is updated in place: its id, status and creation time stay.
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO problems (id, title, keywords, size, requesters, first_seen, \
+                 last_seen, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                 keywords = excluded.keywords, size = excluded.size, \
+                 requesters = excluded.requesters, first_seen = excluded.first_seen, \
+                 last_seen = excluded.last_seen, updated_at = excluded.updated_at RETURNING id",
+            )
+            .bind(matched)
+            .bind(&candidate.title)
+            .bind(&keywords)
+            .bind(size)
+            .bind(requesters)
+            .bind(candidate.first_seen)
+            .bind(candidate.last_seen)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
+                .bind(id)
                 .execute(&mut *tx)
-                .await?
-                .last_insert_rowid(),
-            };
+                .await?;
             for member in &candidate.members {
                 sqlx::query(
                     "INSERT INTO problem_members (problem_id, ticket_id, similarity) VALUES (?, ?, ?)",
