@@ -1,91 +1,18 @@
-//! The whole pipeline on SQLite with the real model: the demo end to end, tickets that would
-//! break a naive pipeline, replays after a crash, and stopping cleanly.
+//! The whole pipeline on SQLite with the real model: tickets that would break a naive
+//! pipeline, replays after a crash, stopping cleanly, and problems that keep their identity.
+//! (The demo end to end runs through the binary in tests/cli.rs.)
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::Row;
 use ticketlens::config::PipelineConfig;
-use ticketlens::demo::{self, read_jsonl, DemoOptions, FixtureTicket};
 use ticketlens::pipeline::Pipeline;
 use ticketlens::store::{NewArticle, NewTicket, Store};
-
-fn demo_options(dir: &Path) -> DemoOptions {
-    DemoOptions {
-        data_dir: dir.to_owned(),
-        fixtures: PathBuf::from("fixtures/demo"),
-        pipeline: PathBuf::from("pipelines/demo.toml"),
-        force: false,
-        wave: 10,
-    }
-}
-
-#[tokio::test]
-async fn the_demo_triages_every_incoming_ticket_and_finds_the_planted_problems() {
-    let dir = tempfile::tempdir().unwrap();
-    let summary = demo::run(&demo_options(dir.path())).await.unwrap();
-    let incoming: Vec<FixtureTicket> =
-        read_jsonl(Path::new("fixtures/demo/incoming.jsonl")).unwrap();
-    let history: Vec<FixtureTicket> = read_jsonl(Path::new("fixtures/demo/history.jsonl")).unwrap();
-
-    assert_eq!(summary.incoming, incoming.len());
-    assert_eq!(
-        summary.triaged,
-        incoming.len(),
-        "every incoming ticket has a triage row"
-    );
-    assert_eq!(
-        summary.applied + summary.needs_review + summary.skipped,
-        summary.triaged
-    );
-    assert!(summary.applied > 0 && summary.suggestions >= summary.triaged * 3);
-
-    let store = Store::open(&format!("sqlite://{}", summary.database.display()))
-        .await
-        .unwrap();
-    // What an agent had set before triage is exactly what is there after it.
-    for t in incoming.iter().filter(|t| t.ticket.category.is_some()) {
-        let row = store.ticket(t.ticket.id.unwrap()).await.unwrap();
-        assert_eq!(row.category, t.ticket.category, "ticket {}", row.id);
-    }
-
-    // Each planted recurring pattern is (mostly) one candidate problem.
-    let mut groups: HashMap<&str, HashSet<i64>> = HashMap::new();
-    for t in history.iter().chain(&incoming) {
-        if let (Some(group), "incident") = (t.group.as_deref(), t.ticket.kind.as_str()) {
-            groups
-                .entry(group)
-                .or_default()
-                .insert(t.ticket.id.unwrap());
-        }
-    }
-    assert!(groups.len() >= 3);
-    for (group, members) in &groups {
-        let mut best = (0usize, 0usize);
-        for p in &summary.problems {
-            let found: HashSet<i64> = store.members_of(p.id).await.unwrap().into_iter().collect();
-            let shared = found.intersection(members).count();
-            if shared > best.0 {
-                best = (shared, found.len());
-            }
-        }
-        let (shared, size) = best;
-        assert!(
-            shared * 2 >= members.len() && shared * 10 >= size * 7,
-            "pattern {group}: best problem holds {shared} of its {} incidents among {size} members; problems: {:#?}",
-            members.len(),
-            summary.problems
-        );
-    }
-
-    // Without --force the demo refuses to overwrite its database.
-    let again = demo::run(&demo_options(dir.path())).await.unwrap_err();
-    assert!(again.to_string().contains("--force"), "{again}");
-}
 
 /// A store with a little labelled history and a few articles, and a pipeline over it.
 async fn small_pipeline(dir: &Path, batch_size: usize) -> (Store, Pipeline) {
