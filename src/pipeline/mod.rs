@@ -5,6 +5,7 @@
 //! loses or duplicates one.
 
 mod cache;
+mod writeback;
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,9 +20,9 @@ use crate::config::{ConfigError, ModelConfig, PipelineConfig};
 use crate::knowledge::{self, ArticleRef, Audience, Limits, Suggestions};
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, ProblemError, WindowIncident};
-use crate::store::{OwnerKind, Store, StoreError, TicketField, TicketRow, TriageRecord};
+use crate::store::{OwnerKind, Store, StoreError, TicketRow};
 use crate::text::{self, Prepared};
-use crate::triage::{self, FieldStatus, Impact, PastTicket, Policy, Verdict};
+use crate::triage::{self, Impact, PastTicket, Policy, Verdict};
 use crate::vectors::VectorIndex;
 
 #[derive(Debug, thiserror::Error)]
@@ -268,67 +269,30 @@ impl Pipeline {
                 Ok(p) => p,
                 Err(why) => {
                     report.skipped += 1;
-                    writer.record_triage(&self.skipped(row.id, why)).await?;
+                    writeback::write_skipped(&mut writer, row.id, &self.version, why).await?;
                     continue;
                 }
             };
             let vector = vectors.next().expect("one vector per usable ticket");
             let verdict = triage::classify(&self.history, &vector, self.config.triage.neighbours);
             let current = writer.current_fields(row.id).await?;
-            let decision = triage::decide(&verdict, &current, &self.policy);
-
-            let mut statuses = [decision.category, decision.urgency];
-            let fills = [
-                (TicketField::Category, &verdict.category),
-                (TicketField::Urgency, &verdict.urgency),
-            ];
-            for (status, (field, prediction)) in statuses.iter_mut().zip(fills) {
-                if *status == FieldStatus::Apply {
-                    let label = &prediction.as_ref().expect("applied means predicted").label;
-                    // A person may have set it since we read it: then theirs stands.
-                    if !writer.fill_if_empty(row.id, field, label).await? {
-                        *status = FieldStatus::Kept;
-                    }
-                }
-            }
-            if let Some(priority) = decision.priority {
-                writer
-                    .fill_if_empty(row.id, TicketField::Priority, priority)
-                    .await?;
-            }
-            let needs_review = statuses.contains(&FieldStatus::NeedsReview);
-            if needs_review {
+            let suggestions = self
+                .suggest(&vector, Audience::Agent, Some(row.id))
+                .records();
+            let triaged = writeback::Triaged {
+                ticket_id: row.id,
+                version: &self.version,
+                notes: &prepared.notes,
+                verdict: &verdict,
+                decision: triage::decide(&verdict, &current, &self.policy),
+                suggestions: &suggestions,
+            };
+            if writeback::write(&mut writer, triaged).await? {
                 report.needs_review += 1;
             } else {
                 report.applied += 1;
             }
-            let record = TriageRecord {
-                ticket_id: row.id,
-                model_version: self.version.clone(),
-                outcome: if needs_review {
-                    "needs_review"
-                } else {
-                    "applied"
-                }
-                .into(),
-                reason: (!prepared.notes.is_empty()).then(|| prepared.notes.join("; ")),
-                category: verdict.category.as_ref().map(|p| p.label.clone()),
-                category_confidence: verdict.category.as_ref().map(|p| p.confidence),
-                category_status: statuses[0].as_str().into(),
-                urgency: verdict.urgency.as_ref().map(|p| p.label.clone()),
-                urgency_confidence: verdict.urgency.as_ref().map(|p| p.confidence),
-                urgency_status: statuses[1].as_str().into(),
-                priority: decision.priority.map(Into::into),
-                evidence: serde_json::to_value(&verdict.evidence).expect("evidence serialises"),
-            };
-            writer.record_triage(&record).await?;
-            let suggestions = self
-                .suggest(&vector, Audience::Agent, Some(row.id))
-                .records();
             report.suggestions += suggestions.len();
-            writer
-                .record_suggestions(row.id, &self.version, &suggestions)
-                .await?;
         }
         writer.commit(&self.config.name, new_position).await?;
 
@@ -337,23 +301,6 @@ impl Pipeline {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))
-    }
-
-    fn skipped(&self, ticket_id: i64, why: &text::Unusable) -> TriageRecord {
-        TriageRecord {
-            ticket_id,
-            model_version: self.version.clone(),
-            outcome: "skipped".into(),
-            reason: Some(why.to_string()),
-            category: None,
-            category_confidence: None,
-            category_status: FieldStatus::NeedsReview.as_str().into(),
-            urgency: None,
-            urgency_confidence: None,
-            urgency_status: FieldStatus::NeedsReview.as_str().into(),
-            priority: None,
-            evidence: serde_json::json!([]),
-        }
     }
 
     /// Processes batches until the store has nothing new; `on_batch` sees each report.
