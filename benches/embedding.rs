@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ticketlens::demo::{read_jsonl, FixtureTicket};
+use ticketlens::demo::FixtureTicket;
+use ticketlens::jsonl::read as read_jsonl;
 use ticketlens::model::{self, BatchLimits};
 use ticketlens::text;
 

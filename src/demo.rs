@@ -2,13 +2,13 @@
 //! the incoming tickets streamed through the same pipeline code `run` uses, in waves as a help
 //! desk would receive them.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
+use crate::jsonl::{self, JsonlError};
 use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::store::{NewArticle, NewTicket, Store, StoreError};
 
@@ -31,8 +31,13 @@ pub struct DemoOptions {
 pub enum DemoError {
     #[error("{0} already exists; pass --force to replace it")]
     Exists(PathBuf),
-    #[error("{path}: {message}")]
-    Fixture { path: PathBuf, message: String },
+    #[error(transparent)]
+    Fixture(#[from] JsonlError),
+    #[error("cannot create {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
 }
@@ -79,23 +84,6 @@ pub struct DemoSummary {
     pub model_version: String,
 }
 
-pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, DemoError> {
-    let fail = |message: String| DemoError::Fixture {
-        path: path.to_owned(),
-        message,
-    };
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut out = Vec::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| fail(e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(serde_json::from_str(&line).map_err(|e| fail(format!("line {}: {e}", n + 1)))?);
-    }
-    Ok(out)
-}
-
 /// Moves every timestamp by the same amount so that the last incoming ticket arrives now:
 /// the clustering window is relative to the present.
 fn shift_to_now(history: &mut [FixtureTicket], incoming: &mut [FixtureTicket]) {
@@ -126,14 +114,14 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
         }
     }
     let fixture = |name: &str| options.fixtures.join(name);
-    let mut history: Vec<FixtureTicket> = read_jsonl(&fixture("history.jsonl"))?;
-    let mut incoming: Vec<FixtureTicket> = read_jsonl(&fixture("incoming.jsonl"))?;
-    let articles: Vec<NewArticle> = read_jsonl(&fixture("articles.jsonl"))?;
+    let mut history: Vec<FixtureTicket> = jsonl::read(&fixture("history.jsonl"))?;
+    let mut incoming: Vec<FixtureTicket> = jsonl::read(&fixture("incoming.jsonl"))?;
+    let articles: Vec<NewArticle> = jsonl::read(&fixture("articles.jsonl"))?;
     shift_to_now(&mut history, &mut incoming);
 
-    std::fs::create_dir_all(&options.data_dir).map_err(|e| DemoError::Fixture {
+    std::fs::create_dir_all(&options.data_dir).map_err(|source| DemoError::DataDir {
         path: options.data_dir.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let mut config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
     config.store.url = format!("sqlite://{}", database.display());

@@ -7,6 +7,8 @@
 
 pub mod config;
 pub mod demo;
+pub mod eval;
+pub mod jsonl;
 pub mod knowledge;
 pub mod model;
 pub mod pipeline;

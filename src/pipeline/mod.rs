@@ -142,6 +142,16 @@ impl Pipeline {
         &self.version
     }
 
+    /// The labelled history triage votes with.
+    pub fn history(&self) -> &VectorIndex<PastTicket> {
+        &self.history
+    }
+
+    /// How many past tickets vote.
+    pub fn neighbours(&self) -> usize {
+        self.config.triage.neighbours
+    }
+
     /// Rebuilds the history and article indexes from the store (embedding only what is new).
     pub async fn reload_knowledge(&mut self) -> Result<(), PipelineError> {
         let rows = self.store.labelled_history().await?;

@@ -18,7 +18,7 @@ use sqlx::{Row, SqlitePool};
 pub use batch::{BatchWriter, TicketField};
 pub use problems::ProblemRow;
 pub use records::*;
-pub use reports::TriageCounts;
+pub use reports::{TriageCounts, TriageRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -258,11 +258,11 @@ impl Store {
     }
 }
 
-fn encode_vector(vector: &[f32]) -> Vec<u8> {
+pub(crate) fn encode_vector(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn decode_vector(bytes: &[u8]) -> Vec<f32> {
+pub(crate) fn decode_vector(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))

@@ -48,7 +48,18 @@ pub struct Verdict {
 
 /// Classifies by the `k` nearest past tickets.
 pub fn classify(history: &VectorIndex<PastTicket>, query: &[f32], k: usize) -> Verdict {
-    let hits = history.nearest(query, k, |_| true);
+    classify_excluding(history, query, k, None)
+}
+
+/// As [`classify`], leaving the past ticket `exclude` out: how a history ticket would have
+/// been judged by the rest of the history (leave-one-out).
+pub fn classify_excluding(
+    history: &VectorIndex<PastTicket>,
+    query: &[f32],
+    k: usize,
+    exclude: Option<i64>,
+) -> Verdict {
+    let hits = history.nearest(query, k, |t| Some(t.id) != exclude);
     Verdict {
         category: vote(&hits, |t| t.category.as_deref()),
         urgency: vote(&hits, |t| t.urgency.as_deref()),

@@ -1,0 +1,357 @@
+//! `ticketlens eval`: replays a labelled data set through the code the pipeline runs. The
+//! history becomes the resolved tickets of a temporary SQLite store, the incoming tickets are
+//! streamed into it and triaged by [`Pipeline`], and what triage wrote is compared with the
+//! labels. Embeddings are cached on disk by model and text hash, so a data set is embedded once.
+
+mod cache;
+pub mod metrics;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::PipelineConfig;
+use crate::jsonl::{self, JsonlError};
+use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
+use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRow};
+use crate::text;
+use crate::triage::{self, PastTicket, Prediction, Verdict};
+use cache::DiskCache;
+
+/// Precision the coverage figure is computed for.
+const COVERAGE_PRECISION: f64 = 0.95;
+/// Incoming tickets inserted at once before the pipeline drains them.
+const WAVE: usize = 256;
+
+/// Where the labelled tickets come from.
+#[derive(Debug, Clone)]
+pub enum EvalData {
+    /// Tickets to learn from, and tickets to stream and judge.
+    Files { history: PathBuf, incoming: PathBuf },
+    /// One file in time order: the first `history_share` of its lines are history.
+    Split {
+        tickets: PathBuf,
+        history_share: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub data: EvalData,
+    /// Pipeline whose settings are evaluated (its store is replaced by a temporary one).
+    pub pipeline: PathBuf,
+    /// The on-disk embedding cache.
+    pub cache: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Data(#[from] JsonlError),
+    #[error("embedding cache: {0}")]
+    Cache(#[from] sqlx::Error),
+    #[error("cannot create a temporary store: {0}")]
+    Temp(std::io::Error),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+impl From<StoreError> for EvalError {
+    fn from(e: StoreError) -> Self {
+        EvalError::Pipeline(e.into())
+    }
+}
+
+/// One line of a data set (`../shared/data/README.md`); other keys are ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabelledTicket {
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub category: Option<String>,
+    pub urgency: Option<String>,
+    pub resolution: Option<String>,
+}
+
+/// Quality of one predicted field over the incoming tickets that carry its label.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldReport {
+    pub n: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Share of incoming tickets auto-applied at the confidence threshold that gave ≥ 95%
+    /// precision on the history (leave-one-out): chosen on history alone.
+    pub coverage_at_95: f64,
+    /// Precision those auto-applied tickets actually had.
+    pub coverage_precision: Option<f64>,
+    /// The threshold chosen on history, if any reached 95%.
+    pub threshold_at_95: Option<f32>,
+    /// What the pipeline's configured threshold did: share applied, and their precision.
+    pub applied_share: f64,
+    pub applied_precision: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub history: usize,
+    pub incoming: usize,
+    pub model_version: String,
+    pub category: Option<FieldReport>,
+    pub urgency: Option<FieldReport>,
+    /// Problem detection figures (not measured yet).
+    pub problems: Option<serde_json::Value>,
+    /// Suggestion figures (not measured yet).
+    pub suggestions: Option<serde_json::Value>,
+    pub seconds: f64,
+}
+
+pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
+    let started = Instant::now();
+    let (history, incoming): (Vec<LabelledTicket>, Vec<LabelledTicket>) = match &options.data {
+        EvalData::Files { history, incoming } => (jsonl::read(history)?, jsonl::read(incoming)?),
+        EvalData::Split {
+            tickets,
+            history_share,
+        } => {
+            let mut all: Vec<LabelledTicket> = jsonl::read(tickets)?;
+            let cut = (all.len() as f64 * history_share.clamp(0.0, 1.0)).round() as usize;
+            let incoming = all.split_off(cut);
+            (all, incoming)
+        }
+    };
+    let dir = tempfile::tempdir().map_err(EvalError::Temp)?;
+    let mut config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
+    config.name = "eval".into();
+    config.store.url = format!("sqlite://{}", dir.path().join("eval.db").display());
+    let store = Store::open(&config.store.url).await?;
+    let embedder = pipeline::start_model(&config.model)
+        .await
+        .map_err(PipelineError::from)?;
+
+    // Ticket ids are positions: history first, then incoming, in file (time) order.
+    let tickets: Vec<(i64, &LabelledTicket)> = history
+        .iter()
+        .chain(&incoming)
+        .enumerate()
+        .map(|(i, t)| (i as i64 + 1, t))
+        .collect();
+    warm_cache(options, &store, &embedder, &tickets).await?;
+
+    let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    for &(id, t) in &tickets[..history.len()] {
+        let at = start + Duration::minutes(id);
+        store.insert_ticket(&new_ticket(id, t, true, at)).await?;
+    }
+    let mut pipeline = Pipeline::with_parts(config, store.clone(), embedder).await?;
+    let bar = crate::progress::bar(incoming.len() as u64, "streaming incoming");
+    for wave in tickets[history.len()..].chunks(WAVE) {
+        for &(id, t) in wave {
+            let at = start + Duration::minutes(id);
+            store.insert_ticket(&new_ticket(id, t, false, at)).await?;
+        }
+        pipeline.drain(|b| bar.inc(b.triaged as u64)).await?;
+    }
+    bar.finish_and_clear();
+
+    let rows = store.triage_rows(pipeline.version()).await?;
+    let first_incoming = history.len() as i64 + 1;
+    let judged: Vec<(&TriageRow, &LabelledTicket)> = rows
+        .iter()
+        .filter(|r| r.ticket_id >= first_incoming)
+        .map(|r| (r, &incoming[(r.ticket_id - first_incoming) as usize]))
+        .collect();
+    let category = field_report(&pipeline, &judged, Field::Category);
+    let urgency = field_report(&pipeline, &judged, Field::Urgency);
+    Ok(EvalReport {
+        history: history.len(),
+        incoming: incoming.len(),
+        model_version: pipeline.version().to_owned(),
+        category,
+        urgency,
+        problems: None,
+        suggestions: None,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn new_ticket(id: i64, t: &LabelledTicket, resolved: bool, at: chrono::DateTime<Utc>) -> NewTicket {
+    NewTicket {
+        id: Some(id),
+        subject: t.subject.clone(),
+        body: t.body.clone(),
+        kind: "incident".into(),
+        status: if resolved { "closed" } else { "new" }.into(),
+        category: t.category.clone().filter(|_| resolved),
+        urgency: t.urgency.clone().filter(|_| resolved),
+        resolution: t.resolution.clone().filter(|_| resolved),
+        created_at: at,
+        resolved_at: resolved.then_some(at),
+        ..Default::default()
+    }
+}
+
+/// Fills the temporary store's embedding cache from the disk cache, embedding what is missing.
+async fn warm_cache(
+    options: &EvalOptions,
+    store: &Store,
+    embedder: &crate::model::Embedder,
+    tickets: &[(i64, &LabelledTicket)],
+) -> Result<(), EvalError> {
+    let disk = DiskCache::open(&options.cache).await?;
+    let version = embedder.version();
+    let mut entries: Vec<(i64, String, Vec<f32>)> = Vec::new();
+    let mut missing: Vec<(i64, String, String)> = Vec::new();
+    for &(id, t) in tickets {
+        let subject = t.subject.as_deref().map(str::as_bytes);
+        let body = t.body.as_deref().map(str::as_bytes);
+        let Ok(prepared) = text::prepare(subject, body) else {
+            continue;
+        };
+        let hash = text_hash(&prepared.text);
+        match disk.get(version, &hash).await? {
+            Some(vector) => entries.push((id, hash, vector)),
+            None => missing.push((id, hash, prepared.text)),
+        }
+    }
+    let bar = crate::progress::bar(missing.len() as u64, "embedding data set");
+    for chunk in missing.chunks(128) {
+        let texts = chunk.iter().map(|(_, _, text)| text.clone()).collect();
+        let vectors = embedder.embed(texts).await.map_err(PipelineError::from)?;
+        let fresh: Vec<(&str, &[f32])> = chunk
+            .iter()
+            .zip(&vectors)
+            .map(|((_, hash, _), v)| (hash.as_str(), v.as_slice()))
+            .collect();
+        disk.put(version, &fresh).await?;
+        for ((id, hash, _), vector) in chunk.iter().zip(vectors) {
+            entries.push((*id, hash.clone(), vector));
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let rows: Vec<(i64, String, &[f32])> = entries
+        .iter()
+        .map(|(id, hash, v)| (*id, hash.clone(), v.as_slice()))
+        .collect();
+    store
+        .cache_embeddings(OwnerKind::Ticket, version, &rows)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Category,
+    Urgency,
+}
+
+impl Field {
+    fn of_past(self, t: &PastTicket) -> Option<&str> {
+        match self {
+            Field::Category => t.category.as_deref(),
+            Field::Urgency => t.urgency.as_deref(),
+        }
+    }
+
+    fn of_truth(self, t: &LabelledTicket) -> Option<&str> {
+        match self {
+            Field::Category => t.category.as_deref(),
+            Field::Urgency => t.urgency.as_deref(),
+        }
+    }
+
+    fn predicted(self, v: &Verdict) -> Option<&Prediction> {
+        match self {
+            Field::Category => v.category.as_ref(),
+            Field::Urgency => v.urgency.as_ref(),
+        }
+    }
+
+    /// (prediction, confidence, applied) as triage wrote them.
+    fn decided(self, r: &TriageRow) -> (Option<&str>, f32, bool) {
+        let (label, confidence, status) = match self {
+            Field::Category => (&r.category, r.category_confidence, &r.category_status),
+            Field::Urgency => (&r.urgency, r.urgency_confidence, &r.urgency_status),
+        };
+        (
+            label.as_deref(),
+            confidence.unwrap_or(0.0),
+            status == "applied",
+        )
+    }
+}
+
+/// One incoming ticket's outcome for a field.
+struct Judged<'a> {
+    truth: &'a str,
+    predicted: Option<&'a str>,
+    confidence: f32,
+    applied: bool,
+}
+
+impl Judged<'_> {
+    fn correct(&self) -> bool {
+        self.predicted == Some(self.truth)
+    }
+}
+
+fn precision(set: &[&Judged<'_>]) -> Option<f64> {
+    let right = set.iter().filter(|j| j.correct()).count();
+    (!set.is_empty()).then(|| right as f64 / set.len() as f64)
+}
+
+/// Figures for one field over the incoming tickets that carry its label.
+fn field_report(
+    pipeline: &Pipeline,
+    rows: &[(&TriageRow, &LabelledTicket)],
+    field: Field,
+) -> Option<FieldReport> {
+    let judged: Vec<Judged<'_>> = rows
+        .iter()
+        .filter_map(|(row, truth)| {
+            let (predicted, confidence, applied) = field.decided(row);
+            Some(Judged {
+                truth: field.of_truth(truth)?,
+                predicted,
+                confidence,
+                applied,
+            })
+        })
+        .collect();
+    if judged.is_empty() {
+        return None;
+    }
+    let n = judged.len();
+    let truths: Vec<&str> = judged.iter().map(|j| j.truth).collect();
+    let predicted: Vec<Option<&str>> = judged.iter().map(|j| j.predicted).collect();
+
+    // Leave-one-out on the history: how often triage is right at each confidence.
+    let history = pipeline.history();
+    let scored: Vec<(f32, bool)> = history
+        .iter()
+        .filter_map(|(vector, past)| {
+            let truth = field.of_past(past)?;
+            let verdict =
+                triage::classify_excluding(history, vector, pipeline.neighbours(), Some(past.id));
+            let p = field.predicted(&verdict)?;
+            Some((p.confidence, p.label == truth))
+        })
+        .collect();
+    let threshold = metrics::threshold_for_precision(&scored, COVERAGE_PRECISION);
+    let covered: Vec<&Judged<'_>> = judged
+        .iter()
+        .filter(|j| threshold.is_some_and(|t| j.predicted.is_some() && j.confidence >= t))
+        .collect();
+    let applied: Vec<&Judged<'_>> = judged.iter().filter(|j| j.applied).collect();
+    Some(FieldReport {
+        n,
+        accuracy: metrics::accuracy(&truths, &predicted),
+        macro_f1: metrics::macro_f1(&truths, &predicted),
+        coverage_at_95: covered.len() as f64 / n as f64,
+        coverage_precision: precision(&covered),
+        threshold_at_95: threshold,
+        applied_share: applied.len() as f64 / n as f64,
+        applied_precision: precision(&applied),
+    })
+}
