@@ -56,7 +56,7 @@ impl Store {
 }
 
 /// What triage decided for one ticket, as the evaluation reads it back.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TriageRow {
     pub ticket_id: i64,
     pub outcome: String,
@@ -71,27 +71,13 @@ pub struct TriageRow {
 impl Store {
     /// Every triage row written under `model_version`.
     pub async fn triage_rows(&self, model_version: &str) -> Result<Vec<TriageRow>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT ticket_id, outcome, category, category_confidence, category_status, urgency, \
              urgency_confidence, urgency_status FROM triage_results WHERE model_version = ? \
              ORDER BY ticket_id",
         )
         .bind(model_version)
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(TriageRow {
-                    ticket_id: row.try_get("ticket_id")?,
-                    outcome: row.try_get("outcome")?,
-                    category: row.try_get("category")?,
-                    category_confidence: row.try_get("category_confidence")?,
-                    category_status: row.try_get("category_status")?,
-                    urgency: row.try_get("urgency")?,
-                    urgency_confidence: row.try_get("urgency_confidence")?,
-                    urgency_status: row.try_get("urgency_status")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }
