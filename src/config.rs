@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+use crate::triage::PriorityMatrix;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -87,25 +91,50 @@ impl Default for SourceConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TriageConfig {
-    /// Nearest resolved tickets that vote.
+    /// Nearest resolved tickets shown as evidence with every decision.
     pub neighbours: usize,
-    /// Confidence at or above which a predicted category is applied.
-    pub category_threshold: f32,
-    /// Confidence at or above which a predicted urgency is applied.
-    pub urgency_threshold: f32,
+    /// Precision a class must have reached on held-out history before its predictions are
+    /// applied; each class gets its own confidence threshold from it.
+    pub target_precision: f64,
+    /// Retrain the classifiers once this many new labelled tickets have arrived.
+    pub retrain_after: usize,
+    /// A field is learned only from at least this many labelled tickets; below that, triage
+    /// suggests from `labels` descriptions (or the nearest tickets) and applies nothing.
+    pub min_history: usize,
+    /// Write predictions but apply nothing: for a team that wants to watch first
+    /// (`ticketlens report` compares them with what agents set).
+    pub shadow: bool,
     /// Impact assumed for the priority when a ticket has none (`high`, `medium`, `low`).
     pub default_impact: String,
+    /// Priority by urgency, at high, medium and low impact (default: the ITIL matrix).
+    pub priority_matrix: PriorityMatrix,
+    /// Descriptions of the labels, used for a cold start.
+    pub labels: LabelDescriptions,
 }
 
 impl Default for TriageConfig {
     fn default() -> Self {
         Self {
             neighbours: 10,
-            category_threshold: 0.6,
-            urgency_threshold: 0.6,
+            target_precision: 0.95,
+            retrain_after: 100,
+            min_history: 30,
+            shadow: false,
             default_impact: "medium".into(),
+            priority_matrix: PriorityMatrix::default(),
+            labels: LabelDescriptions::default(),
         }
     }
+}
+
+/// A sentence or two per label, in the words requesters use.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelDescriptions {
+    /// Category name → description.
+    pub category: BTreeMap<String, String>,
+    /// Urgency name → description.
+    pub urgency: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,13 +205,11 @@ impl PipelineConfig {
 
     fn validate(&self) -> Result<(), String> {
         let t = &self.triage;
-        for (key, value) in [
-            ("triage.category_threshold", t.category_threshold),
-            ("triage.urgency_threshold", t.urgency_threshold),
-        ] {
-            if !(0.0..=1.0).contains(&value) {
-                return Err(format!("{key} must be between 0 and 1, not {value}"));
-            }
+        if !(0.5..=1.0).contains(&t.target_precision) {
+            return Err(format!(
+                "triage.target_precision must be between 0.5 and 1, not {}",
+                t.target_precision
+            ));
         }
         if crate::triage::Impact::parse(&t.default_impact).is_none() {
             return Err(format!(
@@ -224,10 +251,10 @@ mod tests {
     }
 
     #[test]
-    fn thresholds_outside_zero_one_are_rejected() {
+    fn precision_targets_outside_half_to_one_are_rejected() {
         let text =
-            "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\nurgency_threshold = 1.5\n";
+            "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\ntarget_precision = 1.5\n";
         let err = PipelineConfig::parse(text, Path::new("p.toml")).unwrap_err();
-        assert!(err.to_string().contains("urgency_threshold"));
+        assert!(err.to_string().contains("target_precision"));
     }
 }

@@ -77,6 +77,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare triage's predictions with what agents set since (e.g. after shadow mode).
+    ///
+    /// Per field and per decision (applied, shadow, needs_review, kept): how many tickets,
+    /// how many have the field set now, and how often that value is the prediction.
+    Report {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay a labelled data set through the pipeline and report triage quality.
     ///
     /// Learns from --history, streams --incoming in file order, and compares what triage
@@ -96,11 +107,14 @@ enum Command {
         #[arg(long, default_value_t = 0.6)]
         history_share: f64,
         /// Pipeline whose settings are evaluated (its store is replaced).
-        #[arg(long, default_value = "pipelines/demo.toml")]
+        #[arg(long, default_value = "pipelines/eval.toml")]
         pipeline: PathBuf,
         /// On-disk embedding cache.
         #[arg(long, default_value = ".ticketlens-cache/embeddings.db")]
         cache: PathBuf,
+        /// Also replay with only the most recent N history tickets, e.g. 100,300,1000.
+        #[arg(long, value_delimiter = ',')]
+        learning_curve: Vec<usize>,
         /// Also write the report as JSON to this file ("-" for stdout only).
         #[arg(long)]
         json: Option<PathBuf>,
@@ -213,6 +227,33 @@ async fn main() -> Result<()> {
                 println!("       keywords: {}", p.keywords.join(", "));
             }
         }
+        Command::Report { store, json } => {
+            let config = load_config(&store)?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            let report = ticketlens::report::summarise(&store.field_outcomes().await?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            if report.is_empty() {
+                println!("Nothing triaged yet (run the pipeline first).");
+            }
+            println!(
+                "{:>9} {:>13} {:>8} {:>8} {:>10}",
+                "field", "decision", "tickets", "set now", "agreement"
+            );
+            for (field, statuses) in &report {
+                for (status, a) in statuses {
+                    let rate = a
+                        .rate()
+                        .map_or("-".into(), |r| format!("{:.1}%", r * 100.0));
+                    println!(
+                        "{field:>9} {status:>13} {:>8} {:>8} {rate:>10}",
+                        a.tickets, a.set
+                    );
+                }
+            }
+        }
         Command::Eval {
             history,
             incoming,
@@ -220,6 +261,7 @@ async fn main() -> Result<()> {
             history_share,
             pipeline,
             cache,
+            learning_curve,
             json,
         } => {
             let data = match (history, incoming, tickets) {
@@ -234,6 +276,7 @@ async fn main() -> Result<()> {
                 data,
                 pipeline,
                 cache,
+                learning_curve,
             };
             let report = eval::run(&options).await?;
             let text = serde_json::to_string_pretty(&report)?;
@@ -315,6 +358,10 @@ async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
 }
 
 fn print_eval(r: &EvalReport) {
+    for smaller in &r.learning_curve {
+        print_eval(smaller);
+        println!();
+    }
     println!(
         "{} history, {} incoming tickets ({:.0} s, {})",
         r.history, r.incoming, r.seconds, r.model_version
@@ -371,7 +418,21 @@ fn print_assessment(a: &Assessment, json: bool, with_triage: bool) -> Result<()>
             ("urgency", &a.verdict.urgency),
         ] {
             match p {
-                Some(p) => println!("{field:>9}: {} (confidence {:.2})", p.label, p.confidence),
+                Some(p) => {
+                    let verdict = match p.threshold {
+                        Some(t) if p.confidence >= t => format!("would apply, needs {t:.2}"),
+                        Some(t) => format!("needs review, needs {t:.2}"),
+                        None => "suggestion only: too little history for this label".into(),
+                    };
+                    println!(
+                        "{field:>9}: {} (confidence {:.2}; {verdict})",
+                        p.label, p.confidence
+                    );
+                    if !p.terms.is_empty() {
+                        let terms: Vec<&str> = p.terms.iter().map(|t| t.term.as_str()).collect();
+                        println!("           because of: {}", terms.join(", "));
+                    }
+                }
                 None => println!("{field:>9}: no prediction (no labelled history)"),
             }
         }

@@ -112,7 +112,8 @@ async fn demo_json_summary_and_the_planted_problems() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 }
 
-/// A pipeline file over a fresh store with a little history; returns (store, pipeline path).
+/// A pipeline file over a fresh store with enough history to train on (40 labelled tickets);
+/// returns (store, pipeline path).
 async fn small_store(dir: &Path) -> (Store, String) {
     let db = dir.join("t.db");
     let url = format!("sqlite://{}", db.display());
@@ -121,23 +122,28 @@ async fn small_store(dir: &Path) -> (Store, String) {
         format!("name = \"cli\"\n[store]\nurl = \"{url}\"\n[source]\npoll_interval_secs = 1\n");
     std::fs::write(&pipeline, text).unwrap();
     let store = Store::open(&url).await.unwrap();
-    let now = Utc::now();
-    for (subject, category) in [
-        ("VPN keeps disconnecting", "network"),
-        ("VPN drops every few minutes", "network"),
-        ("Cannot reach the VPN", "network"),
-        ("Printer jammed", "printing"),
-    ] {
-        let ticket = NewTicket {
-            subject: Some(subject.into()),
-            kind: "incident".into(),
-            status: "closed".into(),
-            category: Some(category.into()),
-            urgency: Some("high".into()),
-            created_at: now,
-            resolved_at: Some(now),
-            ..Default::default()
-        };
+    let subjects = [
+        ("VPN keeps disconnecting", "network", "high"),
+        ("VPN drops every few minutes", "network", "high"),
+        ("Cannot reach the VPN", "network", "high"),
+        ("Wi-Fi drops in the office", "network", "high"),
+        ("Printer jammed", "printing", "low"),
+        ("Toner empty on the printer", "printing", "low"),
+        ("Printer shows offline", "printing", "low"),
+        ("Scanner does not send e-mails", "printing", "low"),
+    ];
+    let contexts = [
+        "",
+        " since this morning",
+        " again",
+        " after the update",
+        " please help",
+    ];
+    for ((subject, category, urgency), context) in subjects
+        .iter()
+        .flat_map(|s| contexts.iter().map(move |c| (s, c)))
+    {
+        let ticket = common::resolved_ticket(format!("{subject}{context}"), category, urgency);
         store.insert_ticket(&ticket).await.unwrap();
     }
     (store, pipeline.to_str().unwrap().to_owned())
@@ -165,7 +171,11 @@ async fn classify_explains_itself_and_run_once_writes_back() {
         "my vpn drops",
     ]));
     assert_eq!(verdict["verdict"]["category"]["label"], "network");
-    assert!(verdict["verdict"]["evidence"].as_array().unwrap().len() == 4);
+    assert_eq!(verdict["verdict"]["evidence"].as_array().unwrap().len(), 10);
+    assert!(
+        verdict["verdict"]["category"]["threshold"].is_number(),
+        "{verdict}"
+    );
 
     let id = store
         .insert_ticket(&open_ticket("VPN disconnects all the time"))

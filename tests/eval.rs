@@ -12,14 +12,15 @@ async fn eval_scores_the_demo_history_and_caches_its_embeddings() {
             tickets: PathBuf::from("fixtures/demo/history.jsonl"),
             history_share: 0.75,
         },
-        pipeline: PathBuf::from("pipelines/demo.toml"),
+        pipeline: PathBuf::from("pipelines/eval.toml"),
         cache: dir.path().join("cache.db"),
+        learning_curve: vec![40, 100],
     };
     let report = eval::run(&options).await.unwrap();
     assert_eq!((report.history, report.incoming), (255, 85));
     let category = report.category.expect("the demo history has categories");
     assert_eq!(category.n, 85);
-    // Nine balanced categories: chance is ~0.11; neighbours do far better on this data.
+    // Nine balanced categories: chance is ~0.11; the classifier does far better on this data.
     assert!(category.accuracy > 0.6, "{category:?}");
     assert!(
         category.macro_f1 > 0.5 && category.macro_f1 <= 1.0,
@@ -36,7 +37,21 @@ async fn eval_scores_the_demo_history_and_caches_its_embeddings() {
     assert_eq!(urgency.n, 85);
     assert!(report.problems.is_none() && report.suggestions.is_none());
 
+    // The learning curve: the same incoming tickets judged with less history.
+    let sizes: Vec<usize> = report.learning_curve.iter().map(|r| r.history).collect();
+    assert_eq!(sizes, [40, 100]);
+    let small = report.learning_curve[0].category.as_ref().unwrap();
+    assert_eq!(small.n, 85);
+    assert!(
+        small.coverage_at_95 <= category.coverage_at_95 + 0.05,
+        "{small:?}"
+    );
+
     // The second run embeds nothing: every text is in the cache.
+    let options = EvalOptions {
+        learning_curve: Vec::new(),
+        ..options
+    };
     let again = eval::run(&options).await.unwrap();
     assert_eq!(again.category.unwrap().accuracy, category.accuracy);
     let pool = sqlx::SqlitePool::connect(&format!(

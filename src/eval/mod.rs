@@ -4,7 +4,6 @@
 //! labels. Embeddings are cached on disk by model and text hash, so a data set is embedded once.
 
 mod cache;
-pub mod metrics;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,10 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
 use crate::jsonl::{self, JsonlError};
+use crate::metrics;
+use crate::model::Embedder;
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
 use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRow};
 use crate::text;
-use crate::triage::{self, PastTicket, Prediction, Verdict};
+use crate::triage::FieldModel;
 use cache::DiskCache;
 
 /// Precision the coverage figure is computed for.
@@ -44,6 +45,8 @@ pub struct EvalOptions {
     pub pipeline: PathBuf,
     /// The on-disk embedding cache.
     pub cache: PathBuf,
+    /// Also replay with only the most recent N history tickets, for each N given.
+    pub learning_curve: Vec<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,13 +83,11 @@ pub struct FieldReport {
     pub n: usize,
     pub accuracy: f64,
     pub macro_f1: f64,
-    /// Share of incoming tickets auto-applied at the confidence threshold that gave ≥ 95%
-    /// precision on the history (leave-one-out): chosen on history alone.
+    /// Share of incoming tickets auto-applied at the per-class thresholds that gave ≥ 95%
+    /// precision on held-out history (cross-validation): chosen on history alone.
     pub coverage_at_95: f64,
     /// Precision those auto-applied tickets actually had.
     pub coverage_precision: Option<f64>,
-    /// The threshold chosen on history, if any reached 95%.
-    pub threshold_at_95: Option<f32>,
     /// What the pipeline's configured threshold did: share applied, and their precision.
     pub applied_share: f64,
     pub applied_precision: Option<f64>,
@@ -103,6 +104,9 @@ pub struct EvalReport {
     pub problems: Option<serde_json::Value>,
     /// Suggestion figures (not measured yet).
     pub suggestions: Option<serde_json::Value>,
+    /// The same replay with less history (smallest first), when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub learning_curve: Vec<EvalReport>,
     pub seconds: f64,
 }
 
@@ -115,64 +119,103 @@ pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
             history_share,
         } => {
             let mut all: Vec<LabelledTicket> = jsonl::read(tickets)?;
-            let cut = (all.len() as f64 * history_share.clamp(0.0, 1.0)).round() as usize;
+            let cut = (all.len() as f64 * history_share.clamp(0.0, 1.0)) as usize;
             let incoming = all.split_off(cut);
             (all, incoming)
         }
     };
-    let dir = tempfile::tempdir().map_err(EvalError::Temp)?;
-    let mut config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
-    config.name = "eval".into();
-    config.store.url = format!("sqlite://{}", dir.path().join("eval.db").display());
-    let store = Store::open(&config.store.url).await?;
+    let config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
     let embedder = pipeline::start_model(&config.model)
         .await
         .map_err(PipelineError::from)?;
-
-    // Ticket ids are positions: history first, then incoming, in file (time) order.
-    let tickets: Vec<(i64, &LabelledTicket)> = history
+    let disk = DiskCache::open(&options.cache).await?;
+    let replay = Replay {
+        config: &config,
+        embedder: &embedder,
+        disk: &disk,
+    };
+    let mut learning_curve = Vec::new();
+    for &size in options
+        .learning_curve
         .iter()
-        .chain(&incoming)
-        .enumerate()
-        .map(|(i, t)| (i as i64 + 1, t))
-        .collect();
-    warm_cache(options, &store, &embedder, &tickets).await?;
-
-    let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    for &(id, t) in &tickets[..history.len()] {
-        let at = start + Duration::minutes(id);
-        store.insert_ticket(&new_ticket(id, t, true, at)).await?;
+        .filter(|&&n| n < history.len())
+    {
+        // The most recent `size` tickets: what a team that started recently would have.
+        let recent = &history[history.len() - size..];
+        learning_curve.push(replay.run(recent, &incoming).await?);
     }
-    let mut pipeline = Pipeline::with_parts(config, store.clone(), embedder).await?;
-    let bar = crate::progress::bar(incoming.len() as u64, "streaming incoming");
-    for wave in tickets[history.len()..].chunks(WAVE) {
-        for &(id, t) in wave {
+    let mut report = replay.run(&history, &incoming).await?;
+    report.learning_curve = learning_curve;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// One replay of a history and an incoming stream through a fresh temporary store.
+struct Replay<'a> {
+    config: &'a PipelineConfig,
+    embedder: &'a Embedder,
+    disk: &'a DiskCache,
+}
+
+impl Replay<'_> {
+    async fn run(
+        &self,
+        history: &[LabelledTicket],
+        incoming: &[LabelledTicket],
+    ) -> Result<EvalReport, EvalError> {
+        let started = Instant::now();
+        let dir = tempfile::tempdir().map_err(EvalError::Temp)?;
+        let mut config = self.config.clone();
+        config.name = "eval".into();
+        config.store.url = format!("sqlite://{}", dir.path().join("eval.db").display());
+        let store = Store::open(&config.store.url).await?;
+
+        // Ticket ids are positions: history first, then incoming, in file (time) order.
+        let tickets: Vec<(i64, &LabelledTicket)> = history
+            .iter()
+            .chain(incoming)
+            .enumerate()
+            .map(|(i, t)| (i as i64 + 1, t))
+            .collect();
+        warm_cache(self.disk, &store, self.embedder, &tickets).await?;
+
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        for &(id, t) in &tickets[..history.len()] {
             let at = start + Duration::minutes(id);
-            store.insert_ticket(&new_ticket(id, t, false, at)).await?;
+            store.insert_ticket(&new_ticket(id, t, true, at)).await?;
         }
-        pipeline.drain(|b| bar.inc(b.triaged as u64)).await?;
-    }
-    bar.finish_and_clear();
+        let mut pipeline =
+            Pipeline::with_parts(config, store.clone(), self.embedder.clone()).await?;
+        let label = format!("streaming incoming ({} history)", history.len());
+        let bar = crate::progress::bar(incoming.len() as u64, &label);
+        for wave in tickets[history.len()..].chunks(WAVE) {
+            for &(id, t) in wave {
+                let at = start + Duration::minutes(id);
+                store.insert_ticket(&new_ticket(id, t, false, at)).await?;
+            }
+            pipeline.drain(|b| bar.inc(b.triaged as u64)).await?;
+        }
+        bar.finish_and_clear();
 
-    let rows = store.triage_rows(pipeline.version()).await?;
-    let first_incoming = history.len() as i64 + 1;
-    let judged: Vec<(&TriageRow, &LabelledTicket)> = rows
-        .iter()
-        .filter(|r| r.ticket_id >= first_incoming)
-        .map(|r| (r, &incoming[(r.ticket_id - first_incoming) as usize]))
-        .collect();
-    let category = field_report(&pipeline, &judged, Field::Category);
-    let urgency = field_report(&pipeline, &judged, Field::Urgency);
-    Ok(EvalReport {
-        history: history.len(),
-        incoming: incoming.len(),
-        model_version: pipeline.version().to_owned(),
-        category,
-        urgency,
-        problems: None,
-        suggestions: None,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+        let rows = store.triage_rows(pipeline.version()).await?;
+        let first_incoming = history.len() as i64 + 1;
+        let judged: Vec<(&TriageRow, &LabelledTicket)> = rows
+            .iter()
+            .filter(|r| r.ticket_id >= first_incoming)
+            .map(|r| (r, &incoming[(r.ticket_id - first_incoming) as usize]))
+            .collect();
+        Ok(EvalReport {
+            history: history.len(),
+            incoming: incoming.len(),
+            model_version: pipeline.version().to_owned(),
+            category: field_report(&pipeline, &judged, Field::Category),
+            urgency: field_report(&pipeline, &judged, Field::Urgency),
+            problems: None,
+            suggestions: None,
+            learning_curve: Vec::new(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 fn new_ticket(id: i64, t: &LabelledTicket, resolved: bool, at: chrono::DateTime<Utc>) -> NewTicket {
@@ -193,12 +236,11 @@ fn new_ticket(id: i64, t: &LabelledTicket, resolved: bool, at: chrono::DateTime<
 
 /// Fills the temporary store's embedding cache from the disk cache, embedding what is missing.
 async fn warm_cache(
-    options: &EvalOptions,
+    disk: &DiskCache,
     store: &Store,
-    embedder: &crate::model::Embedder,
+    embedder: &Embedder,
     tickets: &[(i64, &LabelledTicket)],
 ) -> Result<(), EvalError> {
-    let disk = DiskCache::open(&options.cache).await?;
     let version = embedder.version();
     let mut entries: Vec<(i64, String, Vec<f32>)> = Vec::new();
     let mut missing: Vec<(i64, String, String)> = Vec::new();
@@ -247,13 +289,6 @@ enum Field {
 }
 
 impl Field {
-    fn of_past(self, t: &PastTicket) -> Option<&str> {
-        match self {
-            Field::Category => t.category.as_deref(),
-            Field::Urgency => t.urgency.as_deref(),
-        }
-    }
-
     fn of_truth(self, t: &LabelledTicket) -> Option<&str> {
         match self {
             Field::Category => t.category.as_deref(),
@@ -261,10 +296,11 @@ impl Field {
         }
     }
 
-    fn predicted(self, v: &Verdict) -> Option<&Prediction> {
+    fn model(self, pipeline: &Pipeline) -> Option<&FieldModel> {
+        let classifier = pipeline.classifier()?;
         match self {
-            Field::Category => v.category.as_ref(),
-            Field::Urgency => v.urgency.as_ref(),
+            Field::Category => classifier.category.as_ref(),
+            Field::Urgency => classifier.urgency.as_ref(),
         }
     }
 
@@ -326,22 +362,18 @@ fn field_report(
     let truths: Vec<&str> = judged.iter().map(|j| j.truth).collect();
     let predicted: Vec<Option<&str>> = judged.iter().map(|j| j.predicted).collect();
 
-    // Leave-one-out on the history: how often triage is right at each confidence.
-    let history = pipeline.history();
-    let scored: Vec<(f32, bool)> = history
-        .iter()
-        .filter_map(|(vector, past)| {
-            let truth = field.of_past(past)?;
-            let verdict =
-                triage::classify_excluding(history, vector, pipeline.neighbours(), Some(past.id));
-            let p = field.predicted(&verdict)?;
-            Some((p.confidence, p.label == truth))
-        })
-        .collect();
-    let threshold = metrics::threshold_for_precision(&scored, COVERAGE_PRECISION);
+    // The thresholds that reached 95% on held-out history (cross-validation), per class.
+    let thresholds = field
+        .model(pipeline)
+        .map(|m| m.thresholds_at(COVERAGE_PRECISION))
+        .unwrap_or_default();
     let covered: Vec<&Judged<'_>> = judged
         .iter()
-        .filter(|j| threshold.is_some_and(|t| j.predicted.is_some() && j.confidence >= t))
+        .filter(|j| {
+            j.predicted
+                .and_then(|label| thresholds.get(label).copied().flatten())
+                .is_some_and(|t| j.confidence >= t)
+        })
         .collect();
     let applied: Vec<&Judged<'_>> = judged.iter().filter(|j| j.applied).collect();
     Some(FieldReport {
@@ -350,7 +382,6 @@ fn field_report(
         macro_f1: metrics::macro_f1(&truths, &predicted),
         coverage_at_95: covered.len() as f64 / n as f64,
         coverage_precision: precision(&covered),
-        threshold_at_95: threshold,
         applied_share: applied.len() as f64 / n as f64,
         applied_precision: precision(&applied),
     })

@@ -8,6 +8,7 @@ mod cache;
 mod writeback;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -20,9 +21,11 @@ use crate::config::{ConfigError, ModelConfig, PipelineConfig};
 use crate::knowledge::{self, ArticleRef, Audience, Limits, Suggestions};
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, ProblemError, WindowIncident};
-use crate::store::{OwnerKind, Store, StoreError, TicketRow};
+use crate::store::{ClassifierRecord, OwnerKind, Store, StoreError, TicketRow};
 use crate::text::{self, Prepared};
-use crate::triage::{self, Impact, PastTicket, Policy, Verdict};
+use crate::triage::{
+    self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
+};
 use crate::vectors::VectorIndex;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +93,10 @@ pub struct Pipeline {
     store: Store,
     embedder: Embedder,
     policy: Policy,
-    history: VectorIndex<PastTicket>,
+    triage: Triage,
     articles: VectorIndex<ArticleRef>,
+    /// Labelled tickets the history had when training was last tried.
+    last_training: Option<usize>,
     /// Recorded on every triage and suggestion row; a new version writes new rows.
     version: String,
 }
@@ -111,20 +116,29 @@ impl Pipeline {
         embedder: Embedder,
     ) -> Result<Self, PipelineError> {
         let policy = Policy {
-            category_threshold: config.triage.category_threshold,
-            urgency_threshold: config.triage.urgency_threshold,
+            shadow: config.triage.shadow,
             default_impact: Impact::parse(&config.triage.default_impact).unwrap_or(Impact::Medium),
+            priority: config.triage.priority_matrix.clone(),
         };
-        let version = format!("knn-v1/{}", embedder.version());
+        let zero_shot = ZeroShot {
+            category: embed_labels(&embedder, &config.triage.labels.category).await?,
+            urgency: embed_labels(&embedder, &config.triage.labels.urgency).await?,
+        };
         let dimension = embedder.dimension();
         let mut pipeline = Self {
+            version: format!("cold/{}", embedder.version()),
+            triage: Triage {
+                history: VectorIndex::new(dimension),
+                classifier: None,
+                zero_shot,
+                neighbours: config.triage.neighbours,
+            },
             config,
             store,
             embedder,
             policy,
-            history: VectorIndex::new(dimension),
             articles: VectorIndex::new(dimension),
-            version,
+            last_training: None,
         };
         pipeline.reload_knowledge().await?;
         Ok(pipeline)
@@ -142,14 +156,9 @@ impl Pipeline {
         &self.version
     }
 
-    /// The labelled history triage votes with.
-    pub fn history(&self) -> &VectorIndex<PastTicket> {
-        &self.history
-    }
-
-    /// How many past tickets vote.
-    pub fn neighbours(&self) -> usize {
-        self.config.triage.neighbours
+    /// The classifier version in use, if the history was enough to train one.
+    pub fn classifier(&self) -> Option<&Classifier> {
+        self.triage.classifier.as_deref()
     }
 
     /// Rebuilds the history and article indexes from the store (embedding only what is new).
@@ -167,15 +176,25 @@ impl Pipeline {
         .await?;
         bar.finish_and_clear();
         let mut history = VectorIndex::new(self.embedder.dimension());
-        for (row, vector) in usable.into_iter().zip(&vectors) {
+        let mut examples = Vec::with_capacity(usable.len());
+        for ((row, (_, text)), vector) in usable.into_iter().zip(texts).zip(vectors) {
             let past = PastTicket {
                 id: row.id,
                 subject: row.subject_text(),
                 category: row.category.clone(),
                 urgency: row.urgency.clone(),
             };
-            history.push(vector, past);
+            history.push(&vector, past);
+            examples.push(Example {
+                ticket_id: row.id,
+                text,
+                embedding: vector,
+                category: row.category.clone(),
+                urgency: row.urgency.clone(),
+            });
         }
+        self.triage.history = history;
+        self.retrain_if_due(examples).await?;
 
         let articles = self.store.articles().await?;
         let texts: Vec<(i64, String)> = articles
@@ -199,8 +218,65 @@ impl Pipeline {
             };
             index.push(vector, item);
         }
-        self.history = history;
         self.articles = index;
+        Ok(())
+    }
+
+    /// Trains a candidate classifier when enough new labels arrived since the last try, and
+    /// puts it in use if it is no worse than the current one on the labels that one never saw.
+    async fn retrain_if_due(&mut self, examples: Vec<Example>) -> Result<(), PipelineError> {
+        let labelled = examples.len();
+        if self
+            .last_training
+            .is_some_and(|last| labelled < last + self.config.triage.retrain_after)
+        {
+            return Ok(());
+        }
+        self.last_training = Some(labelled);
+        let settings = TrainSettings {
+            target_precision: self.config.triage.target_precision,
+            min_examples: self.config.triage.min_history,
+            ..TrainSettings::default()
+        };
+
+        let current = self.triage.classifier.clone();
+        // Training and the comparison are seconds of CPU: off the async threads.
+        let (candidate, compared) = tokio::task::spawn_blocking(move || {
+            let candidate = Classifier::train(&examples, &settings);
+            let compared = current.map(|c| candidate.compare(&c, &examples));
+            (candidate, compared)
+        })
+        .await
+        .expect("training does not panic");
+        if candidate.category.is_none() && candidate.urgency.is_none() {
+            return Ok(()); // too little history: stay cold
+        }
+        let in_use = compared.is_none_or(|(mine, theirs, _)| mine >= theirs);
+        let figures = serde_json::json!({
+            "category": candidate.category.as_ref().map(field_figures),
+            "urgency": candidate.urgency.as_ref().map(field_figures),
+        });
+        let compared = compared.map(|(candidate_right, current_right, tickets)| {
+            serde_json::json!({ "tickets": tickets, "candidate_right": candidate_right,
+                                "current_right": current_right })
+        });
+        self.store
+            .record_classifier(&ClassifierRecord {
+                version: candidate.version.clone(),
+                trained_on: candidate.trained_on,
+                in_use,
+                figures,
+                compared: compared.clone(),
+            })
+            .await?;
+        if in_use {
+            tracing::info!(version = %candidate.version, labelled, "classifier in use");
+            self.version = format!("{}/{}", candidate.version, self.embedder.version());
+            self.triage.classifier = Some(Arc::new(candidate));
+        } else {
+            tracing::warn!(version = %candidate.version, ?compared,
+                "new classifier is worse on the labels the current one never saw; keeping the current one");
+        }
         Ok(())
     }
 
@@ -217,7 +293,7 @@ impl Pipeline {
             .pop()
             .expect("one vector per text");
         Ok(Assessment {
-            verdict: triage::classify(&self.history, &vector, self.config.triage.neighbours),
+            verdict: self.triage.verdict(text, &vector, None),
             suggestions: self.suggest(&vector, audience, None),
         })
     }
@@ -229,7 +305,7 @@ impl Pipeline {
         };
         knowledge::suggest(
             &self.articles,
-            &self.history,
+            &self.triage.history,
             vector,
             limits,
             audience,
@@ -284,7 +360,7 @@ impl Pipeline {
                 }
             };
             let vector = vectors.next().expect("one vector per usable ticket");
-            let verdict = triage::classify(&self.history, &vector, self.config.triage.neighbours);
+            let verdict = self.triage.verdict(&prepared.text, &vector, None);
             let current = writer.current_fields(row.id).await?;
             let suggestions = self
                 .suggest(&vector, Audience::Agent, Some(row.id))
@@ -419,6 +495,28 @@ fn prepared_texts(rows: &[TicketRow]) -> (Vec<&TicketRow>, Vec<(i64, String)>) {
                 .map(|p| (row, (row.id, p.text)))
         })
         .unzip()
+}
+
+/// Held-out figures and per-class thresholds of one field, as recorded with the version.
+fn field_figures(model: &triage::FieldModel) -> serde_json::Value {
+    let thresholds: serde_json::Map<String, serde_json::Value> = model
+        .thresholds()
+        .map(|(class, t)| (class.to_owned(), serde_json::json!(t)))
+        .collect();
+    serde_json::json!({ "held_out": model.held_out(), "thresholds": thresholds })
+}
+
+/// Embeds label descriptions for the cold start.
+async fn embed_labels(
+    embedder: &Embedder,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<(String, Vec<f32>)>, PipelineError> {
+    if labels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let texts = labels.iter().map(|(l, d)| format!("{l}: {d}")).collect();
+    let vectors = embedder.embed(texts).await?;
+    Ok(labels.keys().cloned().zip(vectors).collect())
 }
 
 /// Loads the model of a pipeline (fetching it on first use) off the async threads.

@@ -36,7 +36,7 @@ pub(super) async fn write(
             }
         }
     }
-    if let Some(priority) = t.decision.priority {
+    if let Some(priority) = &t.decision.priority {
         writer
             .fill_if_empty(t.ticket_id, TicketField::Priority, priority)
             .await?;
@@ -58,8 +58,10 @@ pub(super) async fn write(
         urgency: verdict.urgency.as_ref().map(|p| p.label.clone()),
         urgency_confidence: verdict.urgency.as_ref().map(|p| p.confidence),
         urgency_status: statuses[1].as_str().into(),
-        priority: t.decision.priority.map(Into::into),
-        evidence: serde_json::to_value(&verdict.evidence).expect("evidence serialises"),
+        priority: t.decision.priority.clone(),
+        // The nearest past tickets, and for each field the label, its threshold and the
+        // terms that weighed most: why this was decided, for the person who reviews it.
+        evidence: serde_json::to_value(verdict).expect("evidence serialises"),
     };
     writer.record_triage(&record).await?;
     writer

@@ -4,6 +4,7 @@
 //! duplicates one.
 
 mod batch;
+mod classifiers;
 mod problems;
 mod records;
 mod reports;
@@ -16,9 +17,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
 pub use batch::{BatchWriter, TicketField};
+pub use classifiers::ClassifierRecord;
 pub use problems::ProblemRow;
 pub use records::*;
-pub use reports::{TriageCounts, TriageRow};
+pub use reports::{FieldOutcome, TriageCounts, TriageRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -81,3 +81,40 @@ impl Store {
         .await?)
     }
 }
+
+/// One field of one ticket: what triage predicted and did, and what the ticket holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldOutcome {
+    pub field: &'static str,
+    pub predicted: Option<String>,
+    pub status: String,
+    pub now: Option<String>,
+}
+
+impl Store {
+    /// For every ticket's latest triage row, per field, the prediction against the ticket's
+    /// current value: what `ticketlens report` compares.
+    pub async fn field_outcomes(&self) -> Result<Vec<FieldOutcome>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.category, r.category_status, t.category AS category_now, \
+             r.urgency, r.urgency_status, t.urgency AS urgency_now \
+             FROM triage_results r JOIN tickets t ON t.id = r.ticket_id \
+             WHERE r.outcome != 'skipped' AND r.triaged_at = \
+             (SELECT MAX(triaged_at) FROM triage_results l WHERE l.ticket_id = r.ticket_id)",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len() * 2);
+        for row in rows {
+            for field in ["category", "urgency"] {
+                out.push(FieldOutcome {
+                    field,
+                    predicted: row.try_get(field)?,
+                    status: row.try_get(format!("{field}_status").as_str())?,
+                    now: row.try_get(format!("{field}_now").as_str())?,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,13 +1,25 @@
-//! Triage: category and urgency for a ticket from the resolved tickets most like it, and the
-//! decision of what to apply. For now a weighted k-nearest-neighbour vote whose confidence is
-//! the winning label's share of the vote; the decision rules below do not depend on how the
-//! confidence was made.
+//! Triage: category and urgency for a ticket, and the decision of what to apply. The linear
+//! classifiers ([`Classifier`]) decide once the history has enough labels; before that, label
+//! descriptions ([`ZeroShot`]) or the nearest tickets' vote give a suggestion that is never
+//! applied. The nearest past tickets are always the evidence shown with a decision.
 
+mod calibrate;
+mod classifier;
+mod features;
+mod linear;
 mod priority;
+mod zero_shot;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use priority::{priority, Impact, URGENCIES};
+pub use calibrate::{class_thresholds, Outcome};
+pub use classifier::{Classifier, Example, FieldModel, HeldOut, TrainSettings};
+pub use features::Term;
+pub use linear::LinearSettings;
+pub use priority::{Impact, PriorityMatrix};
+pub use zero_shot::ZeroShot;
 
 use crate::store::CurrentFields;
 use crate::vectors::{Hit, VectorIndex};
@@ -26,6 +38,19 @@ pub struct PastTicket {
 pub struct Prediction {
     pub label: String,
     pub confidence: f32,
+    /// The confidence this label needs before it is applied, from held-out history;
+    /// `None`: it is never applied automatically (rare class, cold start, no model).
+    pub threshold: Option<f32>,
+    /// The words and cues that weighed most for this label.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<Term>,
+}
+
+impl Prediction {
+    /// Whether the history says this prediction may be applied without a person.
+    pub fn confident(&self) -> bool {
+        self.threshold.is_some_and(|t| self.confidence >= t)
+    }
 }
 
 /// One past ticket that voted: the evidence shown with every decision.
@@ -44,6 +69,35 @@ pub struct Verdict {
     pub category: Option<Prediction>,
     pub urgency: Option<Prediction>,
     pub evidence: Vec<Evidence>,
+}
+
+/// Everything triage judges with, rebuilt when the history changes.
+pub struct Triage {
+    /// The labelled history: the nearest tickets are the evidence.
+    pub history: VectorIndex<PastTicket>,
+    /// The trained classifiers, once the history has enough labels.
+    pub classifier: Option<Arc<Classifier>>,
+    /// Label descriptions for a cold start.
+    pub zero_shot: ZeroShot,
+    /// Nearest past tickets shown as evidence (and voting, without a classifier).
+    pub neighbours: usize,
+}
+
+impl Triage {
+    /// The verdict on a ticket's prepared text and embedding; `exclude` leaves one past
+    /// ticket out of the evidence (the ticket itself).
+    pub fn verdict(&self, text: &str, vector: &[f32], exclude: Option<i64>) -> Verdict {
+        let mut verdict = classify_excluding(&self.history, vector, self.neighbours, exclude);
+        let (category, urgency) = self
+            .classifier
+            .as_ref()
+            .map(|c| c.classify(text, vector))
+            .unwrap_or_default();
+        let (zero_category, zero_urgency) = self.zero_shot.classify(vector);
+        verdict.category = category.or(zero_category).or(verdict.category);
+        verdict.urgency = urgency.or(zero_urgency).or(verdict.urgency);
+        verdict
+    }
 }
 
 /// Classifies by the `k` nearest past tickets.
@@ -97,15 +151,18 @@ fn vote(
     (total > 0.0).then(|| Prediction {
         label: label.to_owned(),
         confidence: weight / total,
+        threshold: None,
+        terms: Vec::new(),
     })
 }
 
 /// The team's settings that turn a verdict into actions.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    pub category_threshold: f32,
-    pub urgency_threshold: f32,
+    /// Predictions are recorded but nothing is applied.
+    pub shadow: bool,
     pub default_impact: Impact,
+    pub priority: PriorityMatrix,
 }
 
 /// What happens to one field.
@@ -117,6 +174,8 @@ pub enum FieldStatus {
     Kept,
     /// Empty and not confident enough (or no prediction): a person decides.
     NeedsReview,
+    /// Confident, but the pipeline is in shadow mode: recorded, not applied; a person decides.
+    Shadow,
 }
 
 impl FieldStatus {
@@ -125,6 +184,7 @@ impl FieldStatus {
             FieldStatus::Apply => "applied",
             FieldStatus::Kept => "kept",
             FieldStatus::NeedsReview => "needs_review",
+            FieldStatus::Shadow => "shadow",
         }
     }
 }
@@ -135,33 +195,30 @@ pub struct Decision {
     pub category: FieldStatus,
     pub urgency: FieldStatus,
     /// The priority to fill in, when the ticket has none and its urgency is known.
-    pub priority: Option<&'static str>,
+    pub priority: Option<String>,
 }
 
 impl Decision {
     pub fn needs_review(&self) -> bool {
-        self.category == FieldStatus::NeedsReview || self.urgency == FieldStatus::NeedsReview
+        let open = |s: FieldStatus| matches!(s, FieldStatus::NeedsReview | FieldStatus::Shadow);
+        open(self.category) || open(self.urgency)
     }
 }
 
 pub fn decide(verdict: &Verdict, current: &CurrentFields, policy: &Policy) -> Decision {
-    let field = |current: &Option<String>, predicted: &Option<Prediction>, threshold: f32| match (
-        current, predicted,
-    ) {
-        (Some(_), _) => FieldStatus::Kept,
-        (None, Some(p)) if p.confidence >= threshold => FieldStatus::Apply,
-        (None, _) => FieldStatus::NeedsReview,
-    };
-    let category = field(
-        &current.category,
-        &verdict.category,
-        policy.category_threshold,
-    );
-    let urgency = field(&current.urgency, &verdict.urgency, policy.urgency_threshold);
+    let field =
+        |current: &Option<String>, predicted: &Option<Prediction>| match (current, predicted) {
+            (Some(_), _) => FieldStatus::Kept,
+            (None, Some(p)) if p.confident() && policy.shadow => FieldStatus::Shadow,
+            (None, Some(p)) if p.confident() => FieldStatus::Apply,
+            (None, _) => FieldStatus::NeedsReview,
+        };
+    let category = field(&current.category, &verdict.category);
+    let urgency = field(&current.urgency, &verdict.urgency);
     let final_urgency = match urgency {
         FieldStatus::Kept => current.urgency.as_deref(),
         FieldStatus::Apply => verdict.urgency.as_ref().map(|p| p.label.as_str()),
-        FieldStatus::NeedsReview => None,
+        FieldStatus::NeedsReview | FieldStatus::Shadow => None,
     };
     let impact = current
         .impact
@@ -169,7 +226,7 @@ pub fn decide(verdict: &Verdict, current: &CurrentFields, policy: &Policy) -> De
         .and_then(Impact::parse)
         .unwrap_or(policy.default_impact);
     let priority = match (&current.priority, final_urgency) {
-        (None, Some(u)) => priority(impact, u),
+        (None, Some(u)) => policy.priority.of(impact, u),
         _ => None,
     };
     Decision {
@@ -200,9 +257,26 @@ mod tests {
 
     fn policy() -> Policy {
         Policy {
-            category_threshold: 0.7,
-            urgency_threshold: 0.7,
+            shadow: false,
             default_impact: Impact::Medium,
+            priority: PriorityMatrix::default(),
+        }
+    }
+
+    fn predicted(label: &str, confidence: f32, threshold: Option<f32>) -> Option<Prediction> {
+        Some(Prediction {
+            label: label.into(),
+            confidence,
+            threshold,
+            terms: Vec::new(),
+        })
+    }
+
+    fn confident() -> Verdict {
+        Verdict {
+            category: predicted("network", 0.97, Some(0.9)),
+            urgency: predicted("high", 0.95, Some(0.8)),
+            evidence: Vec::new(),
         }
     }
 
@@ -219,49 +293,64 @@ mod tests {
     }
 
     #[test]
-    fn a_split_vote_is_not_confident() {
+    fn a_vote_is_a_suggestion_never_applied() {
         // Closest to the one printing ticket, but three network tickets are not far.
         let verdict = classify(&history(), &[0.2, 0.98], 4);
-        let category = verdict.category.unwrap();
+        let category = verdict.category.clone().unwrap();
         assert_eq!(category.label, "printing");
         assert!(category.confidence < 0.6, "{category:?}");
+        let unanimous = classify(&history(), &[1.0, 0.0], 3);
+        let decision = decide(&unanimous, &CurrentFields::default(), &policy());
+        assert_eq!(decision.category, FieldStatus::NeedsReview);
     }
 
     #[test]
     fn confident_predictions_fill_empty_fields_and_derive_priority() {
-        let verdict = classify(&history(), &[1.0, 0.0], 3);
-        let decision = decide(&verdict, &CurrentFields::default(), &policy());
+        let decision = decide(&confident(), &CurrentFields::default(), &policy());
         assert_eq!(decision.category, FieldStatus::Apply);
         assert_eq!(decision.urgency, FieldStatus::Apply);
-        assert_eq!(decision.priority, Some("P3")); // high urgency, default medium impact
+        assert_eq!(decision.priority.as_deref(), Some("P3")); // high urgency, medium impact
         assert!(!decision.needs_review());
     }
 
     #[test]
     fn what_an_agent_set_is_kept_whatever_the_confidence() {
-        let verdict = classify(&history(), &[1.0, 0.0], 3);
         let current = CurrentFields {
             category: Some("hardware".into()),
             urgency: Some("critical".into()),
             impact: Some("high".into()),
             priority: None,
         };
-        let decision = decide(&verdict, &current, &policy());
+        let decision = decide(&confident(), &current, &policy());
         assert_eq!(decision.category, FieldStatus::Kept);
         assert_eq!(decision.urgency, FieldStatus::Kept);
-        assert_eq!(decision.priority, Some("P1"));
+        assert_eq!(decision.priority.as_deref(), Some("P1"));
     }
 
     #[test]
-    fn below_threshold_or_without_history_a_person_decides() {
-        let verdict = classify(&history(), &[0.2, 0.98], 4);
+    fn below_its_threshold_or_without_one_a_person_decides() {
+        let verdict = Verdict {
+            category: predicted("network", 0.89, Some(0.9)),
+            urgency: predicted("high", 0.99, None),
+            evidence: Vec::new(),
+        };
         let decision = decide(&verdict, &CurrentFields::default(), &policy());
         assert_eq!(decision.category, FieldStatus::NeedsReview);
-        assert!(decision.needs_review());
-
-        let empty = classify(&VectorIndex::new(2), &[1.0, 0.0], 5);
-        let decision = decide(&empty, &CurrentFields::default(), &policy());
         assert_eq!(decision.urgency, FieldStatus::NeedsReview);
         assert_eq!(decision.priority, None);
+        assert!(decision.needs_review());
+    }
+
+    #[test]
+    fn in_shadow_mode_nothing_is_applied() {
+        let shadow = Policy {
+            shadow: true,
+            ..policy()
+        };
+        let decision = decide(&confident(), &CurrentFields::default(), &shadow);
+        assert_eq!(decision.category, FieldStatus::Shadow);
+        assert_eq!(decision.urgency, FieldStatus::Shadow);
+        assert_eq!(decision.priority, None);
+        assert!(decision.needs_review());
     }
 }

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
+use chrono::Utc;
 use ticketlens::model::{self, BatchLimits, Embedder};
+use ticketlens::store::NewTicket;
 
 pub const MANIFEST: &str = "models/all-minilm-l6-v2.toml";
 
@@ -19,4 +21,20 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (na * nb)
+}
+
+/// A resolved incident with its labels, created and resolved now: history to learn from.
+pub fn resolved_ticket(subject: String, category: &str, urgency: &str) -> NewTicket {
+    let now = Utc::now();
+    NewTicket {
+        subject: Some(subject),
+        kind: "incident".into(),
+        status: "closed".into(),
+        category: Some(category.into()),
+        urgency: Some(urgency.into()),
+        resolution: Some("fixed".into()),
+        created_at: now,
+        resolved_at: Some(now),
+        ..Default::default()
+    }
 }

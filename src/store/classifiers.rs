@@ -1,0 +1,54 @@
+//! The record of classifier versions.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{Store, StoreError};
+
+/// One trained version, as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassifierRecord {
+    pub version: String,
+    pub trained_on: usize,
+    pub in_use: bool,
+    pub figures: serde_json::Value,
+    pub compared: Option<serde_json::Value>,
+}
+
+impl Store {
+    /// Records a trained version; training the same history again updates its row.
+    pub async fn record_classifier(&self, record: &ClassifierRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if record.in_use {
+            sqlx::query("UPDATE classifier_versions SET in_use = 0 WHERE version != ?")
+                .bind(&record.version)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO classifier_versions (version, trained_at, trained_on, in_use, figures, \
+             compared) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (version) DO UPDATE SET \
+             trained_at = excluded.trained_at, in_use = excluded.in_use, \
+             figures = excluded.figures, compared = excluded.compared",
+        )
+        .bind(&record.version)
+        .bind(Utc::now())
+        .bind(record.trained_on as i64)
+        .bind(record.in_use)
+        .bind(record.figures.to_string())
+        .bind(record.compared.as_ref().map(|c| c.to_string()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Versions in the order they were trained, newest last.
+    pub async fn classifier_versions(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT version, in_use FROM classifier_versions ORDER BY trained_at, version",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

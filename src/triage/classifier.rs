@@ -1,0 +1,388 @@
+//! The triage classifiers: for each field (category, urgency) a linear machine over lexical
+//! features and the sentence embedding, trained on the team's labelled history. Everything the
+//! team relies on is measured on predictions for tickets the model did not see: k-fold
+//! cross-validation on the history gives each ticket a held-out prediction, from which the
+//! softmax temperature (calibration), each class's threshold and the version's figures come.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use super::calibrate::{self, Isotonic, Outcome};
+use super::features::{Features, Featurizer};
+use super::linear::{LinearModel, LinearSettings};
+use super::Prediction;
+use crate::metrics;
+
+/// A labelled ticket of the history, as the classifiers learn from it.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub ticket_id: i64,
+    pub text: String,
+    pub embedding: Vec<f32>,
+    pub category: Option<String>,
+    pub urgency: Option<String>,
+}
+
+/// How classifiers are trained and when they are trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainSettings {
+    /// Precision each class must reach on held-out history before it is applied.
+    pub target_precision: f64,
+    /// Cross-validation folds for the held-out predictions.
+    pub folds: usize,
+    /// A field is learned only from at least this many labelled tickets (else cold start).
+    pub min_examples: usize,
+    /// Regularisation strengths tried; the one best on held-out history is used.
+    pub c_grid: &'static [f32],
+    /// Everything else about the linear machines (their `c` is taken from `c_grid`).
+    pub linear: LinearSettings,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            target_precision: 0.95,
+            folds: 5,
+            min_examples: 30,
+            c_grid: &[0.25, 0.5, 1.0, 2.0],
+            linear: LinearSettings {
+                class_balance: 0.5,
+                ..LinearSettings::default()
+            },
+        }
+    }
+}
+
+/// A version's quality on held-out history, recorded with it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HeldOut {
+    pub n: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Share of the history the per-class thresholds would have applied, and their precision.
+    pub coverage: f64,
+    pub coverage_precision: Option<f64>,
+    pub calibration_error: f64,
+    pub temperature: f32,
+}
+
+/// The model of one field.
+#[derive(Debug, Clone)]
+pub struct FieldModel {
+    classes: Vec<String>,
+    linear: LinearModel,
+    temperature: f32,
+    calibration: Isotonic,
+    thresholds: Vec<Option<f32>>,
+    held_out: HeldOut,
+    /// Each training ticket's held-out prediction (class index), by ticket id.
+    held_out_predictions: HashMap<i64, usize>,
+    /// The held-out decisions the thresholds were chosen from.
+    outcomes: Vec<Outcome>,
+}
+
+impl FieldModel {
+    pub fn held_out(&self) -> HeldOut {
+        self.held_out
+    }
+
+    /// Per class, the threshold it would need to reach `target` precision on held-out history.
+    pub fn thresholds_at(&self, target: f64) -> HashMap<&str, Option<f32>> {
+        let thresholds = calibrate::class_thresholds(&self.outcomes, self.classes.len(), target);
+        self.classes
+            .iter()
+            .map(String::as_str)
+            .zip(thresholds)
+            .collect()
+    }
+
+    /// Per class, the confidence needed to apply it (`None`: never applied).
+    pub fn thresholds(&self) -> impl Iterator<Item = (&str, Option<f32>)> {
+        self.classes
+            .iter()
+            .map(String::as_str)
+            .zip(self.thresholds.iter().copied())
+    }
+}
+
+/// Both fields' models and what they were trained on.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    featurizer: Featurizer,
+    pub category: Option<FieldModel>,
+    pub urgency: Option<FieldModel>,
+    /// Labelled tickets it learned from.
+    pub trained_on: usize,
+    /// Names the training set and the method, so the same history always gives the same
+    /// version (a replayed batch overwrites its own rows).
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Category,
+    Urgency,
+}
+
+impl Field {
+    fn of(self, e: &Example) -> Option<&str> {
+        match self {
+            Field::Category => e.category.as_deref(),
+            Field::Urgency => e.urgency.as_deref(),
+        }
+    }
+}
+
+impl Classifier {
+    /// Trains both fields from `examples`; CPU-heavy (seconds for thousands of tickets).
+    pub fn train(examples: &[Example], settings: &TrainSettings) -> Self {
+        let dimension = examples.first().map_or(0, |e| e.embedding.len());
+        let featurizer = Featurizer::fit(examples.iter().map(|e| e.text.as_str()), dimension);
+        let features: Vec<Features> = examples
+            .iter()
+            .map(|e| featurizer.features(&e.text, &e.embedding))
+            .collect();
+        let field = |f: Field| train_field(&featurizer, examples, &features, f, settings);
+        let category = field(Field::Category);
+        let urgency = field(Field::Urgency);
+        let trained_on = examples
+            .iter()
+            .filter(|e| e.category.is_some() || e.urgency.is_some())
+            .count();
+        Self {
+            featurizer,
+            category,
+            urgency,
+            trained_on,
+            version: version_of(examples, settings),
+        }
+    }
+
+    /// Category and urgency for a ticket's text and embedding, where a field has a model.
+    pub fn classify(
+        &self,
+        text: &str,
+        embedding: &[f32],
+    ) -> (Option<Prediction>, Option<Prediction>) {
+        let x = self.featurizer.features(text, embedding);
+        let predict = |model: &Option<FieldModel>| {
+            model.as_ref().map(|m| {
+                let (class, raw) = best(&m.linear.scores(&x), m.temperature);
+                Prediction {
+                    label: m.classes[class].clone(),
+                    confidence: m.calibration.apply(raw),
+                    threshold: m.thresholds[class],
+                    terms: self.featurizer.top_terms(text, &m.linear.weights[class], 5),
+                }
+            })
+        };
+        (predict(&self.category), predict(&self.urgency))
+    }
+
+    /// Whether `self`, a candidate, is no worse than `current` on the labelled tickets
+    /// `current` never saw: `current`'s predictions for them against `self`'s held-out ones.
+    /// Returns (candidate right, current right, tickets compared).
+    pub fn compare(&self, current: &Classifier, examples: &[Example]) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for e in examples {
+            let (old_category, old_urgency) = current.classify(&e.text, &e.embedding);
+            for (field, mine, theirs, old) in [
+                (
+                    Field::Category,
+                    &self.category,
+                    &current.category,
+                    old_category,
+                ),
+                (Field::Urgency, &self.urgency, &current.urgency, old_urgency),
+            ] {
+                let (Some(truth), Some(mine), Some(theirs), Some(old)) =
+                    (field.of(e), mine, theirs, old)
+                else {
+                    continue;
+                };
+                if theirs.held_out_predictions.contains_key(&e.ticket_id) {
+                    continue; // seen by the current version: not held back from it
+                }
+                let Some(&class) = mine.held_out_predictions.get(&e.ticket_id) else {
+                    continue;
+                };
+                counts.0 += usize::from(mine.classes[class] == truth);
+                counts.1 += usize::from(old.label == truth);
+                counts.2 += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// The most likely class and its calibrated probability.
+fn best(scores: &[f32], temperature: f32) -> (usize, f32) {
+    let p = calibrate::softmax(scores, temperature);
+    let class = (0..p.len())
+        .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+        .expect("at least two classes");
+    (class, p[class])
+}
+
+fn train_field(
+    featurizer: &Featurizer,
+    examples: &[Example],
+    features: &[Features],
+    field: Field,
+    settings: &TrainSettings,
+) -> Option<FieldModel> {
+    let labelled: Vec<usize> = (0..examples.len())
+        .filter(|&i| field.of(&examples[i]).is_some())
+        .collect();
+    let classes: Vec<String> = labelled
+        .iter()
+        .filter_map(|&i| field.of(&examples[i]))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if labelled.len() < settings.min_examples.max(settings.folds) || classes.len() < 2 {
+        return None;
+    }
+    let index: HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let y: Vec<usize> = labelled
+        .iter()
+        .map(|&i| index[field.of(&examples[i]).expect("labelled")])
+        .collect();
+    let xs: Vec<&Features> = labelled.iter().map(|&i| &features[i]).collect();
+    let dimension = featurizer.dimension();
+    let train = |rows: &[usize], c: f32| {
+        let x: Vec<&Features> = rows.iter().map(|&r| xs[r]).collect();
+        let labels: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
+        let linear = LinearSettings {
+            c,
+            ..settings.linear
+        };
+        LinearModel::train(&x, &labels, classes.len(), dimension, linear)
+    };
+    // Held-out scores: fold f is every folds-th ticket, so each fold spans the whole history.
+    let held_out_scores = |c: f32| {
+        let mut scores = vec![Vec::new(); labelled.len()];
+        for fold in 0..settings.folds {
+            let (inside, outside): (Vec<usize>, Vec<usize>) =
+                (0..labelled.len()).partition(|r| r % settings.folds == fold);
+            let model = train(&outside, c);
+            for r in inside {
+                scores[r] = model.scores(xs[r]);
+            }
+        }
+        (c, scores)
+    };
+    // The regularisation is chosen on held-out history: the best mean of accuracy and
+    // macro-F1 (a desk needs both: most tickets right, and no class forgotten).
+    let (c, scores) = settings
+        .c_grid
+        .iter()
+        .map(|&c| held_out_scores(c))
+        .max_by(|a, b| selection_score(&a.1, &y).total_cmp(&selection_score(&b.1, &y)))
+        .expect("a non-empty grid");
+    let temperature = calibrate::fit_temperature(&scores, &y);
+    let mut outcomes: Vec<Outcome> = scores
+        .iter()
+        .zip(&y)
+        .map(|(s, &truth)| {
+            let (class, confidence) = best(s, temperature);
+            Outcome {
+                class,
+                confidence,
+                correct: class == truth,
+            }
+        })
+        .collect();
+    let calibration = Isotonic::fit(&outcomes);
+    for o in &mut outcomes {
+        o.confidence = calibration.apply(o.confidence);
+    }
+    let thresholds =
+        calibrate::class_thresholds(&outcomes, classes.len(), settings.target_precision);
+    let held_out = held_out_figures(&outcomes, &y, &classes, &thresholds, temperature);
+    let held_out_predictions = labelled
+        .iter()
+        .zip(&outcomes)
+        .map(|(&i, o)| (examples[i].ticket_id, o.class))
+        .collect();
+    let all: Vec<usize> = (0..labelled.len()).collect();
+    Some(FieldModel {
+        linear: train(&all, c),
+        classes,
+        temperature,
+        calibration,
+        thresholds,
+        held_out,
+        held_out_predictions,
+        outcomes,
+    })
+}
+
+/// Mean of accuracy and macro-F1 of the top-scoring classes.
+fn selection_score(scores: &[Vec<f32>], truth: &[usize]) -> f64 {
+    let predicted: Vec<usize> = scores.iter().map(|s| best(s, 1.0).0).collect();
+    let names = |v: &[usize]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let (truth, predicted) = (names(truth), names(&predicted));
+    let truth: Vec<&str> = truth.iter().map(String::as_str).collect();
+    let predicted: Vec<Option<&str>> = predicted.iter().map(|p| Some(p.as_str())).collect();
+    (metrics::accuracy(&truth, &predicted) + metrics::macro_f1(&truth, &predicted)) / 2.0
+}
+
+fn held_out_figures(
+    outcomes: &[Outcome],
+    truth: &[usize],
+    classes: &[String],
+    thresholds: &[Option<f32>],
+    temperature: f32,
+) -> HeldOut {
+    let truth_names: Vec<&str> = truth.iter().map(|&t| classes[t].as_str()).collect();
+    let predicted: Vec<Option<&str>> = outcomes
+        .iter()
+        .map(|o| Some(classes[o.class].as_str()))
+        .collect();
+    let applied: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| thresholds[o.class].is_some_and(|t| o.confidence >= t))
+        .collect();
+    let right = applied.iter().filter(|o| o.correct).count();
+    HeldOut {
+        n: outcomes.len(),
+        accuracy: metrics::accuracy(&truth_names, &predicted),
+        macro_f1: metrics::macro_f1(&truth_names, &predicted),
+        coverage: applied.len() as f64 / outcomes.len().max(1) as f64,
+        coverage_precision: (!applied.is_empty()).then(|| right as f64 / applied.len() as f64),
+        calibration_error: calibrate::expected_calibration_error(outcomes, 10),
+        temperature,
+    }
+}
+
+/// `svm1-<hash of the labelled training set and settings>`.
+fn version_of(examples: &[Example], settings: &TrainSettings) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for e in examples {
+        eat(&e.ticket_id.to_le_bytes());
+        eat(e.category.as_deref().unwrap_or("\0").as_bytes());
+        eat(e.urgency.as_deref().unwrap_or("\0").as_bytes());
+    }
+    eat(&settings.target_precision.to_le_bytes());
+    for c in settings.c_grid {
+        eat(&c.to_le_bytes());
+    }
+    eat(&settings.linear.class_balance.to_le_bytes());
+    format!("svm1-{:08x}", h as u32)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! The classifiers on synthetic help-desk tickets: each category has its own words, every
+//! ticket also has filler words, and a share of labels is deliberately wrong, so that held-out
+//! accuracy is well below 100% and calibration has something to do.
+
+use super::*;
+use crate::triage::calibrate::expected_calibration_error;
+
+const VOCABULARY: [(&str, [&str; 6]); 3] = [
+    (
+        "network",
+        ["vpn", "wifi", "router", "dns", "latency", "firewall"],
+    ),
+    (
+        "printing",
+        ["printer", "toner", "jam", "scan", "tray", "duplex"],
+    ),
+    (
+        "access",
+        ["password", "locked", "mfa", "account", "reset", "login"],
+    ),
+];
+const FILLER: [&str; 8] = [
+    "please", "help", "since", "morning", "user", "issue", "hi", "thanks",
+];
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// `n` tickets from `seed`; `noise` in percent of labels replaced by a random class.
+fn tickets(n: usize, seed: u64, noise: usize) -> Vec<Example> {
+    let mut rng = Lcg(seed);
+    (0..n)
+        .map(|i| {
+            let class = rng.below(VOCABULARY.len());
+            let (name, words) = VOCABULARY[class];
+            let mut text = Vec::new();
+            for _ in 0..2 {
+                text.push(words[rng.below(words.len())]);
+                text.push(FILLER[rng.below(FILLER.len())]);
+            }
+            // A word of another category now and then, as real tickets have.
+            text.push(VOCABULARY[rng.below(3)].1[rng.below(6)]);
+            let label = if rng.below(100) < noise {
+                VOCABULARY[rng.below(3)].0
+            } else {
+                name
+            };
+            let mut embedding = vec![0.1; 4];
+            embedding[class] = 1.0;
+            Example {
+                ticket_id: seed as i64 * 100_000 + i as i64,
+                text: text.join(" "),
+                embedding,
+                category: Some(label.to_owned()),
+                urgency: None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn learns_the_categories_and_applies_confident_ones() {
+    let classifier = Classifier::train(&tickets(300, 1, 0), &TrainSettings::default());
+    let model = classifier.category.as_ref().unwrap();
+    assert!(model.held_out().accuracy > 0.95, "{:?}", model.held_out());
+    let (category, urgency) =
+        classifier.classify("printer jam in the duplex tray", &[0.1, 1.0, 0.1, 0.1]);
+    let category = category.unwrap();
+    assert_eq!(category.label, "printing");
+    assert!(category.confident(), "{category:?}");
+    assert!(
+        category.terms.iter().any(|t| t.term == "printer"),
+        "{:?}",
+        category.terms
+    );
+    assert!(urgency.is_none(), "no urgency labels, no urgency model");
+}
+
+#[test]
+fn confidence_matches_accuracy_on_unseen_tickets() {
+    // A quarter of the labels are random, so about 83% of predictions can be right.
+    let classifier = Classifier::train(&tickets(900, 2, 25), &TrainSettings::default());
+    let unseen = tickets(900, 3, 25);
+    let outcomes: Vec<Outcome> = unseen
+        .iter()
+        .map(|e| {
+            let p = classifier.classify(&e.text, &e.embedding).0.unwrap();
+            Outcome {
+                class: 0,
+                confidence: p.confidence,
+                correct: Some(p.label.as_str()) == e.category.as_deref(),
+            }
+        })
+        .collect();
+    let mean_confidence = outcomes
+        .iter()
+        .map(|o| f64::from(o.confidence))
+        .sum::<f64>()
+        / outcomes.len() as f64;
+    let accuracy = outcomes.iter().filter(|o| o.correct).count() as f64 / outcomes.len() as f64;
+    assert!(
+        (mean_confidence - accuracy).abs() < 0.05,
+        "confidence {mean_confidence:.3} vs accuracy {accuracy:.3}"
+    );
+    assert!(expected_calibration_error(&outcomes, 10) < 0.08);
+}
+
+#[test]
+fn rare_classes_abstain() {
+    let mut history = tickets(300, 4, 0);
+    for (i, e) in history.iter_mut().take(3).enumerate() {
+        e.text = format!("keyboard mouse monitor dock {i}");
+        e.category = Some("hardware".into());
+    }
+    let classifier = Classifier::train(&history, &TrainSettings::default());
+    let model = classifier.category.as_ref().unwrap();
+    let hardware = model.thresholds().find(|(c, _)| *c == "hardware").unwrap();
+    assert_eq!(
+        hardware.1, None,
+        "three examples never reach 95% with confidence"
+    );
+    let (category, _) = classifier.classify("keyboard mouse monitor dock", &[0.1; 4]);
+    let category = category.unwrap();
+    if category.label == "hardware" {
+        assert!(!category.confident());
+    }
+}
+
+#[test]
+fn too_little_history_means_no_model() {
+    let classifier = Classifier::train(&tickets(10, 5, 0), &TrainSettings::default());
+    assert!(classifier.category.is_none());
+    assert_eq!(classifier.classify("vpn", &[0.0; 4]), (None, None));
+}
+
+#[test]
+fn the_version_names_the_training_set() {
+    let history = tickets(100, 6, 0);
+    let settings = TrainSettings::default();
+    let a = Classifier::train(&history, &settings);
+    assert_eq!(a.version, Classifier::train(&history, &settings).version);
+    let mut relabelled = history.clone();
+    relabelled[0].category = Some("hardware".into());
+    assert_ne!(a.version, Classifier::train(&relabelled, &settings).version);
+}
+
+#[test]
+fn a_candidate_is_compared_on_tickets_the_current_version_never_saw() {
+    let old_history = tickets(60, 7, 0);
+    let current = Classifier::train(&old_history, &TrainSettings::default());
+    let mut history = old_history.clone();
+    history.extend(tickets(200, 8, 0));
+    let candidate = Classifier::train(&history, &TrainSettings::default());
+    let (mine, theirs, n) = candidate.compare(&current, &history);
+    assert_eq!(n, 200, "only the new tickets are compared");
+    assert!(mine >= theirs.saturating_sub(10), "{mine} vs {theirs}");
+
+    // A candidate trained on garbage labels loses on the same tickets.
+    let mut garbage = history.clone();
+    for e in garbage.iter_mut().skip(60) {
+        e.category = Some(VOCABULARY[(e.ticket_id % 3) as usize].0.to_owned());
+    }
+    let bad = Classifier::train(&garbage, &TrainSettings::default());
+    let (mine, theirs, _) = bad.compare(&current, &history);
+    assert!(mine < theirs, "{mine} vs {theirs}");
+}

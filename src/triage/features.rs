@@ -1,0 +1,382 @@
+//! What the linear classifiers see of a ticket: TF-IDF of its words (1–2-grams) and of the
+//! character 2–5-grams inside its words, a handful of urgency cues a help desk knows, and the
+//! sentence embedding. Each block is L2-normalised on its own so that no signal drowns the
+//! others; n-grams are hashed into a fixed space, so a word never seen in training costs
+//! nothing and the model's size does not grow with the vocabulary.
+
+use std::collections::HashMap;
+
+/// Hashed n-gram buckets (2^18): few enough collisions for a help desk's vocabulary, small
+/// enough that a 70-class model stays under 100 MB.
+pub const BUCKETS: u32 = 1 << 18;
+/// Characters n-grams are taken inside words padded with one space on each side, as
+/// scikit-learn's `char_wb` analyser does.
+const CHAR_NGRAMS: std::ops::RangeInclusive<usize> = 2..=5;
+
+/// Urgency cues: a cue fires when any of its phrases occurs, as whole words, in the
+/// lower-cased text. They are features, not rules: the history decides how much each one
+/// weighs, and for which class. Single words as well as phrases, because many desks' exports
+/// strip stop words ("cannot work" may arrive as "cannot work" or as "unable work").
+const CUES: &[(&str, &[&str])] = &[
+    (
+        "cue:outage",
+        &[
+            "down",
+            "outage",
+            "not working",
+            "unavailable",
+            "offline",
+            "crash",
+            "crashed",
+            "crashes",
+            "no access",
+            "stopped",
+            "ausfall",
+            "funktioniert nicht",
+            "not responding",
+            "unreachable",
+            "failed",
+            "failing",
+            "error",
+        ],
+    ),
+    (
+        "cue:everyone",
+        &[
+            "everyone",
+            "everybody",
+            "all users",
+            "whole team",
+            "entire",
+            "nobody",
+            "no one",
+            "multiple users",
+            "all staff",
+            "several users",
+            "whole office",
+            "users",
+            "alle",
+        ],
+    ),
+    (
+        "cue:cannot-work",
+        &[
+            "cannot",
+            "can't",
+            "cant",
+            "unable",
+            "blocked",
+            "blocking",
+            "locked out",
+            "stuck",
+            "kann nicht",
+            "impossible",
+        ],
+    ),
+    (
+        "cue:deadline",
+        &[
+            "asap",
+            "urgent",
+            "urgently",
+            "immediately",
+            "deadline",
+            "today",
+            "end of day",
+            "eod",
+            "tomorrow",
+            "right away",
+            "critical",
+            "dringend",
+            "sofort",
+            "emergency",
+        ],
+    ),
+    (
+        "cue:business",
+        &[
+            "production",
+            "customer",
+            "customers",
+            "payroll",
+            "payment",
+            "invoice",
+            "invoices",
+            "server",
+            "website",
+            "client",
+            "clients",
+            "sales",
+            "order",
+            "orders",
+        ],
+    ),
+];
+
+/// Index of the first cue feature; then the embedding, then the bias.
+const CUE_BASE: u32 = BUCKETS;
+
+/// A sparse feature vector, indices ascending-free (a feature may repeat only if hashed twice
+/// to the same bucket, which [`Featurizer::features`] merges).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl Features {
+    pub fn dot(&self, weights: &[f32]) -> f32 {
+        self.indices
+            .iter()
+            .zip(&self.values)
+            .map(|(&i, &v)| weights[i as usize] * v)
+            .sum()
+    }
+
+    pub fn squared_norm(&self) -> f32 {
+        self.values.iter().map(|v| v * v).sum()
+    }
+
+    /// `weights += scale · self`.
+    pub fn add_to(&self, weights: &mut [f32], scale: f32) {
+        for (&i, &v) in self.indices.iter().zip(&self.values) {
+            weights[i as usize] += scale * v;
+        }
+    }
+}
+
+/// A word n-gram or cue that pushed a decision, for the evidence shown to agents.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Term {
+    pub term: String,
+    pub weight: f32,
+}
+
+/// Turns texts into [`Features`]; fitted once on the training texts (document frequencies).
+#[derive(Debug, Clone)]
+pub struct Featurizer {
+    /// Inverse document frequency per bucket (1 + ln((1+n)/(1+df)), as scikit-learn's smooth idf).
+    idf: Vec<f32>,
+    dimension_of_embedding: usize,
+}
+
+/// The n-grams of one text, before weighting: bucket → count, split by kind.
+struct Grams {
+    words: HashMap<u32, f32>,
+    chars: HashMap<u32, f32>,
+}
+
+impl Featurizer {
+    /// Learns the document frequencies of `texts`.
+    pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>, embedding_dimension: usize) -> Self {
+        let mut df = vec![0u32; BUCKETS as usize];
+        let mut n = 0u32;
+        for text in texts {
+            n += 1;
+            let grams = grams(text);
+            for bucket in grams.words.keys().chain(grams.chars.keys()) {
+                df[*bucket as usize] += 1;
+            }
+        }
+        let idf = df
+            .iter()
+            .map(|&d| 1.0 + ((1.0 + n as f32) / (1.0 + d as f32)).ln())
+            .collect();
+        Self {
+            idf,
+            dimension_of_embedding: embedding_dimension,
+        }
+    }
+
+    /// Total number of features, bias included.
+    pub fn dimension(&self) -> usize {
+        BUCKETS as usize + CUES.len() + self.dimension_of_embedding + 1
+    }
+
+    fn embedding_base(&self) -> u32 {
+        CUE_BASE + CUES.len() as u32
+    }
+
+    fn bias_index(&self) -> u32 {
+        self.embedding_base() + self.dimension_of_embedding as u32
+    }
+
+    /// The features of one text and its sentence embedding (already L2-normalised).
+    pub fn features(&self, text: &str, embedding: &[f32]) -> Features {
+        let grams = grams(text);
+        let mut out = Features::default();
+        for block in [grams.words, grams.chars] {
+            // Sublinear tf × idf, normalised per block.
+            let weighted: Vec<(u32, f32)> = block
+                .into_iter()
+                .map(|(b, count)| (b, (1.0 + count.ln()) * self.idf[b as usize]))
+                .collect();
+            let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                for (b, w) in weighted {
+                    out.indices.push(b);
+                    out.values.push(w / norm);
+                }
+            }
+        }
+        // Words joined by single spaces and padded, so " cannot " matches whole words only.
+        let lower = format!(" {} ", cue_words(text).join(" "));
+        for (i, (_, phrases)) in CUES.iter().enumerate() {
+            if phrases.iter().any(|p| lower.contains(&format!(" {p} "))) {
+                out.indices.push(CUE_BASE + i as u32);
+                out.values.push(0.5);
+            }
+        }
+        let base = self.embedding_base();
+        for (j, &v) in embedding.iter().enumerate() {
+            out.indices.push(base + j as u32);
+            out.values.push(v);
+        }
+        out.indices.push(self.bias_index());
+        out.values.push(1.0);
+        out
+    }
+
+    /// The word n-grams and cues of `text` that weigh most for a class whose weights are
+    /// `weights`, strongest first.
+    pub fn top_terms(&self, text: &str, weights: &[f32], limit: usize) -> Vec<Term> {
+        let mut seen = HashMap::new();
+        for_each_word_gram(text, |gram| {
+            seen.entry(word_bucket(gram))
+                .or_insert_with(|| gram.to_owned());
+        });
+        let features = self.features(text, &[]);
+        let mut terms: Vec<Term> = features
+            .indices
+            .iter()
+            .zip(&features.values)
+            .filter_map(|(&i, &v)| {
+                let name = if i >= CUE_BASE && i < self.embedding_base() {
+                    CUES[(i - CUE_BASE) as usize].0.to_owned()
+                } else {
+                    seen.get(&i)?.clone()
+                };
+                Some(Term {
+                    term: name,
+                    weight: weights[i as usize] * v,
+                })
+            })
+            .filter(|t| t.weight > 0.0)
+            .collect();
+        terms.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        terms.dedup_by(|a, b| a.term == b.term);
+        terms.truncate(limit);
+        terms
+    }
+}
+
+/// Lower-cased words as cues see them: apostrophes kept ("can't"), everything else splits.
+fn cue_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Lower-cased words of two or more letters or digits (scikit-learn's default token pattern).
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().nth(1).is_some())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn for_each_word_gram(text: &str, mut f: impl FnMut(&str)) {
+    let words = words(text);
+    for w in &words {
+        f(w);
+    }
+    for pair in words.windows(2) {
+        f(&format!("{} {}", pair[0], pair[1]));
+    }
+}
+
+fn grams(text: &str) -> Grams {
+    let mut words = HashMap::new();
+    for_each_word_gram(text, |gram| {
+        *words.entry(word_bucket(gram)).or_insert(0.0) += 1.0
+    });
+    let mut chars = HashMap::new();
+    for word in text.split_whitespace() {
+        let padded: Vec<char> = std::iter::once(' ')
+            .chain(word.to_lowercase().chars())
+            .chain(std::iter::once(' '))
+            .collect();
+        for n in CHAR_NGRAMS {
+            for window in padded.windows(n) {
+                let gram: String = window.iter().collect();
+                *chars.entry(hash(b'c', &gram)).or_insert(0.0) += 1.0;
+            }
+        }
+    }
+    Grams { words, chars }
+}
+
+fn word_bucket(gram: &str) -> u32 {
+    hash(b'w', gram)
+}
+
+/// FNV-1a: stable across runs and platforms, unlike the standard library's hasher.
+fn hash(kind: u8, gram: &str) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in std::iter::once(&kind).chain(gram.as_bytes()) {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(BUCKETS)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_normalised_and_the_bias_is_last() {
+        let f = Featurizer::fit(["vpn drops every hour", "printer jam"], 2);
+        let x = f.features("VPN drops, VPN drops!", &[0.6, 0.8]);
+        assert_eq!(*x.indices.last().unwrap(), f.dimension() as u32 - 1);
+        // words block + chars block + embedding block + bias: each of norm 1.
+        assert!(
+            (x.squared_norm() - 4.0).abs() < 1e-4,
+            "{}",
+            x.squared_norm()
+        );
+    }
+
+    #[test]
+    fn rare_words_weigh_more_than_common_ones() {
+        let f = Featurizer::fit(["the vpn", "the printer", "the screen"], 0);
+        let the = f.idf[word_bucket("the") as usize];
+        let vpn = f.idf[word_bucket("vpn") as usize];
+        assert!(vpn > the);
+    }
+
+    #[test]
+    fn cues_fire_on_help_desk_phrases() {
+        let f = Featurizer::fit(["x"], 0);
+        let x = f.features("Payroll server is down, everyone blocked", &[]);
+        let cues: Vec<u32> = x
+            .indices
+            .iter()
+            .copied()
+            .filter(|&i| i >= CUE_BASE && i < CUE_BASE + CUES.len() as u32)
+            .collect();
+        assert_eq!(cues.len(), 4, "outage, everyone, cannot-work, production");
+    }
+
+    #[test]
+    fn top_terms_name_the_words_that_pushed_the_class() {
+        let f = Featurizer::fit(["vpn drops", "printer jam"], 0);
+        let mut weights = vec![0.0; f.dimension()];
+        weights[word_bucket("vpn") as usize] = 2.0;
+        weights[word_bucket("drops") as usize] = -1.0;
+        let terms = f.top_terms("VPN drops again", &weights, 3);
+        assert_eq!(terms.len(), 1);
+        assert_eq!(terms[0].term, "vpn");
+    }
+}
