@@ -265,12 +265,15 @@ fn train_field(
         };
         LinearModel::train(&x, &labels, classes.len(), dimension, linear)
     };
-    // Held-out scores: fold f is every folds-th ticket, so each fold spans the whole history.
+    // Held-out scores. Folds are contiguous blocks of the history in time order, so a ticket
+    // is judged by a model that did not see the tickets around it in time, as a new ticket
+    // will be. (Interleaved folds were optimistic: on itsm47k, classes thresholded at 95% on
+    // the history were 90.7% precise on the incoming tickets.)
     let held_out_scores = |c: f32| {
         let mut scores = vec![Vec::new(); labelled.len()];
         for fold in 0..settings.folds {
             let (inside, outside): (Vec<usize>, Vec<usize>) =
-                (0..labelled.len()).partition(|r| r % settings.folds == fold);
+                (0..labelled.len()).partition(|r| r * settings.folds / labelled.len() == fold);
             let model = train(&outside, c);
             for r in inside {
                 scores[r] = model.scores(xs[r]);
