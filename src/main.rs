@@ -422,7 +422,9 @@ fn print_assessment(a: &Assessment, json: bool, with_triage: bool) -> Result<()>
                     let verdict = match p.threshold {
                         Some(t) if p.confidence >= t => format!("would apply, needs {t:.2}"),
                         Some(t) => format!("needs review, needs {t:.2}"),
-                        None => "suggestion only: too little history for this label".into(),
+                        None => "suggestion only: this label has not been reliable enough on \
+                                 past tickets to apply"
+                            .into(),
                     };
                     println!(
                         "{field:>9}: {} (confidence {:.2}; {verdict})",

@@ -70,10 +70,16 @@ impl Isotonic {
                 *blocks.last_mut().expect("two blocks") = (x1 + x2, y1 + y2, n1 + n2);
             }
         }
+        // A block's accuracy is read with one imagined right and one wrong answer, so that ten
+        // right answers say 0.92, not a certainty; a running maximum keeps the map monotone.
+        let mut floor = 0.0f32;
         Self {
             points: blocks
                 .iter()
-                .map(|&(x, y, n)| ((x / n) as f32, (y / n) as f32))
+                .map(|&(x, y, n)| {
+                    floor = floor.max(((y + 1.0) / (n + 2.0)) as f32);
+                    ((x / n) as f32, floor)
+                })
                 .collect(),
         }
     }
@@ -183,12 +189,29 @@ mod tests {
             });
         }
         let map = Isotonic::fit(&outcomes);
-        assert!((map.apply(0.3) - 0.2).abs() < 1e-6);
+        // 21/102 and 141/202 with one imagined right and one wrong answer.
+        assert!((map.apply(0.3) - 21.0 / 102.0).abs() < 1e-6);
         // 0.6 and 0.9 pool into one block centred at 0.75, right 70% of the time.
-        assert!((map.apply(0.75) - 0.7).abs() < 1e-6, "{}", map.apply(0.75));
-        assert!((map.apply(0.9) - 0.7).abs() < 1e-6);
+        assert!(
+            (map.apply(0.75) - 141.0 / 202.0).abs() < 1e-6,
+            "{}",
+            map.apply(0.75)
+        );
+        assert!((map.apply(0.9) - 141.0 / 202.0).abs() < 1e-6);
         assert!(map.apply(0.45) > 0.2 && map.apply(0.45) < map.apply(0.6));
-        assert_eq!(map.apply(0.99), 0.7);
+
+        let always_right: Vec<Outcome> = (0..10)
+            .map(|_| Outcome {
+                class: 0,
+                confidence: 0.9,
+                correct: true,
+            })
+            .collect();
+        let map = Isotonic::fit(&always_right);
+        assert!(
+            (map.apply(0.9) - 11.0 / 12.0).abs() < 1e-6,
+            "ten right answers are not certainty"
+        );
     }
 
     #[test]

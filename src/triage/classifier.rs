@@ -365,7 +365,7 @@ fn held_out_figures(
     }
 }
 
-/// `svm1-<hash of the labelled training set and settings>`.
+/// `svm2-<hash of the labelled training set and settings>` (svm2: blocked cross-validation).
 fn version_of(examples: &[Example], settings: &TrainSettings) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -384,7 +384,7 @@ fn version_of(examples: &[Example], settings: &TrainSettings) -> String {
         eat(&c.to_le_bytes());
     }
     eat(&settings.linear.class_balance.to_le_bytes());
-    format!("svm1-{:08x}", h as u32)
+    format!("svm2-{:08x}", h as u32)
 }
 
 #[cfg(test)]
