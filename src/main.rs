@@ -115,6 +115,10 @@ enum Command {
         /// Also replay with only the most recent N history tickets, e.g. 100,300,1000.
         #[arg(long, value_delimiter = ',')]
         learning_curve: Vec<usize>,
+        /// Knowledge articles (JSON lines with id, title, body): scores the article
+        /// suggestions against each incoming ticket's answer_id.
+        #[arg(long)]
+        articles: Option<PathBuf>,
         /// Also write the report as JSON to this file ("-" for stdout only).
         #[arg(long)]
         json: Option<PathBuf>,
@@ -262,6 +266,7 @@ async fn main() -> Result<()> {
             pipeline,
             cache,
             learning_curve,
+            articles,
             json,
         } => {
             let data = match (history, incoming, tickets) {
@@ -277,6 +282,7 @@ async fn main() -> Result<()> {
                 pipeline,
                 cache,
                 learning_curve,
+                articles,
             };
             let report = eval::run(&options).await?;
             let text = serde_json::to_string_pretty(&report)?;
@@ -381,6 +387,12 @@ fn print_eval(r: &EvalReport) {
             percent(Some(f.coverage_at_95)),
             percent(Some(f.applied_share)),
             percent(f.applied_precision)
+        );
+    }
+    if let Some(s) = &r.suggestions {
+        println!(
+            "articles: {} tickets with a known answer; recall@1 {:.3}, @3 {:.3}, @10 {:.3}, MRR {:.3}",
+            s.n, s.recall_at_1, s.recall_at_3, s.recall_at_10, s.mrr
         );
     }
 }

@@ -15,6 +15,7 @@ async fn eval_scores_the_demo_history_and_caches_its_embeddings() {
         pipeline: PathBuf::from("pipelines/eval.toml"),
         cache: dir.path().join("cache.db"),
         learning_curve: vec![40, 100],
+        articles: None,
     };
     let report = eval::run(&options).await.unwrap();
     assert_eq!((report.history, report.incoming), (255, 85));

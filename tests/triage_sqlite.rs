@@ -181,7 +181,8 @@ async fn shadow_mode_records_and_applies_nothing() {
         ))
         .await
         .unwrap();
-    pipeline.drain(|_| {}).await.unwrap();
+    let report = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!((report.applied, report.needs_review), (0, 1), "{report:?}");
     let (category, status, ..) = triage_row(&store, id).await;
     assert_eq!(category.as_deref(), Some("network"));
     assert_eq!(status, "shadow");

@@ -4,6 +4,7 @@
 //! labels. Embeddings are cached on disk by model and text hash, so a data set is embedded once.
 
 mod cache;
+mod knowledge;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
 use crate::jsonl::{self, JsonlError};
+use crate::knowledge::article_text;
 use crate::metrics;
 use crate::model::Embedder;
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
@@ -20,6 +22,7 @@ use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRow};
 use crate::text;
 use crate::triage::FieldModel;
 use cache::DiskCache;
+pub use knowledge::{EvalArticle, SuggestionReport};
 
 /// Precision the coverage figure is computed for.
 const COVERAGE_PRECISION: f64 = 0.95;
@@ -47,6 +50,9 @@ pub struct EvalOptions {
     pub cache: PathBuf,
     /// Also replay with only the most recent N history tickets, for each N given.
     pub learning_curve: Vec<usize>,
+    /// Knowledge articles (`{"id", "title", "body"}` lines), published in the temporary store;
+    /// with them the report scores the article suggestions.
+    pub articles: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +76,10 @@ impl From<StoreError> for EvalError {
 /// One line of a data set (`../shared/data/README.md`); other keys are ignored.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LabelledTicket {
+    /// The set's id of the article that answers the ticket.
+    pub answer_id: Option<String>,
+    /// The recurring issue the ticket belongs to.
+    pub group: Option<String>,
     pub subject: Option<String>,
     pub body: Option<String>,
     pub category: Option<String>,
@@ -102,8 +112,8 @@ pub struct EvalReport {
     pub urgency: Option<FieldReport>,
     /// Problem detection figures (not measured yet).
     pub problems: Option<serde_json::Value>,
-    /// Suggestion figures (not measured yet).
-    pub suggestions: Option<serde_json::Value>,
+    /// Article suggestion figures, when articles were given.
+    pub suggestions: Option<SuggestionReport>,
     /// The same replay with less history (smallest first), when asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub learning_curve: Vec<EvalReport>,
@@ -124,7 +134,13 @@ pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
             (all, incoming)
         }
     };
-    let config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
+    let articles: Vec<EvalArticle> = match &options.articles {
+        Some(path) => jsonl::read(path)?,
+        None => Vec::new(),
+    };
+    let mut config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
+    // Enough ranks to score recall at 10.
+    config.knowledge.articles = config.knowledge.articles.max(knowledge::RANKS);
     let embedder = pipeline::start_model(&config.model)
         .await
         .map_err(PipelineError::from)?;
@@ -133,6 +149,7 @@ pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
         config: &config,
         embedder: &embedder,
         disk: &disk,
+        articles: &articles,
     };
     let mut learning_curve = Vec::new();
     for &size in options
@@ -155,6 +172,7 @@ struct Replay<'a> {
     config: &'a PipelineConfig,
     embedder: &'a Embedder,
     disk: &'a DiskCache,
+    articles: &'a [EvalArticle],
 }
 
 impl Replay<'_> {
@@ -177,7 +195,24 @@ impl Replay<'_> {
             .enumerate()
             .map(|(i, t)| (i as i64 + 1, t))
             .collect();
-        warm_cache(self.disk, &store, self.embedder, &tickets).await?;
+        let texts: Vec<(i64, String)> = tickets
+            .iter()
+            .filter_map(|&(id, t)| {
+                let subject = t.subject.as_deref().map(str::as_bytes);
+                let body = t.body.as_deref().map(str::as_bytes);
+                Some((id, text::prepare(subject, body).ok()?.text))
+            })
+            .collect();
+        self.warm_cache(&store, OwnerKind::Ticket, &texts).await?;
+        // Articles get ids from 1 in file order; the set's ids are kept for scoring.
+        let mut article_texts = Vec::with_capacity(self.articles.len());
+        for (i, a) in self.articles.iter().enumerate() {
+            let article = a.published(i as i64 + 1);
+            article_texts.push((i as i64 + 1, article_text(&article.title, &article.body)));
+            store.insert_article(&article).await?;
+        }
+        self.warm_cache(&store, OwnerKind::Article, &article_texts)
+            .await?;
 
         let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         for &(id, t) in &tickets[..history.len()] {
@@ -211,7 +246,8 @@ impl Replay<'_> {
             category: field_report(&pipeline, &judged, Field::Category),
             urgency: field_report(&pipeline, &judged, Field::Urgency),
             problems: None,
-            suggestions: None,
+            suggestions: knowledge::score(&store, pipeline.version(), self.articles, &judged)
+                .await?,
             learning_curve: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
         })
@@ -234,52 +270,56 @@ fn new_ticket(id: i64, t: &LabelledTicket, resolved: bool, at: chrono::DateTime<
     }
 }
 
-/// Fills the temporary store's embedding cache from the disk cache, embedding what is missing.
-async fn warm_cache(
-    disk: &DiskCache,
-    store: &Store,
-    embedder: &Embedder,
-    tickets: &[(i64, &LabelledTicket)],
-) -> Result<(), EvalError> {
-    let version = embedder.version();
-    let mut entries: Vec<(i64, String, Vec<f32>)> = Vec::new();
-    let mut missing: Vec<(i64, String, String)> = Vec::new();
-    for &(id, t) in tickets {
-        let subject = t.subject.as_deref().map(str::as_bytes);
-        let body = t.body.as_deref().map(str::as_bytes);
-        let Ok(prepared) = text::prepare(subject, body) else {
-            continue;
-        };
-        let hash = text_hash(&prepared.text);
-        match disk.get(version, &hash).await? {
-            Some(vector) => entries.push((id, hash, vector)),
-            None => missing.push((id, hash, prepared.text)),
+impl Replay<'_> {
+    /// Fills the temporary store's embedding cache from the disk cache, embedding what is
+    /// missing (and keeping it on disk for the next run).
+    async fn warm_cache(
+        &self,
+        store: &Store,
+        kind: OwnerKind,
+        texts: &[(i64, String)],
+    ) -> Result<(), EvalError> {
+        let version = self.embedder.version();
+        let mut entries: Vec<(i64, String, Vec<f32>)> = Vec::new();
+        let mut missing: Vec<(i64, String, &str)> = Vec::new();
+        for (id, text) in texts {
+            let hash = text_hash(text);
+            match self.disk.get(version, &hash).await? {
+                Some(vector) => entries.push((*id, hash, vector)),
+                None => missing.push((*id, hash, text)),
+            }
         }
-    }
-    let bar = crate::progress::bar(missing.len() as u64, "embedding data set");
-    for chunk in missing.chunks(128) {
-        let texts = chunk.iter().map(|(_, _, text)| text.clone()).collect();
-        let vectors = embedder.embed(texts).await.map_err(PipelineError::from)?;
-        let fresh: Vec<(&str, &[f32])> = chunk
+        let label = format!("embedding {}s", kind.as_str());
+        let bar = crate::progress::bar(missing.len() as u64, &label);
+        for chunk in missing.chunks(128) {
+            let batch = chunk
+                .iter()
+                .map(|(_, _, text)| (*text).to_owned())
+                .collect();
+            let vectors = self
+                .embedder
+                .embed(batch)
+                .await
+                .map_err(PipelineError::from)?;
+            let fresh: Vec<(&str, &[f32])> = chunk
+                .iter()
+                .zip(&vectors)
+                .map(|((_, hash, _), v)| (hash.as_str(), v.as_slice()))
+                .collect();
+            self.disk.put(version, &fresh).await?;
+            for ((id, hash, _), vector) in chunk.iter().zip(vectors) {
+                entries.push((*id, hash.clone(), vector));
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        let rows: Vec<(i64, String, &[f32])> = entries
             .iter()
-            .zip(&vectors)
-            .map(|((_, hash, _), v)| (hash.as_str(), v.as_slice()))
+            .map(|(id, hash, v)| (*id, hash.clone(), v.as_slice()))
             .collect();
-        disk.put(version, &fresh).await?;
-        for ((id, hash, _), vector) in chunk.iter().zip(vectors) {
-            entries.push((*id, hash.clone(), vector));
-        }
-        bar.inc(chunk.len() as u64);
+        store.cache_embeddings(kind, version, &rows).await?;
+        Ok(())
     }
-    bar.finish_and_clear();
-    let rows: Vec<(i64, String, &[f32])> = entries
-        .iter()
-        .map(|(id, hash, v)| (*id, hash.clone(), v.as_slice()))
-        .collect();
-    store
-        .cache_embeddings(OwnerKind::Ticket, version, &rows)
-        .await?;
-    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -16,6 +16,11 @@ pub struct ArticleRef {
     pub public: bool,
 }
 
+/// The text of an article as it is embedded and searched.
+pub fn article_text(title: &str, body: &str) -> String {
+    format!("{title}\n{body}")
+}
+
 /// Who the suggestions are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {

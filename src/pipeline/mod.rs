@@ -7,6 +7,7 @@
 mod cache;
 mod writeback;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -199,7 +200,7 @@ impl Pipeline {
         let articles = self.store.articles().await?;
         let texts: Vec<(i64, String)> = articles
             .iter()
-            .map(|a| (a.id, format!("{}\n{}", a.title, a.body)))
+            .map(|a| (a.id, knowledge::article_text(&a.title, &a.body)))
             .collect();
         let vectors = embed_cached(
             &self.store,
@@ -382,8 +383,16 @@ impl Pipeline {
         }
         writer.commit(&self.config.name, new_position).await?;
 
-        // Tickets resolved in this batch are new history for the next ones.
-        if rows.iter().any(|r| !r.is_open()) {
+        // Tickets resolved with a label in this batch are new history for the next ones. A
+        // replay of history the index already holds (a first run over an old store) is not.
+        let known: HashSet<i64> = self.triage.history.iter().map(|(_, p)| p.id).collect();
+        let labelled = |r: &&TicketRow| r.category.is_some() || r.urgency.is_some();
+        if rows
+            .iter()
+            .filter(|r| !r.is_open())
+            .filter(labelled)
+            .any(|r| !known.contains(&r.id))
+        {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))

@@ -36,12 +36,18 @@ pub(super) async fn write(
             }
         }
     }
-    if let Some(priority) = &t.decision.priority {
+    // The priority follows from the urgency we applied or found; if a person set the urgency
+    // between our read and our write, theirs stands and so does the priority they get from it.
+    let urgency_lost = t.decision.urgency == FieldStatus::Apply && statuses[1] == FieldStatus::Kept;
+    if let Some(priority) = t.decision.priority.as_ref().filter(|_| !urgency_lost) {
         writer
             .fill_if_empty(t.ticket_id, TicketField::Priority, priority)
             .await?;
     }
-    let needs_review = statuses.contains(&FieldStatus::NeedsReview);
+    // In shadow mode a confident field is still a person's to decide.
+    let needs_review = statuses
+        .iter()
+        .any(|s| matches!(s, FieldStatus::NeedsReview | FieldStatus::Shadow));
     let record = TriageRecord {
         ticket_id: t.ticket_id,
         model_version: t.version.to_owned(),

@@ -82,6 +82,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// (ticket, suggested id) of every `kind` suggestion written under `model_version`, best
+    /// first for each ticket.
+    pub async fn suggested(
+        &self,
+        model_version: &str,
+        kind: &str,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT ticket_id, target_id FROM suggestions WHERE model_version = ? AND kind = ? \
+             ORDER BY ticket_id, rank",
+        )
+        .bind(model_version)
+        .bind(kind)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
 /// One field of one ticket: what triage predicted and did, and what the ticket holds now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldOutcome {

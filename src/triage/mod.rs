@@ -225,8 +225,9 @@ pub fn decide(verdict: &Verdict, current: &CurrentFields, policy: &Policy) -> De
         .as_deref()
         .and_then(Impact::parse)
         .unwrap_or(policy.default_impact);
+    // Shadow mode applies nothing, the derived priority included.
     let priority = match (&current.priority, final_urgency) {
-        (None, Some(u)) => policy.priority.of(impact, u),
+        (None, Some(u)) if !policy.shadow => policy.priority.of(impact, u),
         _ => None,
     };
     Decision {
@@ -352,5 +353,11 @@ mod tests {
         assert_eq!(decision.urgency, FieldStatus::Shadow);
         assert_eq!(decision.priority, None);
         assert!(decision.needs_review());
+        // Not even the priority that an agent's urgency would give.
+        let current = CurrentFields {
+            urgency: Some("critical".into()),
+            ..CurrentFields::default()
+        };
+        assert_eq!(decide(&confident(), &current, &shadow).priority, None);
     }
 }
