@@ -144,6 +144,17 @@ pub struct KnowledgeConfig {
     pub articles: usize,
     /// Similar resolved tickets suggested per ticket.
     pub similar_tickets: usize,
+    /// Lowest cosine similarity (0–1) at which an article or a ticket is suggested at all:
+    /// below it, nothing is better than something unrelated.
+    pub min_similarity: f32,
+    /// Lowest cosine similarity at which an open ticket is flagged as a possible duplicate.
+    pub duplicate_similarity: f32,
+    /// Resolved tickets with similar resolutions needed before a draft article is written.
+    pub draft_min_tickets: usize,
+    /// Largest cosine distance between neighbouring resolutions of one draft's sources.
+    pub draft_max_distance: f32,
+    /// An article at least this similar to such a group answers it: no draft is written.
+    pub draft_covered_similarity: f32,
 }
 
 impl Default for KnowledgeConfig {
@@ -151,6 +162,11 @@ impl Default for KnowledgeConfig {
         Self {
             articles: 3,
             similar_tickets: 3,
+            min_similarity: 0.25,
+            duplicate_similarity: 0.6,
+            draft_min_tickets: 3,
+            draft_max_distance: 0.3,
+            draft_covered_similarity: 0.5,
         }
     }
 }

@@ -81,7 +81,16 @@ pub struct DemoSummary {
     pub skipped: usize,
     pub suggestions: usize,
     pub problems: Vec<ProblemSummary>,
+    /// Draft articles written for recurring fixes no article covers.
+    pub drafts: Vec<DraftSummary>,
     pub model_version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftSummary {
+    pub id: i64,
+    pub title: String,
+    pub sources: usize,
 }
 
 /// Moves every timestamp by the same amount so that the last incoming ticket arrives now:
@@ -165,6 +174,17 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
             last_seen: c.last_seen,
         })
         .collect();
+    pipeline.draft_articles().await?;
+    let drafts = store
+        .drafts()
+        .await?
+        .into_iter()
+        .map(|d| DraftSummary {
+            id: d.id,
+            title: d.title,
+            sources: d.sources.len(),
+        })
+        .collect();
     let counts = store
         .triage_counts(&incoming_ids, pipeline.version())
         .await?;
@@ -179,6 +199,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
         skipped: counts.skipped,
         suggestions: counts.suggestions,
         problems,
+        drafts,
         model_version: pipeline.version().to_owned(),
     })
 }

@@ -62,12 +62,25 @@ enum Command {
     /// Classify a text as triage would (nothing is written).
     Classify(TextArgs),
     /// Suggest articles and similar resolved tickets for a text (nothing is written).
+    ///
+    /// With --public: what an end user sees before filing — published public articles only,
+    /// never a ticket — and the answer is recorded (not the text) for the deflection figures.
     Suggest {
         #[command(flatten)]
         text: TextArgs,
-        /// Only published articles and no tickets: what an end user may see.
+        /// Only published public articles and no tickets: what an end user may see.
         #[arg(long)]
         public: bool,
+    },
+    /// Record whether a before-filing answer (`suggest --public`) helped.
+    Feedback {
+        /// The answer id that `suggest --public` printed.
+        answer: i64,
+        /// `helped` or `not-helped`.
+        #[arg(value_parser = ["helped", "not-helped"])]
+        verdict: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Candidate problems of a pipeline's store.
     Problems {
@@ -123,6 +136,9 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Knowledge articles ticketlens wrote.
+    #[command(subcommand)]
+    Articles(ArticlesCommand),
     /// Manage the embedding model.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -147,6 +163,19 @@ struct TextArgs {
     /// Print as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum ArticlesCommand {
+    /// Draft articles for recurring fixes that no article covers, for the knowledge manager
+    /// to edit and publish (ticketlens never publishes one). Written by `run`.
+    Drafts {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,14 +234,31 @@ async fn main() -> Result<()> {
             let assessment = assess(&args, Audience::Agent).await?;
             print_assessment(&assessment, args.json, true)?;
         }
-        Command::Suggest { text, public } => {
-            let audience = if public {
-                Audience::Public
+        Command::Suggest { text, public } if public => {
+            let config = load_config(&text.store)?;
+            let answer = Pipeline::open(config)
+                .await?
+                .before_filing(&text.text)
+                .await?;
+            if text.json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
             } else {
-                Audience::Agent
-            };
-            let assessment = assess(&text, audience).await?;
+                print_public(&answer);
+            }
+        }
+        Command::Suggest { text, .. } => {
+            let assessment = assess(&text, Audience::Agent).await?;
             print_assessment(&assessment, text.json, false)?;
+        }
+        Command::Feedback {
+            answer,
+            verdict,
+            store,
+        } => {
+            let config = load_config(&store)?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            store.record_feedback(answer, verdict == "helped").await?;
+            println!("Thank you: answer {answer} marked {verdict}.");
         }
         Command::Problems { store, json } => {
             let config = load_config(&store)?;
@@ -235,8 +281,10 @@ async fn main() -> Result<()> {
             let config = load_config(&store)?;
             let store = ticketlens::store::Store::open(&config.store.url).await?;
             let report = ticketlens::report::summarise(&store.field_outcomes().await?);
+            let deflection = store.deflection().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                let both = serde_json::json!({ "triage": report, "before_filing": deflection });
+                println!("{}", serde_json::to_string_pretty(&both)?);
                 return Ok(());
             }
             if report.is_empty() {
@@ -257,6 +305,16 @@ async fn main() -> Result<()> {
                     );
                 }
             }
+            let d = deflection;
+            println!(
+                "before filing: {} questions, {} answered with articles, {} rated, {} helped{}",
+                d.asked,
+                d.answered,
+                d.rated,
+                d.helped,
+                d.rate()
+                    .map_or(String::new(), |r| format!(" ({:.0}% of rated)", r * 100.0))
+            );
         }
         Command::Eval {
             history,
@@ -294,6 +352,28 @@ async fn main() -> Result<()> {
                     print_eval(&report);
                 }
                 None => print_eval(&report),
+            }
+        }
+        Command::Articles(ArticlesCommand::Drafts { store, json }) => {
+            let config = load_config(&store)?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            let drafts = store.drafts().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&drafts)?);
+            } else if drafts.is_empty() {
+                println!("No draft articles (run the pipeline first, or every fix has one).");
+            }
+            for d in drafts.iter().filter(|_| !json) {
+                let sources: Vec<String> = d.sources.iter().map(|s| format!("#{s}")).collect();
+                println!(
+                    "draft #{}  {}  (from {})",
+                    d.id,
+                    d.title,
+                    sources.join(", ")
+                );
+                for line in d.body.lines() {
+                    println!("    {line}");
+                }
             }
         }
         Command::Model(ModelCommand::Fetch {
@@ -341,6 +421,7 @@ async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
     let report = if once {
         let report = pipeline.drain(|_| {}).await?;
         pipeline.detect_problems().await?;
+        pipeline.draft_articles().await?;
         report
     } else {
         let (stop, shutdown) = watch::channel(false);
@@ -389,10 +470,23 @@ fn print_eval(r: &EvalReport) {
             percent(f.applied_precision)
         );
     }
-    if let Some(s) = &r.suggestions {
+    let Some(s) = &r.suggestions else { return };
+    let figure = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.3}"));
+    if s.n > 0 {
         println!(
-            "articles: {} tickets with a known answer; recall@1 {:.3}, @3 {:.3}, @10 {:.3}, MRR {:.3}",
-            s.n, s.recall_at_1, s.recall_at_3, s.recall_at_10, s.mrr
+            "articles: {} tickets with a known answer; recall@1 {}, @3 {}, @10 {}, MRR {}",
+            s.n,
+            figure(s.recall_at_1),
+            figure(s.recall_at_3),
+            figure(s.recall_at_10),
+            figure(s.mrr)
+        );
+    }
+    if s.duplicates_n > 0 {
+        println!(
+            "similar tickets: {} tickets with an earlier one of their group; found in the top 3: {}",
+            s.duplicates_n,
+            figure(s.duplicates_recall_at_3)
         );
     }
 }
@@ -416,7 +510,30 @@ fn print_demo(s: &DemoSummary) {
         );
         println!("         keywords: {}", p.keywords.join(", "));
     }
+    println!(
+        "  {} draft articles for recurring fixes without one:",
+        s.drafts.len()
+    );
+    for d in &s.drafts {
+        println!(
+            "    #{:<3} from {:>2} tickets  {}",
+            d.id, d.sources, d.title
+        );
+    }
     println!("  model: {}", s.model_version);
+}
+
+fn print_public(answer: &ticketlens::pipeline::PublicAnswer) {
+    if answer.articles.is_empty() {
+        println!("No published article matches; please file a ticket.");
+    }
+    for a in &answer.articles {
+        println!("  #{:<5} {:.2}  {}", a.id, a.score, a.title);
+    }
+    println!(
+        "(answer {}: `ticketlens feedback {} helped` or `not-helped`)",
+        answer.answer_id, answer.answer_id
+    );
 }
 
 fn print_assessment(a: &Assessment, json: bool, with_triage: bool) -> Result<()> {

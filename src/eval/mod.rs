@@ -233,6 +233,13 @@ impl Replay<'_> {
         bar.finish_and_clear();
 
         let rows = store.triage_rows(pipeline.version()).await?;
+        let truth = knowledge::Truth {
+            articles: self.articles,
+            groups: tickets
+                .iter()
+                .filter_map(|&(id, t)| Some((id, t.group.as_deref()?)))
+                .collect(),
+        };
         let first_incoming = history.len() as i64 + 1;
         let judged: Vec<(&TriageRow, &LabelledTicket)> = rows
             .iter()
@@ -246,8 +253,7 @@ impl Replay<'_> {
             category: field_report(&pipeline, &judged, Field::Category),
             urgency: field_report(&pipeline, &judged, Field::Urgency),
             problems: None,
-            suggestions: knowledge::score(&store, pipeline.version(), self.articles, &judged)
-                .await?,
+            suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged).await?,
             learning_curve: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
         })

@@ -2,7 +2,17 @@
 //! every article and similar past tickets; end users only published articles, never another
 //! person's ticket.
 
+mod bm25;
+mod drafts;
+mod index;
+mod scrub;
+
 use serde::Serialize;
+
+pub use bm25::Bm25;
+pub use drafts::{draft_articles, Draft, DraftSettings, ResolvedTicket};
+pub use index::{ArticleIndex, IndexedArticle};
+pub use scrub::{name_words, scrub};
 
 use crate::store::SuggestionRecord;
 use crate::triage::PastTicket;
@@ -30,24 +40,48 @@ pub enum Audience {
     Public,
 }
 
-/// How many of each to suggest.
+/// How many of each to suggest, and how similar they must be.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub articles: usize,
+    /// Resolved tickets, and open ones flagged as possible duplicates (each).
     pub tickets: usize,
+    /// Lowest cosine similarity at which an article or ticket is suggested at all.
+    pub min_similarity: f32,
+    /// Lowest cosine similarity at which an open ticket is a possible duplicate.
+    pub duplicate_similarity: f32,
+}
+
+/// What suggestions are drawn from.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    pub articles: &'a ArticleIndex,
+    /// Resolved tickets.
+    pub resolved: &'a VectorIndex<PastTicket>,
+    /// Open tickets.
+    pub open: &'a VectorIndex<PastTicket>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suggested {
     pub id: i64,
     pub title: String,
+    /// What the ranking used (for articles: the similarity with a lexical bonus).
     pub score: f32,
+    /// Cosine similarity of the embeddings.
+    pub similarity: f32,
+    /// For a resolved ticket: how it was solved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Suggestions {
     pub articles: Vec<Suggested>,
+    /// Similar resolved tickets, with their resolution.
     pub tickets: Vec<Suggested>,
+    /// Open tickets so similar that they may report the same thing.
+    pub duplicates: Vec<Suggested>,
 }
 
 impl Suggestions {
@@ -64,59 +98,93 @@ impl Suggestions {
         };
         let mut out = rows("article", &self.articles);
         out.extend(rows("ticket", &self.tickets));
+        out.extend(rows("duplicate", &self.duplicates));
         out
     }
 }
 
-/// Suggestions for the ticket `exclude` (if it is in the history itself, it is left out).
+/// What a query is: its text (for the lexical match) and its embedding.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub text: &'a str,
+    pub vector: &'a [f32],
+}
+
+/// Suggestions for a query; the ticket `exclude` (the query's own) is left out.
 pub fn suggest(
-    articles: &VectorIndex<ArticleRef>,
-    history: &VectorIndex<PastTicket>,
-    query: &[f32],
+    sources: Sources<'_>,
+    query: Query<'_>,
     limits: Limits,
     audience: Audience,
     exclude: Option<i64>,
 ) -> Suggestions {
-    let articles = articles
-        .nearest(query, limits.articles, |a| {
-            audience == Audience::Agent || a.public
-        })
-        .into_iter()
-        .map(|hit| Suggested {
-            id: hit.item.id,
-            title: hit.item.title.clone(),
-            score: hit.similarity,
-        })
-        .collect();
-    let tickets = match audience {
-        Audience::Public => Vec::new(),
-        Audience::Agent => history
-            .nearest(query, limits.tickets, |t| Some(t.id) != exclude)
+    let articles = sources.articles.search(
+        query.text,
+        query.vector,
+        limits.articles,
+        limits.min_similarity,
+        |a| audience == Audience::Agent || a.public,
+    );
+    if audience == Audience::Public {
+        return Suggestions {
+            articles,
+            ..Suggestions::default()
+        };
+    }
+    let tickets = |index: &VectorIndex<PastTicket>, floor: f32| -> Vec<Suggested> {
+        index
+            .nearest(query.vector, limits.tickets, |t| Some(t.id) != exclude)
             .into_iter()
+            .filter(|hit| hit.similarity >= floor)
             .map(|hit| Suggested {
                 id: hit.item.id,
                 title: hit.item.subject.clone(),
                 score: hit.similarity,
+                similarity: hit.similarity,
+                resolution: hit.item.resolution.clone(),
             })
-            .collect(),
+            .collect()
     };
-    Suggestions { articles, tickets }
+    Suggestions {
+        articles,
+        tickets: tickets(sources.resolved, limits.min_similarity),
+        duplicates: tickets(sources.open, limits.duplicate_similarity),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn indexes() -> (VectorIndex<ArticleRef>, VectorIndex<PastTicket>) {
-        let mut articles = VectorIndex::new(2);
+    fn indexes() -> (
+        ArticleIndex,
+        VectorIndex<PastTicket>,
+        VectorIndex<PastTicket>,
+    ) {
         let article = |id, public| ArticleRef {
             id,
             title: format!("article {id}"),
             public,
         };
-        articles.push(&[1.0, 0.0], article(1, false));
-        articles.push(&[0.8, 0.6], article(2, true));
-        articles.push(&[0.0, 1.0], article(3, true));
+        let indexed = |id, public, vector, text| IndexedArticle {
+            article: article(id, public),
+            vector,
+            title_vector: vector,
+            text,
+        };
+        let articles = ArticleIndex::new(
+            2,
+            [
+                indexed(
+                    1,
+                    false,
+                    &[1.0, 0.0],
+                    "internal runbook: restart the VPN concentrator",
+                ),
+                indexed(2, true, &[0.8, 0.6], "VPN from home"),
+                indexed(3, true, &[0.0, 1.0], "printer jams"),
+            ],
+        );
         let mut history = VectorIndex::new(2);
         for (id, v) in [(10, [1.0, 0.0]), (11, [0.6, 0.8])] {
             history.push(
@@ -126,46 +194,111 @@ mod tests {
                     subject: format!("ticket {id}"),
                     category: None,
                     urgency: None,
+                    resolution: Some("restarted it".into()),
                 },
             );
         }
-        (articles, history)
+        let mut open = VectorIndex::new(2);
+        let ticket = |id| PastTicket {
+            id,
+            subject: format!("open ticket {id}"),
+            category: None,
+            urgency: None,
+            resolution: None,
+        };
+        open.push(&[1.0, 0.0], ticket(20));
+        open.push(&[0.0, 1.0], ticket(21));
+        (articles, history, open)
+    }
+
+    fn sources<'a>(
+        (articles, resolved, open): &'a (
+            ArticleIndex,
+            VectorIndex<PastTicket>,
+            VectorIndex<PastTicket>,
+        ),
+    ) -> Sources<'a> {
+        Sources {
+            articles,
+            resolved,
+            open,
+        }
     }
 
     const LIMITS: Limits = Limits {
         articles: 2,
         tickets: 3,
+        min_similarity: -1.0,
+        duplicate_similarity: 0.9,
     };
+
+    fn query(vector: &[f32]) -> Query<'_> {
+        Query {
+            text: "vpn",
+            vector,
+        }
+    }
 
     #[test]
     fn agents_get_internal_articles_and_similar_tickets() {
-        let (articles, history) = indexes();
+        let all = indexes();
         let s = suggest(
-            &articles,
-            &history,
-            &[1.0, 0.0],
+            sources(&all),
+            query(&[1.0, 0.0]),
             LIMITS,
             Audience::Agent,
             Some(10),
         );
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(s.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), [11]);
+        assert_eq!(s.tickets[0].resolution.as_deref(), Some("restarted it"));
+        // Only the open ticket above the duplicate floor is a possible duplicate.
+        assert_eq!(s.duplicates.iter().map(|t| t.id).collect::<Vec<_>>(), [20]);
         let kinds: Vec<_> = s.records().iter().map(|r| r.kind).collect();
-        assert_eq!(kinds, ["article", "article", "ticket"]);
+        assert_eq!(kinds, ["article", "article", "ticket", "duplicate"]);
     }
 
     #[test]
     fn end_users_see_only_public_articles_and_no_tickets() {
-        let (articles, history) = indexes();
+        let all = indexes();
         let s = suggest(
-            &articles,
-            &history,
-            &[1.0, 0.0],
+            sources(&all),
+            query(&[1.0, 0.0]),
             LIMITS,
             Audience::Public,
             None,
         );
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [2, 3]);
-        assert!(s.tickets.is_empty());
+        assert!(s.tickets.is_empty() && s.duplicates.is_empty());
+    }
+
+    #[test]
+    fn shared_words_break_ties_and_the_floor_drops_what_is_unlike() {
+        let all = indexes();
+        // Equally close to 2 and 3 by embedding; only 3 shares a word.
+        let v = [
+            std::f32::consts::FRAC_1_SQRT_2,
+            std::f32::consts::FRAC_1_SQRT_2,
+        ];
+        let ties = |text| {
+            let q = Query { text, vector: &v };
+            let s = suggest(sources(&all), q, LIMITS, Audience::Public, None);
+            s.articles.iter().map(|a| a.id).collect::<Vec<_>>()
+        };
+        assert_eq!(ties("printer")[0], 3);
+        assert_eq!(ties("vpn")[0], 2);
+        let strict = Limits {
+            min_similarity: 0.9,
+            ..LIMITS
+        };
+        let s = suggest(
+            sources(&all),
+            query(&[1.0, 0.0]),
+            strict,
+            Audience::Agent,
+            None,
+        );
+        assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [1]);
+        assert_eq!(s.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), [10]);
     }
 }

@@ -5,6 +5,8 @@
 //! loses or duplicates one.
 
 mod cache;
+mod gaps;
+mod public;
 mod writeback;
 
 use std::collections::HashSet;
@@ -17,9 +19,12 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 pub use cache::{embed_cached, text_hash};
+pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
-use crate::knowledge::{self, ArticleRef, Audience, Limits, Suggestions};
+use crate::knowledge::{
+    self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Limits, Query, Sources, Suggestions,
+};
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, ProblemError, WindowIncident};
 use crate::store::{ClassifierRecord, OwnerKind, Store, StoreError, TicketRow};
@@ -95,7 +100,9 @@ pub struct Pipeline {
     embedder: Embedder,
     policy: Policy,
     triage: Triage,
-    articles: VectorIndex<ArticleRef>,
+    articles: ArticleIndex,
+    /// Open tickets, for possible duplicates; grows as the stream brings new ones.
+    open: VectorIndex<PastTicket>,
     /// Labelled tickets the history had when training was last tried.
     last_training: Option<usize>,
     /// Recorded on every triage and suggestion row; a new version writes new rows.
@@ -138,7 +145,8 @@ impl Pipeline {
             store,
             embedder,
             policy,
-            articles: VectorIndex::new(dimension),
+            articles: ArticleIndex::new(dimension, []),
+            open: VectorIndex::new(dimension),
             last_training: None,
         };
         pipeline.reload_knowledge().await?;
@@ -164,7 +172,7 @@ impl Pipeline {
 
     /// Rebuilds the history and article indexes from the store (embedding only what is new).
     pub async fn reload_knowledge(&mut self) -> Result<(), PipelineError> {
-        let rows = self.store.labelled_history().await?;
+        let rows = self.store.resolved_history().await?;
         let (usable, texts) = prepared_texts(&rows);
         let bar = crate::progress::bar(texts.len() as u64, "embedding history");
         let vectors = embed_cached(
@@ -179,13 +187,10 @@ impl Pipeline {
         let mut history = VectorIndex::new(self.embedder.dimension());
         let mut examples = Vec::with_capacity(usable.len());
         for ((row, (_, text)), vector) in usable.into_iter().zip(texts).zip(vectors) {
-            let past = PastTicket {
-                id: row.id,
-                subject: row.subject_text(),
-                category: row.category.clone(),
-                urgency: row.urgency.clone(),
-            };
-            history.push(&vector, past);
+            history.push(&vector, past_ticket(row));
+            if row.category.is_none() && row.urgency.is_none() {
+                continue;
+            }
             examples.push(Example {
                 ticket_id: row.id,
                 text,
@@ -196,6 +201,21 @@ impl Pipeline {
         }
         self.triage.history = history;
         self.retrain_if_due(examples).await?;
+
+        let rows = self.store.open_tickets().await?;
+        let (usable, texts) = prepared_texts(&rows);
+        let vectors = embed_cached(
+            &self.store,
+            &self.embedder,
+            OwnerKind::Ticket,
+            &texts,
+            |_| {},
+        )
+        .await?;
+        self.open = VectorIndex::new(self.embedder.dimension());
+        for (row, vector) in usable.into_iter().zip(vectors) {
+            self.open.push(&vector, past_ticket(row));
+        }
 
         let articles = self.store.articles().await?;
         let texts: Vec<(i64, String)> = articles
@@ -210,16 +230,32 @@ impl Pipeline {
             |_| {},
         )
         .await?;
-        let mut index = VectorIndex::new(self.embedder.dimension());
-        for (article, vector) in articles.into_iter().zip(&vectors) {
-            let item = ArticleRef {
-                id: article.id,
-                title: article.title,
-                public: article.public,
-            };
-            index.push(vector, item);
-        }
-        self.articles = index;
+        let titles: Vec<(i64, String)> = articles.iter().map(|a| (a.id, a.title.clone())).collect();
+        let title_vectors = embed_cached(
+            &self.store,
+            &self.embedder,
+            OwnerKind::ArticleTitle,
+            &titles,
+            |_| {},
+        )
+        .await?;
+        let indexed = articles
+            .iter()
+            .zip(vectors.iter().zip(&title_vectors))
+            .zip(&texts)
+            .map(
+                |((article, (vector, title_vector)), (_, text))| IndexedArticle {
+                    article: ArticleRef {
+                        id: article.id,
+                        title: article.title.clone(),
+                        public: article.public,
+                    },
+                    vector,
+                    title_vector,
+                    text,
+                },
+            );
+        self.articles = ArticleIndex::new(self.embedder.dimension(), indexed);
         Ok(())
     }
 
@@ -295,23 +331,30 @@ impl Pipeline {
             .expect("one vector per text");
         Ok(Assessment {
             verdict: self.triage.verdict(text, &vector, None),
-            suggestions: self.suggest(&vector, audience, None),
+            suggestions: self.suggest(
+                Query {
+                    text,
+                    vector: &vector,
+                },
+                audience,
+                None,
+            ),
         })
     }
 
-    fn suggest(&self, vector: &[f32], audience: Audience, exclude: Option<i64>) -> Suggestions {
+    fn suggest(&self, query: Query<'_>, audience: Audience, exclude: Option<i64>) -> Suggestions {
         let limits = Limits {
             articles: self.config.knowledge.articles,
             tickets: self.config.knowledge.similar_tickets,
+            min_similarity: self.config.knowledge.min_similarity,
+            duplicate_similarity: self.config.knowledge.duplicate_similarity,
         };
-        knowledge::suggest(
-            &self.articles,
-            &self.triage.history,
-            vector,
-            limits,
-            audience,
-            exclude,
-        )
+        let sources = Sources {
+            articles: &self.articles,
+            resolved: &self.triage.history,
+            open: &self.open,
+        };
+        knowledge::suggest(sources, query, limits, audience, exclude)
     }
 
     /// Processes the next batch of changed tickets; `None` when there is nothing new.
@@ -349,6 +392,7 @@ impl Pipeline {
             read: rows.len(),
             ..Default::default()
         };
+        let open_ids: HashSet<i64> = self.open.iter().map(|(_, t)| t.id).collect();
         let mut writer = self.store.begin_batch().await?;
         for (row, prepared) in open.iter().zip(&prepared) {
             report.triaged += 1;
@@ -363,9 +407,15 @@ impl Pipeline {
             let vector = vectors.next().expect("one vector per usable ticket");
             let verdict = self.triage.verdict(&prepared.text, &vector, None);
             let current = writer.current_fields(row.id).await?;
-            let suggestions = self
-                .suggest(&vector, Audience::Agent, Some(row.id))
-                .records();
+            let query = Query {
+                text: &prepared.text,
+                vector: &vector,
+            };
+            let suggestions = self.suggest(query, Audience::Agent, Some(row.id)).records();
+            // Later tickets of this stream may duplicate this one.
+            if !open_ids.contains(&row.id) {
+                self.open.push(&vector, past_ticket(row));
+            }
             let triaged = writeback::Triaged {
                 ticket_id: row.id,
                 version: &self.version,
@@ -383,16 +433,10 @@ impl Pipeline {
         }
         writer.commit(&self.config.name, new_position).await?;
 
-        // Tickets resolved with a label in this batch are new history for the next ones. A
-        // replay of history the index already holds (a first run over an old store) is not.
+        // Tickets resolved in this batch are new history for the next ones. A replay of
+        // history the index already holds (a first run over an old store) is not.
         let known: HashSet<i64> = self.triage.history.iter().map(|(_, p)| p.id).collect();
-        let labelled = |r: &&TicketRow| r.category.is_some() || r.urgency.is_some();
-        if rows
-            .iter()
-            .filter(|r| !r.is_open())
-            .filter(labelled)
-            .any(|r| !known.contains(&r.id))
-        {
+        if rows.iter().any(|r| !r.is_open() && !known.contains(&r.id)) {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))
@@ -468,7 +512,12 @@ impl Pipeline {
         while !*shutdown.borrow() {
             if tokio::time::Instant::now() >= next_cluster {
                 let found = self.detect_problems().await?;
-                tracing::info!(candidates = found.len(), "clustered recent incidents");
+                let drafts = self.draft_articles().await?;
+                tracing::info!(
+                    candidates = found.len(),
+                    drafts,
+                    "clustered recent incidents and resolutions"
+                );
                 next_cluster = tokio::time::Instant::now() + cluster_every;
             }
             let wait = match self.step().await {
@@ -504,6 +553,16 @@ fn prepared_texts(rows: &[TicketRow]) -> (Vec<&TicketRow>, Vec<(i64, String)>) {
                 .map(|p| (row, (row.id, p.text)))
         })
         .unzip()
+}
+
+fn past_ticket(row: &TicketRow) -> PastTicket {
+    PastTicket {
+        id: row.id,
+        subject: row.subject_text(),
+        category: row.category.clone(),
+        urgency: row.urgency.clone(),
+        resolution: row.resolution.clone(),
+    }
 }
 
 /// Held-out figures and per-class thresholds of one field, as recorded with the version.

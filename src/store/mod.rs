@@ -5,7 +5,9 @@
 
 mod batch;
 mod classifiers;
+mod drafts;
 mod problems;
+mod public;
 mod records;
 mod reports;
 
@@ -18,7 +20,9 @@ use sqlx::{Row, SqlitePool};
 
 pub use batch::{BatchWriter, TicketField};
 pub use classifiers::ClassifierRecord;
+pub use drafts::DraftRow;
 pub use problems::ProblemRow;
+pub use public::Deflection;
 pub use records::*;
 pub use reports::{FieldOutcome, TriageCounts, TriageRow};
 
@@ -32,6 +36,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("ticket {0} does not exist")]
     NoSuchTicket(i64),
+    #[error("there is no answer {0} to give feedback on")]
+    NoSuchAnswer(i64),
 }
 
 impl StoreError {
@@ -112,12 +118,18 @@ impl Store {
         rows.iter().map(TicketRow::from_row).collect()
     }
 
-    /// Resolved or closed tickets that carry a category or an urgency: what triage learns from.
-    pub async fn labelled_history(&self) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!(
-            "{TICKET_COLUMNS} WHERE status IN ('resolved', 'closed') \
-             AND (category IS NOT NULL OR urgency IS NOT NULL) ORDER BY id"
-        );
+    /// Resolved and closed tickets: what triage learns from (those with labels) and what
+    /// similar-ticket suggestions are drawn from (all of them).
+    pub async fn resolved_history(&self) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!("{TICKET_COLUMNS} WHERE status IN ('resolved', 'closed') ORDER BY id");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(TicketRow::from_row).collect()
+    }
+
+    /// Tickets not yet resolved: where a new ticket's possible duplicates are.
+    pub async fn open_tickets(&self) -> Result<Vec<TicketRow>, StoreError> {
+        let sql =
+            format!("{TICKET_COLUMNS} WHERE status NOT IN ('resolved', 'closed') ORDER BY id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(TicketRow::from_row).collect()
     }
@@ -189,8 +201,11 @@ impl Store {
         Ok(result.last_insert_rowid())
     }
 
+    /// Published articles: what suggestions are drawn from (drafts never are).
     pub async fn articles(&self) -> Result<Vec<ArticleRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, title, body, visibility FROM articles ORDER BY id")
+        let rows = sqlx::query(
+            "SELECT id, title, body, visibility FROM articles WHERE status = 'published' ORDER BY id",
+        )
             .fetch_all(&self.pool)
             .await?;
         rows.iter()

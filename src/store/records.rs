@@ -110,6 +110,8 @@ pub struct ArticleRow {
 pub enum OwnerKind {
     Ticket,
     Article,
+    ArticleTitle,
+    Resolution,
 }
 
 impl OwnerKind {
@@ -117,6 +119,8 @@ impl OwnerKind {
         match self {
             OwnerKind::Ticket => "ticket",
             OwnerKind::Article => "article",
+            OwnerKind::ArticleTitle => "article_title",
+            OwnerKind::Resolution => "resolution",
         }
     }
 }

@@ -83,16 +83,16 @@ impl Store {
 }
 
 impl Store {
-    /// (ticket, suggested id) of every `kind` suggestion written under `model_version`, best
-    /// first for each ticket.
+    /// (ticket, suggested id, score) of every `kind` suggestion written under
+    /// `model_version`, best first for each ticket.
     pub async fn suggested(
         &self,
         model_version: &str,
         kind: &str,
-    ) -> Result<Vec<(i64, i64)>, StoreError> {
+    ) -> Result<Vec<(i64, i64, f32)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT ticket_id, target_id FROM suggestions WHERE model_version = ? AND kind = ? \
-             ORDER BY ticket_id, rank",
+            "SELECT ticket_id, target_id, score FROM suggestions \
+             WHERE model_version = ? AND kind = ? ORDER BY ticket_id, rank",
         )
         .bind(model_version)
         .bind(kind)

@@ -31,6 +31,8 @@ pub struct PastTicket {
     pub subject: String,
     pub category: Option<String>,
     pub urgency: Option<String>,
+    /// How it was solved, where the agent wrote it down.
+    pub resolution: Option<String>,
 }
 
 /// A predicted label and how sure triage is of it (0–1).
@@ -248,6 +250,7 @@ mod tests {
             subject: format!("ticket {id}"),
             category: Some(category.into()),
             urgency: urgency.map(Into::into),
+            resolution: None,
         };
         index.push(&[1.0, 0.0], past(1, "network", Some("high")));
         index.push(&[0.99, 0.141], past(2, "network", Some("high")));

@@ -173,3 +173,25 @@ fn a_candidate_is_compared_on_tickets_the_current_version_never_saw() {
     let (mine, theirs, _) = bad.compare(&current, &history);
     assert!(mine < theirs, "{mine} vs {theirs}");
 }
+
+#[test]
+fn offsets_let_a_timid_class_be_predicted() {
+    // Class 2's machine scores its own tickets 0.1 below class 0's: the raw argmax never
+    // says 2. Class 0 and 1 are told apart well.
+    let mut scores = Vec::new();
+    let mut truth = Vec::new();
+    for i in 0..30 {
+        let (s, t) = match i % 3 {
+            0 => (vec![0.8, -0.5, 0.1], 0),
+            1 => (vec![-0.5, 0.8, -0.4], 1),
+            _ => (vec![0.5, -0.5, 0.4], 2),
+        };
+        scores.push(s);
+        truth.push(t);
+    }
+    let predicted =
+        |o: &[f32]| -> Vec<usize> { scores.iter().map(|s| best(&offset(s, o), 1.0).0).collect() };
+    assert!(!predicted(&[0.0; 3]).contains(&2));
+    let offsets = fit_offsets(&scores, &truth, 3);
+    assert_eq!(predicted(&offsets), truth, "{offsets:?}");
+}

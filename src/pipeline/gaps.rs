@@ -1,0 +1,66 @@
+//! The knowledge-gap pass: resolved tickets with similar resolutions and no article become
+//! draft articles (see [`crate::knowledge::draft_articles`]).
+
+use super::{embed_cached, prepared_texts, Pipeline, PipelineError};
+use crate::knowledge::{self, DraftSettings, ResolvedTicket};
+use crate::problems::ClusterSettings;
+use crate::store::OwnerKind;
+
+impl Pipeline {
+    /// Writes drafts for the knowledge gaps in the resolved history; returns how many new
+    /// drafts were stored.
+    pub async fn draft_articles(&self) -> Result<usize, PipelineError> {
+        let rows = self.store.resolved_history().await?;
+        let with_resolution: Vec<_> = rows
+            .into_iter()
+            .filter(|r| {
+                r.resolution
+                    .as_deref()
+                    .is_some_and(|s| !s.trim().is_empty())
+            })
+            .collect();
+        let (usable, texts) = prepared_texts(&with_resolution);
+        let resolutions: Vec<(i64, String)> = usable
+            .iter()
+            .map(|r| (r.id, r.resolution.clone().unwrap_or_default()))
+            .collect();
+        let embed = |kind, items| embed_cached(&self.store, &self.embedder, kind, items, |_| {});
+        let vectors = embed(OwnerKind::Ticket, &texts).await?;
+        let resolution_vectors = embed(OwnerKind::Resolution, &resolutions).await?;
+        let tickets: Vec<ResolvedTicket> = usable
+            .into_iter()
+            .zip(texts)
+            .zip(vectors.into_iter().zip(resolution_vectors))
+            .map(
+                |((row, (_, text)), (vector, resolution_vector))| ResolvedTicket {
+                    id: row.id,
+                    subject: row.subject_text(),
+                    text,
+                    resolution: row.resolution.clone().unwrap_or_default(),
+                    requester: row.requester.clone(),
+                    category: row.category.clone(),
+                    created_at: row.created_at,
+                    vector,
+                    resolution_vector,
+                },
+            )
+            .collect();
+        let k = &self.config.knowledge;
+        let settings = DraftSettings {
+            cluster: ClusterSettings {
+                min_size: k.draft_min_tickets,
+                max_distance: k.draft_max_distance,
+                min_cohesion: self.config.problems.min_cohesion,
+            },
+            covered_similarity: k.draft_covered_similarity,
+        };
+        let articles = self.articles.clone();
+        // Clustering is quadratic in the history: off the async threads.
+        let drafts = tokio::task::spawn_blocking(move || {
+            knowledge::draft_articles(&tickets, &articles, settings)
+        })
+        .await
+        .expect("drafting does not panic")?;
+        Ok(self.store.save_drafts(&drafts).await?)
+    }
+}

@@ -1,0 +1,69 @@
+//! Before filing: what an end user may see. Published, public articles only — never a
+//! ticket, never an internal article, never another person's words — built from its own
+//! narrow type so that nothing else can slip into the answer.
+
+use serde::Serialize;
+
+use super::{Pipeline, PipelineError};
+use crate::knowledge::{Audience, Query};
+use crate::text;
+
+/// The answer to an end user's question.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicAnswer {
+    /// Refers to this answer when the person says whether it helped.
+    pub answer_id: i64,
+    pub articles: Vec<PublicArticle>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicArticle {
+    pub id: i64,
+    pub title: String,
+    pub score: f32,
+}
+
+impl Pipeline {
+    /// Published articles that may answer `question`, best first; what was shown is recorded
+    /// (not the question) so that [`Pipeline::feedback`] can count deflected tickets.
+    pub async fn before_filing(&self, question: &str) -> Result<PublicAnswer, PipelineError> {
+        let articles = match text::prepare(None, Some(question.as_bytes())) {
+            Ok(prepared) => {
+                let vector = self
+                    .embedder
+                    .embed(vec![prepared.text.clone()])
+                    .await?
+                    .pop()
+                    .expect("one vector per text");
+                let query = Query {
+                    text: &prepared.text,
+                    vector: &vector,
+                };
+                self.suggest(query, Audience::Public, None)
+                    .articles
+                    .into_iter()
+                    .map(|a| PublicArticle {
+                        id: a.id,
+                        title: a.title,
+                        score: a.score,
+                    })
+                    .collect()
+            }
+            Err(_) => Vec::new(), // nothing to search for
+        };
+        let shown: Vec<i64> = articles.iter().map(|a: &PublicArticle| a.id).collect();
+        let answer_id = self
+            .store
+            .record_public_answer(question.chars().count(), &shown)
+            .await?;
+        Ok(PublicAnswer {
+            answer_id,
+            articles,
+        })
+    }
+
+    /// Records whether the answer `answer_id` helped the person who asked.
+    pub async fn feedback(&self, answer_id: i64, helped: bool) -> Result<(), PipelineError> {
+        Ok(self.store.record_feedback(answer_id, helped).await?)
+    }
+}

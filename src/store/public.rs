@@ -1,0 +1,77 @@
+//! What end users were shown before filing, and whether it helped: the deflection figures.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::{Store, StoreError};
+
+/// Before-filing answers over a period, for `ticketlens report`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Deflection {
+    /// Questions asked.
+    pub asked: i64,
+    /// Of those, answered with at least one article.
+    pub answered: i64,
+    /// Of those, the person said whether it helped.
+    pub rated: i64,
+    /// Of those, it helped: a ticket that was probably never filed.
+    pub helped: i64,
+}
+
+impl Deflection {
+    /// Share of the rated answers that helped.
+    pub fn rate(&self) -> Option<f64> {
+        (self.rated > 0).then(|| self.helped as f64 / self.rated as f64)
+    }
+}
+
+impl Store {
+    /// Records that a question of `query_chars` characters was answered with `shown` article
+    /// ids; returns the answer's id, which feedback refers to.
+    pub async fn record_public_answer(
+        &self,
+        query_chars: usize,
+        shown: &[i64],
+    ) -> Result<i64, StoreError> {
+        let shown = serde_json::to_string(shown).expect("ids serialise");
+        Ok(sqlx::query_scalar(
+            "INSERT INTO public_answers (asked_at, query_chars, shown) VALUES (?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(Utc::now())
+        .bind(query_chars as i64)
+        .bind(shown)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Records whether answer `id` helped; the last word counts.
+    pub async fn record_feedback(&self, id: i64, helped: bool) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE public_answers SET helped = ?, answered_at = ? WHERE id = ?")
+                .bind(helped)
+                .bind(Utc::now())
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchAnswer(id));
+        }
+        Ok(())
+    }
+
+    pub async fn deflection(&self) -> Result<Deflection, StoreError> {
+        let (asked, answered, rated, helped): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(shown != '[]'), 0), COUNT(helped), \
+             COALESCE(SUM(helped), 0) FROM public_answers",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Deflection {
+            asked,
+            answered,
+            rated,
+            helped,
+        })
+    }
+}

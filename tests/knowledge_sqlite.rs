@@ -1,0 +1,192 @@
+//! Knowledge on SQLite with the real model: what end users may see before filing (planted
+//! internal text must never reach them), what they said of it, possible duplicates in the
+//! stream, and draft articles free of planted personal data.
+
+mod common;
+
+use std::path::Path;
+
+use chrono::Utc;
+use ticketlens::config::PipelineConfig;
+use ticketlens::pipeline::Pipeline;
+use ticketlens::store::{NewArticle, NewTicket, Store};
+
+const INTERNAL_TITLE: &str = "Restart the SkyGate VPN concentrator (INTERNAL-RUNBOOK-7731)";
+const INTERNAL_BODY: &str = "Log in to vpn-core-01 as admin with the break-glass password.";
+/// A resolved ticket with the very words a person will ask: the closest match of all.
+const TICKET_SUBJECT: &str = "SkyGate VPN disconnects every few minutes at home";
+const TICKET_BODY: &str = "Confidential: Jordan's laptop asset CVL-TICKET-SECRET-4410.";
+
+async fn store_and_pipeline(dir: &Path) -> (Store, Pipeline) {
+    let url = format!("sqlite://{}", dir.join("k.db").display());
+    let text = format!("name = \"k\"\n[store]\nurl = \"{url}\"\n");
+    let config = PipelineConfig::parse(&text, Path::new("k.toml")).unwrap();
+    let store = Store::open(&url).await.unwrap();
+    let article = |title: &str, body: &str, visibility: &str| NewArticle {
+        id: None,
+        title: title.into(),
+        body: body.into(),
+        category: Some("network".into()),
+        visibility: visibility.into(),
+    };
+    for a in [
+        article(INTERNAL_TITLE, INTERNAL_BODY, "internal"),
+        article(
+            "VPN keeps disconnecting at home",
+            "Update the SkyGate client to 5.3 and switch the Wi-Fi band to 5 GHz.",
+            "public",
+        ),
+        article(
+            "Printer shows offline",
+            "Turn it off and on again, then check the paper tray.",
+            "public",
+        ),
+    ] {
+        store.insert_article(&a).await.unwrap();
+    }
+    let mut ticket = common::resolved_ticket(TICKET_SUBJECT.into(), "network", "high");
+    ticket.body = Some(TICKET_BODY.into());
+    store.insert_ticket(&ticket).await.unwrap();
+    let pipeline = Pipeline::with_parts(config, store.clone(), common::real_embedder())
+        .await
+        .unwrap();
+    (store, pipeline)
+}
+
+#[tokio::test]
+async fn before_filing_shows_public_articles_only_and_counts_what_helped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pipeline) = store_and_pipeline(dir.path()).await;
+
+    // Asked with the internal runbook's and the resolved ticket's own words.
+    for question in [TICKET_SUBJECT, INTERNAL_TITLE, INTERNAL_BODY, TICKET_BODY] {
+        let answer = pipeline.before_filing(question).await.unwrap();
+        let shown = serde_json::to_string(&answer).unwrap();
+        for secret in [
+            "INTERNAL-RUNBOOK",
+            "break-glass",
+            "CVL-TICKET-SECRET",
+            "Jordan",
+        ] {
+            assert!(
+                !shown.contains(secret),
+                "{secret} shown for {question:?}: {shown}"
+            );
+        }
+        assert!(answer.articles.iter().all(|a| a.id != 1), "{shown}");
+    }
+    let answer = pipeline
+        .before_filing("my vpn keeps dropping when I work from home")
+        .await
+        .unwrap();
+    assert_eq!(answer.articles[0].title, "VPN keeps disconnecting at home");
+
+    // An agent asking the same sees the runbook and the resolved ticket.
+    let agent = pipeline
+        .assess(TICKET_SUBJECT, ticketlens::knowledge::Audience::Agent)
+        .await
+        .unwrap();
+    assert!(agent.suggestions.articles.iter().any(|a| a.id == 1));
+    assert!(!agent.suggestions.tickets.is_empty());
+
+    pipeline.feedback(answer.answer_id, true).await.unwrap();
+    let d = store.deflection().await.unwrap();
+    assert_eq!((d.asked, d.rated, d.helped), (5, 1, 1), "{d:?}");
+    assert!(
+        pipeline.feedback(9999, false).await.is_err(),
+        "no such answer"
+    );
+}
+
+#[tokio::test]
+async fn a_later_report_of_the_same_thing_is_flagged_as_a_possible_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut pipeline) = store_and_pipeline(dir.path()).await;
+    let open = |subject: &str| NewTicket {
+        subject: Some(subject.into()),
+        kind: "incident".into(),
+        status: "new".into(),
+        created_at: Utc::now(),
+        ..Default::default()
+    };
+    let first = store
+        .insert_ticket(&open("Outlook crashes when I open the shared calendar"))
+        .await
+        .unwrap();
+    pipeline.drain(|_| {}).await.unwrap();
+    let second = store
+        .insert_ticket(&open(
+            "Outlook keeps crashing whenever I open the shared calendar",
+        ))
+        .await
+        .unwrap();
+    let unrelated = store
+        .insert_ticket(&open("Request: a second monitor for my desk"))
+        .await
+        .unwrap();
+    pipeline.drain(|_| {}).await.unwrap();
+    let version = pipeline.version().to_owned();
+    let duplicates = store.suggested(&version, "duplicate").await.unwrap();
+    assert!(
+        duplicates
+            .iter()
+            .any(|&(t, d, _)| t == second && d == first),
+        "{duplicates:?}"
+    );
+    assert!(
+        duplicates.iter().all(|&(t, _, _)| t != unrelated),
+        "{duplicates:?}"
+    );
+}
+
+#[tokio::test]
+async fn recurring_fixes_without_an_article_become_drafts_without_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pipeline) = store_and_pipeline(dir.path()).await;
+    let planted = [
+        ("Teams shows a white screen", "nadia.kowalski@corvane.example", "Nadia: cleared the Teams cache (%appdata%/Microsoft/Teams) and signed in again; call me on 07700 900123"),
+        ("Teams is blank after the update", "tomasz.wren@corvane.example", "Cleared the Teams cache (%appdata%/Microsoft/Teams) and signed Tomasz in again from 10.40.2.17"),
+        ("Teams stuck on loading", "ines.duarte@corvane.example", "Cleared the Teams cache (%appdata%/Microsoft/Teams), signed in again; mailed ines.duarte@corvane.example"),
+    ];
+    let mut ids = Vec::new();
+    for (subject, requester, resolution) in planted {
+        let mut t = common::resolved_ticket(subject.into(), "software", "medium");
+        t.requester = Some(requester.into());
+        t.resolution = Some(resolution.into());
+        ids.push(store.insert_ticket(&t).await.unwrap());
+    }
+    let mut pipeline = pipeline;
+    pipeline.reload_knowledge().await.unwrap();
+    assert_eq!(pipeline.draft_articles().await.unwrap(), 1);
+    assert_eq!(pipeline.draft_articles().await.unwrap(), 0, "drafted once");
+
+    let drafts = store.drafts().await.unwrap();
+    assert_eq!(drafts.len(), 1);
+    let d = &drafts[0];
+    assert_eq!(d.sources, ids);
+    assert!(d.body.contains("Teams cache"), "{}", d.body);
+    let text = format!("{} {}", d.title, d.body);
+    for pii in [
+        "Nadia",
+        "Kowalski",
+        "Tomasz",
+        "Wren",
+        "Ines",
+        "Duarte",
+        "07700",
+        "900123",
+        "10.40.2.17",
+        "@corvane.example",
+    ] {
+        assert!(
+            !text.to_lowercase().contains(&pii.to_lowercase()),
+            "{pii} in {text}"
+        );
+    }
+    // A draft is never suggested to anyone.
+    let answer = pipeline
+        .before_filing("Teams shows a white screen")
+        .await
+        .unwrap();
+    assert!(answer.articles.iter().all(|a| a.id != d.id));
+}
