@@ -82,12 +82,17 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Candidate problems of a pipeline's store.
+    /// Candidate problems: list them, look at one, accept, reject or merge.
+    ///
+    /// Decisions stick across clustering runs: an accepted problem keeps its id, a rejected
+    /// one is not proposed again unless it grows to twice its size, merged ones stay together.
     Problems {
+        #[command(subcommand)]
+        action: Option<ProblemsCommand>,
         #[command(flatten)]
         store: StoreArgs,
         /// Print as JSON.
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Compare triage's predictions with what agents set since (e.g. after shadow mode).
@@ -163,6 +168,24 @@ struct TextArgs {
     /// Print as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum ProblemsCommand {
+    /// The problems, largest first (the default).
+    List {
+        /// Include rejected candidates.
+        #[arg(long)]
+        all: bool,
+    },
+    /// One problem with its incidents.
+    Show { id: i64 },
+    /// Accept a candidate as a problem.
+    Accept { id: i64 },
+    /// Reject a candidate: it is not proposed again unless it grows to twice its size.
+    Reject { id: i64 },
+    /// Merge problem ID into problem INTO (its incidents join INTO).
+    Merge { id: i64, into: i64 },
 }
 
 #[derive(Subcommand)]
@@ -260,22 +283,19 @@ async fn main() -> Result<()> {
             store.record_feedback(answer, verdict == "helped").await?;
             println!("Thank you: answer {answer} marked {verdict}.");
         }
-        Command::Problems { store, json } => {
+        Command::Problems {
+            action,
+            store,
+            json,
+        } => {
             let config = load_config(&store)?;
             let store = ticketlens::store::Store::open(&config.store.url).await?;
-            let problems = store.problems().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&problems)?);
-            } else if problems.is_empty() {
-                println!("No candidate problems yet (run the pipeline first).");
-            }
-            for p in problems.iter().filter(|_| !json) {
-                println!(
-                    "#{:<4} {:>3} incidents, {:>3} people  [{}]  {}",
-                    p.id, p.size, p.requesters, p.status, p.title
-                );
-                println!("       keywords: {}", p.keywords.join(", "));
-            }
+            problems(
+                &store,
+                action.unwrap_or(ProblemsCommand::List { all: false }),
+                json,
+            )
+            .await?;
         }
         Command::Report { store, json } => {
             let config = load_config(&store)?;
@@ -521,6 +541,71 @@ fn print_demo(s: &DemoSummary) {
         );
     }
     println!("  model: {}", s.model_version);
+}
+
+async fn problems(
+    store: &ticketlens::store::Store,
+    action: ProblemsCommand,
+    json: bool,
+) -> Result<()> {
+    let (id, verb) = match action {
+        ProblemsCommand::List { all } => {
+            let problems: Vec<_> = store
+                .problems()
+                .await?
+                .into_iter()
+                .filter(|p| all || p.status != "rejected")
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&problems)?);
+            } else if problems.is_empty() {
+                println!("No candidate problems yet (run the pipeline first).");
+            }
+            for p in problems.iter().filter(|_| !json) {
+                println!(
+                    "#{:<4} {:>3} incidents, {:>3} people  [{}]  {}",
+                    p.id, p.size, p.requesters, p.status, p.title
+                );
+                println!("       keywords: {}", p.keywords.join(", "));
+            }
+            return Ok(());
+        }
+        ProblemsCommand::Show { id } => (id, None),
+        ProblemsCommand::Accept { id } => {
+            store.accept_problem(id).await?;
+            (id, Some("accepted"))
+        }
+        ProblemsCommand::Reject { id } => {
+            store.reject_problem(id).await?;
+            (id, Some("rejected"))
+        }
+        ProblemsCommand::Merge { id, into } => {
+            store.merge_problems(id, into).await?;
+            (into, Some("merged"))
+        }
+    };
+    let detail = store.problem(id).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&detail)?);
+        return Ok(());
+    }
+    if let Some(verb) = verb {
+        println!("Problem {id} {verb}.");
+    }
+    let p = &detail.problem;
+    println!("#{} [{}] {}", p.id, p.status, p.title);
+    println!(
+        "  {} incidents from {} people, {} to {}",
+        p.size, p.requesters, p.first_seen, p.last_seen
+    );
+    println!("  keywords: {}", p.keywords.join(", "));
+    for m in &detail.members {
+        println!(
+            "  #{:<6} {:.2}  {}  {}",
+            m.ticket_id, m.similarity, m.created_at, m.subject
+        );
+    }
+    Ok(())
 }
 
 fn print_public(answer: &ticketlens::pipeline::PublicAnswer) {

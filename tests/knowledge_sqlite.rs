@@ -89,9 +89,22 @@ async fn before_filing_shows_public_articles_only_and_counts_what_helped() {
     assert!(agent.suggestions.articles.iter().any(|a| a.id == 1));
     assert!(!agent.suggestions.tickets.is_empty());
 
+    // An edited article is found by its new words once the articles are reloaded.
+    sqlx::query("UPDATE articles SET title = 'Wi-Fi drops in meeting rooms' WHERE id = 2")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let mut pipeline = pipeline;
+    pipeline.reload_articles().await.unwrap();
+    let again = pipeline
+        .before_filing("wifi keeps dropping in the meeting room")
+        .await
+        .unwrap();
+    assert_eq!(again.articles[0].title, "Wi-Fi drops in meeting rooms");
+
     pipeline.feedback(answer.answer_id, true).await.unwrap();
     let d = store.deflection().await.unwrap();
-    assert_eq!((d.asked, d.rated, d.helped), (5, 1, 1), "{d:?}");
+    assert_eq!((d.asked, d.rated, d.helped), (6, 1, 1), "{d:?}");
     assert!(
         pipeline.feedback(9999, false).await.is_err(),
         "no such answer"

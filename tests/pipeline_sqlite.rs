@@ -243,3 +243,64 @@ async fn candidate_problems_keep_their_id_and_review_across_runs() {
     assert_eq!(again.status, "accepted", "a reviewer's decision sticks");
     assert_eq!(stored.len(), second.len(), "no duplicate problems");
 }
+
+#[tokio::test]
+async fn rejections_and_merges_outlive_the_next_clustering_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pipeline) = small_pipeline(dir.path(), 8).await;
+    for subject in [
+        "VPN disconnects every few minutes",
+        "VPN keeps dropping at home",
+        "Printer on floor 2 jammed again",
+        "Floor 2 printer offline",
+    ] {
+        store
+            .insert_ticket(&open_ticket(subject, ""))
+            .await
+            .unwrap();
+    }
+    let first = pipeline.detect_problems().await.unwrap();
+    let id_of = |word: &str| {
+        first
+            .iter()
+            .find(|(_, c)| c.title.to_lowercase().contains(word))
+            .map(|(id, _)| *id)
+            .unwrap_or_else(|| panic!("a {word} candidate in {first:?}"))
+    };
+    let (vpn, printer) = (id_of("vpn"), id_of("printer"));
+
+    store.reject_problem(printer).await.unwrap();
+    pipeline.detect_problems().await.unwrap();
+    let status = |id: i64| {
+        let store = store.clone();
+        async move { store.problem(id).await.unwrap().problem.status }
+    };
+    assert_eq!(status(printer).await, "rejected", "not proposed again");
+
+    store.accept_problem(printer).await.unwrap();
+    store.merge_problems(vpn, printer).await.unwrap();
+    assert!(
+        store.merge_problems(vpn, printer).await.is_err(),
+        "merged once"
+    );
+    let again = pipeline.detect_problems().await.unwrap();
+    assert_eq!(status(vpn).await, "merged");
+    assert_eq!(status(printer).await, "accepted");
+    let merged = store.problem(printer).await.unwrap();
+    let subjects: Vec<String> = merged
+        .members
+        .iter()
+        .map(|m| m.subject.to_lowercase())
+        .collect();
+    assert!(subjects.iter().any(|s| s.contains("vpn")), "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.contains("printer")),
+        "{subjects:?}"
+    );
+    assert!(
+        again.iter().all(|(id, _)| *id != vpn),
+        "the VPN incidents stay in the problem they were merged into: {again:?}"
+    );
+    let listed = store.problems().await.unwrap();
+    assert!(listed.iter().all(|p| p.id != vpn));
+}

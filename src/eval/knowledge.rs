@@ -17,7 +17,8 @@ const SIMILAR_SEEN: usize = 3;
 /// One line of an `articles.jsonl`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EvalArticle {
-    pub id: String,
+    /// A string or a number.
+    pub id: serde_json::Value,
     pub title: String,
     pub body: String,
 }
@@ -66,17 +67,17 @@ pub(super) async fn score(
     judged: &[(&TriageRow, &LabelledTicket)],
 ) -> Result<Option<SuggestionReport>, EvalError> {
     // Store ids of articles are positions in the file, from 1.
-    let article_id: HashMap<&str, i64> = truth
+    let article_id: HashMap<String, i64> = truth
         .articles
         .iter()
         .enumerate()
-        .map(|(i, a)| (a.id.as_str(), i as i64 + 1))
+        .map(|(i, a)| (key(&a.id), i as i64 + 1))
         .collect();
     let articles = by_ticket(store.suggested(version, "article").await?);
     let ranks: Vec<Option<usize>> = judged
         .iter()
         .filter_map(|(row, t)| {
-            let answer = *article_id.get(t.answer_id.as_deref()?)?;
+            let answer = *article_id.get(&key(t.answer_id.as_ref()?))?;
             let suggested = articles.get(&row.ticket_id).map_or(&[][..], Vec::as_slice);
             Some(
                 suggested
@@ -108,6 +109,14 @@ pub(super) async fn score(
         })
         .collect();
     Ok(report(&ranks, &found))
+}
+
+/// An id as text, whether the file wrote it as a string or a number.
+fn key(id: &serde_json::Value) -> String {
+    match id {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn by_ticket(rows: Vec<(i64, i64, f32)>) -> HashMap<i64, Vec<(i64, f32)>> {

@@ -76,8 +76,8 @@ impl From<StoreError> for EvalError {
 /// One line of a data set (`../shared/data/README.md`); other keys are ignored.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LabelledTicket {
-    /// The set's id of the article that answers the ticket.
-    pub answer_id: Option<String>,
+    /// The set's id of the article that answers the ticket (a string or a number).
+    pub answer_id: Option<serde_json::Value>,
     /// The recurring issue the ticket belongs to.
     pub group: Option<String>,
     pub subject: Option<String>,

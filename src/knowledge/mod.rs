@@ -131,9 +131,9 @@ pub fn suggest(
             ..Suggestions::default()
         };
     }
-    let tickets = |index: &VectorIndex<PastTicket>, floor: f32| -> Vec<Suggested> {
+    let tickets = |index: &VectorIndex<PastTicket>, floor: f32, keep: &dyn Fn(i64) -> bool| {
         index
-            .nearest(query.vector, limits.tickets, |t| Some(t.id) != exclude)
+            .nearest(query.vector, limits.tickets, |t| keep(t.id))
             .into_iter()
             .filter(|hit| hit.similarity >= floor)
             .map(|hit| Suggested {
@@ -143,12 +143,17 @@ pub fn suggest(
                 similarity: hit.similarity,
                 resolution: hit.item.resolution.clone(),
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
+    // A ticket duplicates the open tickets filed before it (ids grow with time): so a replay
+    // of the stream, which finds later tickets in the index too, decides the same.
+    let earlier = |id: i64| exclude.is_none_or(|me| id < me);
     Suggestions {
         articles,
-        tickets: tickets(sources.resolved, limits.min_similarity),
-        duplicates: tickets(sources.open, limits.duplicate_similarity),
+        tickets: tickets(sources.resolved, limits.min_similarity, &|id| {
+            Some(id) != exclude
+        }),
+        duplicates: tickets(sources.open, limits.duplicate_similarity, &earlier),
     }
 }
 
@@ -206,8 +211,9 @@ mod tests {
             urgency: None,
             resolution: None,
         };
-        open.push(&[1.0, 0.0], ticket(20));
-        open.push(&[0.0, 1.0], ticket(21));
+        open.push(&[1.0, 0.0], ticket(5));
+        open.push(&[0.0, 1.0], ticket(6));
+        open.push(&[1.0, 0.0], ticket(40)); // filed after the query's ticket (10)
         (articles, history, open)
     }
 
@@ -252,8 +258,8 @@ mod tests {
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(s.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), [11]);
         assert_eq!(s.tickets[0].resolution.as_deref(), Some("restarted it"));
-        // Only the open ticket above the duplicate floor is a possible duplicate.
-        assert_eq!(s.duplicates.iter().map(|t| t.id).collect::<Vec<_>>(), [20]);
+        // Only an earlier open ticket above the duplicate floor is a possible duplicate.
+        assert_eq!(s.duplicates.iter().map(|t| t.id).collect::<Vec<_>>(), [5]);
         let kinds: Vec<_> = s.records().iter().map(|r| r.kind).collect();
         assert_eq!(kinds, ["article", "article", "ticket", "duplicate"]);
     }
@@ -276,10 +282,7 @@ mod tests {
     fn shared_words_break_ties_and_the_floor_drops_what_is_unlike() {
         let all = indexes();
         // Equally close to 2 and 3 by embedding; only 3 shares a word.
-        let v = [
-            std::f32::consts::FRAC_1_SQRT_2,
-            std::f32::consts::FRAC_1_SQRT_2,
-        ];
+        let v = [1.0 / 5f32.sqrt(), 2.0 / 5f32.sqrt()];
         let ties = |text| {
             let q = Query { text, vector: &v };
             let s = suggest(sources(&all), q, LIMITS, Audience::Public, None);

@@ -216,7 +216,12 @@ impl Pipeline {
         for (row, vector) in usable.into_iter().zip(vectors) {
             self.open.push(&vector, past_ticket(row));
         }
+        self.reload_articles().await
+    }
 
+    /// Rebuilds the article index from the store's published articles; an edited article is
+    /// embedded again (its text hash changed), the others come from the cache.
+    pub async fn reload_articles(&mut self) -> Result<(), PipelineError> {
         let articles = self.store.articles().await?;
         let texts: Vec<(i64, String)> = articles
             .iter()
@@ -494,6 +499,7 @@ impl Pipeline {
                 .expect("clustering does not panic")?;
         let stored = self.store.problem_members().await?;
         let matches = problems::match_stored(&candidates, &stored, 0.3);
+        let (candidates, matches) = problems::fold_matched(candidates, matches);
         let ids = self.store.save_problems(&candidates, &matches).await?;
         Ok(ids.into_iter().zip(candidates).collect())
     }
@@ -511,6 +517,8 @@ impl Pipeline {
         let mut backoff = Duration::from_secs(1);
         while !*shutdown.borrow() {
             if tokio::time::Instant::now() >= next_cluster {
+                // Articles change without the ticket stream knowing: refresh them as often.
+                self.reload_articles().await?;
                 let found = self.detect_problems().await?;
                 let drafts = self.draft_articles().await?;
                 tracing::info!(

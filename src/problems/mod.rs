@@ -280,7 +280,47 @@ pub fn match_stored(
             out[c] = Some(stored[s].0);
         }
     }
+    // A candidate left over that lies mostly inside a stored problem is part of it: what a
+    // problem manager merged stays merged although the clustering finds two groups.
+    for (c, candidate) in candidates.iter().enumerate() {
+        if out[c].is_some() {
+            continue;
+        }
+        let ids: HashSet<i64> = candidate.members.iter().map(|m| m.ticket_id).collect();
+        out[c] = stored
+            .iter()
+            .map(|(id, members)| (ids.intersection(members).count(), *id))
+            .filter(|&(shared, _)| 2 * shared >= ids.len() && shared > 0)
+            .max()
+            .map(|(_, id)| id);
+    }
     out
+}
+
+/// Joins the candidates matched to the same stored problem into one (its members, their
+/// span of time), so that each problem is written once; returns them with their matches.
+pub fn fold_matched(
+    candidates: Vec<Candidate>,
+    matches: Vec<Option<i64>>,
+) -> (Vec<Candidate>, Vec<Option<i64>>) {
+    let mut out: Vec<(Candidate, Option<i64>)> = Vec::new();
+    for (candidate, matched) in candidates.into_iter().zip(matches) {
+        let same = out
+            .iter_mut()
+            .find(|(_, m)| matched.is_some() && *m == matched);
+        match same {
+            Some((kept, _)) => {
+                kept.first_seen = kept.first_seen.min(candidate.first_seen);
+                kept.last_seen = kept.last_seen.max(candidate.last_seen);
+                kept.requesters += candidate.requesters;
+                kept.members.extend(candidate.members);
+                kept.members
+                    .sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+            }
+            None => out.push((candidate, matched)),
+        }
+    }
+    out.into_iter().unzip()
 }
 
 #[cfg(test)]
@@ -355,5 +395,33 @@ mod tests {
             make(&[20, 21, 22]),
         ];
         assert_eq!(match_stored(&new, &stored, 0.3), [Some(11), Some(10), None]);
+    }
+
+    #[test]
+    fn what_was_merged_stays_together() {
+        let make = |ids: &[i64]| Candidate {
+            title: format!("{ids:?}"),
+            keywords: vec![],
+            members: ids
+                .iter()
+                .map(|&ticket_id| Member {
+                    ticket_id,
+                    similarity: 1.0 / ticket_id as f32,
+                })
+                .collect(),
+            first_seen: Utc::now(),
+            last_seen: Utc::now(),
+            requesters: ids.len(),
+        };
+        // Problem 10 holds two groups a problem manager merged; clustering finds them apart.
+        let stored = vec![(10, HashSet::from([1, 2, 3, 7, 8, 9]))];
+        let new = vec![make(&[1, 2, 3, 4]), make(&[7, 8, 9]), make(&[20, 21, 22])];
+        let matches = match_stored(&new, &stored, 0.3);
+        assert_eq!(matches, [Some(10), Some(10), None]);
+        let (folded, matches) = fold_matched(new, matches);
+        assert_eq!(matches, [Some(10), None]);
+        let ids: HashSet<i64> = folded[0].members.iter().map(|m| m.ticket_id).collect();
+        assert_eq!(ids, HashSet::from([1, 2, 3, 4, 7, 8, 9]));
+        assert_eq!(folded[0].members[0].ticket_id, 1, "most central first");
     }
 }

@@ -10,6 +10,7 @@ mod problems;
 mod public;
 mod records;
 mod reports;
+mod review;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub use problems::ProblemRow;
 pub use public::Deflection;
 pub use records::*;
 pub use reports::{FieldOutcome, TriageCounts, TriageRow};
+pub use review::{ProblemDetail, ProblemMember};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +40,10 @@ pub enum StoreError {
     NoSuchTicket(i64),
     #[error("there is no answer {0} to give feedback on")]
     NoSuchAnswer(i64),
+    #[error("there is no problem {0}")]
+    NoSuchProblem(i64),
+    #[error("{0}")]
+    Review(String),
 }
 
 impl StoreError {

@@ -9,6 +9,10 @@ use sqlx::Row;
 use super::{Store, StoreError};
 use crate::problems::Candidate;
 
+/// A rejected candidate is proposed again once its pattern is this many times the size it
+/// had when it was rejected.
+const REOPEN_GROWTH: i64 = 2;
+
 /// A stored problem, as listed for people.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProblemRow {
@@ -44,7 +48,8 @@ impl Store {
     }
 
     /// Writes `candidates` in one transaction: each either updates the stored problem it was
-    /// matched to (`matches[i]`) or becomes a new one. A reviewed problem keeps its status.
+    /// matched to (`matches[i]`) or becomes a new one. A reviewed problem keeps its status, but
+    /// a rejected one that grew to [`REOPEN_GROWTH`] times its size is a candidate again.
     /// Returns the problem ids in candidate order.
     pub async fn save_problems(
         &self,
@@ -64,6 +69,9 @@ impl Store {
                  last_seen, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
                  keywords = excluded.keywords, size = excluded.size, \
+                 status = CASE WHEN problems.status = 'rejected' \
+                     AND excluded.size >= ? * problems.rejected_size THEN 'candidate' \
+                     ELSE problems.status END, \
                  requesters = excluded.requesters, first_seen = excluded.first_seen, \
                  last_seen = excluded.last_seen, updated_at = excluded.updated_at RETURNING id",
             )
@@ -76,6 +84,7 @@ impl Store {
             .bind(candidate.last_seen)
             .bind(now)
             .bind(now)
+            .bind(REOPEN_GROWTH)
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
@@ -100,12 +109,24 @@ impl Store {
 
     /// Problems that are not merged away, largest first.
     pub async fn problems(&self) -> Result<Vec<ProblemRow>, StoreError> {
-        let rows = sqlx::query(
+        self.problem_rows("WHERE status != 'merged'", None).await
+    }
+
+    /// Problems matching `filter` (an SQL `WHERE` clause, with at most one `?` for `id`).
+    pub(super) async fn problem_rows(
+        &self,
+        filter: &str,
+        id: Option<i64>,
+    ) -> Result<Vec<ProblemRow>, StoreError> {
+        let sql = format!(
             "SELECT id, title, keywords, status, size, requesters, first_seen, last_seen \
-             FROM problems WHERE status != 'merged' ORDER BY size DESC, id",
-        )
-        .fetch_all(self.pool())
-        .await?;
+             FROM problems {filter} ORDER BY size DESC, id"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(id) = id {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|row| {
                 let keywords: String = row.try_get("keywords")?;
