@@ -490,8 +490,18 @@ fn print_eval(r: &EvalReport) {
             percent(f.applied_precision)
         );
     }
-    let Some(s) = &r.suggestions else { return };
     let figure = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.3}"));
+    if let Some(p) = &r.problems {
+        println!(
+            "problems: {} candidates for {} recurring groups; recovered {}, purity {}, {} false",
+            p.candidates,
+            p.groups,
+            figure(p.groups_recovered),
+            figure(p.candidate_purity),
+            p.false_candidates
+        );
+    }
+    let Some(s) = &r.suggestions else { return };
     if s.n > 0 {
         println!(
             "articles: {} tickets with a known answer; recall@1 {}, @3 {}, @10 {}, MRR {}",

@@ -5,6 +5,7 @@
 
 mod cache;
 mod knowledge;
+mod problems;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,6 +24,7 @@ use crate::text;
 use crate::triage::FieldModel;
 use cache::DiskCache;
 pub use knowledge::{EvalArticle, SuggestionReport};
+pub use problems::ProblemReport;
 
 /// Precision the coverage figure is computed for.
 const COVERAGE_PRECISION: f64 = 0.95;
@@ -110,8 +112,8 @@ pub struct EvalReport {
     pub model_version: String,
     pub category: Option<FieldReport>,
     pub urgency: Option<FieldReport>,
-    /// Problem detection figures (not measured yet).
-    pub problems: Option<serde_json::Value>,
+    /// Problem detection figures, when the set has groups.
+    pub problems: Option<ProblemReport>,
     /// Article suggestion figures, when articles were given.
     pub suggestions: Option<SuggestionReport>,
     /// The same replay with less history (smallest first), when asked for.
@@ -233,6 +235,24 @@ impl Replay<'_> {
         bar.finish_and_clear();
 
         let rows = store.triage_rows(pipeline.version()).await?;
+        // The window ends with the last incoming ticket, as if clustering ran right then.
+        let problems = if truth_has_groups(&tickets) {
+            let last = start + Duration::minutes(tickets.len() as i64);
+            let found = pipeline.detect_problems_at(last).await?;
+            let members: Vec<Vec<i64>> = found
+                .iter()
+                .map(|(_, c)| c.members.iter().map(|m| m.ticket_id).collect())
+                .collect();
+            let groups = tickets
+                .iter()
+                .filter_map(|&(id, t)| Some((id, t.group.as_deref()?)))
+                .collect();
+            let incoming_ids: Vec<i64> =
+                tickets[history.len()..].iter().map(|&(id, _)| id).collect();
+            Some(problems::score(&members, &groups, &incoming_ids))
+        } else {
+            None
+        };
         let truth = knowledge::Truth {
             articles: self.articles,
             groups: tickets
@@ -252,12 +272,16 @@ impl Replay<'_> {
             model_version: pipeline.version().to_owned(),
             category: field_report(&pipeline, &judged, Field::Category),
             urgency: field_report(&pipeline, &judged, Field::Urgency),
-            problems: None,
+            problems,
             suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged).await?,
             learning_curve: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+fn truth_has_groups(tickets: &[(i64, &LabelledTicket)]) -> bool {
+    tickets.iter().any(|(_, t)| t.group.is_some())
 }
 
 fn new_ticket(id: i64, t: &LabelledTicket, resolved: bool, at: chrono::DateTime<Utc>) -> NewTicket {

@@ -463,8 +463,16 @@ impl Pipeline {
     /// Clusters the incidents of the window and stores the candidate problems; returns their
     /// ids with the candidates, largest first.
     pub async fn detect_problems(&self) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
+        self.detect_problems_at(Utc::now()).await
+    }
+
+    /// As [`Pipeline::detect_problems`], with the window ending at `now` (a replay's clock).
+    pub async fn detect_problems_at(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
         let window = chrono::Duration::days(i64::from(self.config.problems.window_days));
-        let rows = self.store.incidents_since(Utc::now() - window).await?;
+        let rows = self.store.incidents_since(now - window).await?;
         let (usable, texts) = prepared_texts(&rows);
         let vectors = embed_cached(
             &self.store,
