@@ -327,7 +327,7 @@ async fn main() -> Result<()> {
             }
             let d = deflection;
             println!(
-                "before filing: {} questions, {} answered with articles, {} rated, {} helped{}",
+                "before filing: {} asked, {} answered with articles, {} rated, {} helped{}",
                 d.asked,
                 d.answered,
                 d.rated,

@@ -1,7 +1,7 @@
 //! The knowledge-gap pass: resolved tickets with similar resolutions and no article become
 //! draft articles (see [`crate::knowledge::draft_articles`]).
 
-use super::{embed_cached, prepared_texts, Pipeline, PipelineError};
+use super::{prepared_texts, Pipeline, PipelineError};
 use crate::knowledge::{self, DraftSettings, ResolvedTicket};
 use crate::problems::ClusterSettings;
 use crate::store::OwnerKind;
@@ -24,9 +24,8 @@ impl Pipeline {
             .iter()
             .map(|r| (r.id, r.resolution.clone().unwrap_or_default()))
             .collect();
-        let embed = |kind, items| embed_cached(&self.store, &self.embedder, kind, items, |_| {});
-        let vectors = embed(OwnerKind::Ticket, &texts).await?;
-        let resolution_vectors = embed(OwnerKind::Resolution, &resolutions).await?;
+        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
+        let resolution_vectors = self.vectors(OwnerKind::Resolution, &resolutions).await?;
         let tickets: Vec<ResolvedTicket> = usable
             .into_iter()
             .zip(texts)

@@ -204,14 +204,7 @@ impl Pipeline {
 
         let rows = self.store.open_tickets().await?;
         let (usable, texts) = prepared_texts(&rows);
-        let vectors = embed_cached(
-            &self.store,
-            &self.embedder,
-            OwnerKind::Ticket,
-            &texts,
-            |_| {},
-        )
-        .await?;
+        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
         self.open = VectorIndex::new(self.embedder.dimension());
         for (row, vector) in usable.into_iter().zip(vectors) {
             self.open.push(&vector, past_ticket(row));
@@ -227,23 +220,9 @@ impl Pipeline {
             .iter()
             .map(|a| (a.id, knowledge::article_text(&a.title, &a.body)))
             .collect();
-        let vectors = embed_cached(
-            &self.store,
-            &self.embedder,
-            OwnerKind::Article,
-            &texts,
-            |_| {},
-        )
-        .await?;
+        let vectors = self.vectors(OwnerKind::Article, &texts).await?;
         let titles: Vec<(i64, String)> = articles.iter().map(|a| (a.id, a.title.clone())).collect();
-        let title_vectors = embed_cached(
-            &self.store,
-            &self.embedder,
-            OwnerKind::ArticleTitle,
-            &titles,
-            |_| {},
-        )
-        .await?;
+        let title_vectors = self.vectors(OwnerKind::ArticleTitle, &titles).await?;
         let indexed = articles
             .iter()
             .zip(vectors.iter().zip(&title_vectors))
@@ -262,6 +241,15 @@ impl Pipeline {
             );
         self.articles = ArticleIndex::new(self.embedder.dimension(), indexed);
         Ok(())
+    }
+
+    /// Embeddings of (owner id, text) pairs, from the store's cache where it has them.
+    async fn vectors(
+        &self,
+        kind: OwnerKind,
+        texts: &[(i64, String)],
+    ) -> Result<Vec<Vec<f32>>, PipelineError> {
+        embed_cached(&self.store, &self.embedder, kind, texts, |_| {}).await
     }
 
     /// Trains a candidate classifier when enough new labels arrived since the last try, and
@@ -383,15 +371,7 @@ impl Pipeline {
             .zip(&prepared)
             .filter_map(|(row, p)| p.as_ref().ok().map(|p| (row.id, p.text.clone())))
             .collect();
-        let mut vectors = embed_cached(
-            &self.store,
-            &self.embedder,
-            OwnerKind::Ticket,
-            &texts,
-            |_| {},
-        )
-        .await?
-        .into_iter();
+        let mut vectors = self.vectors(OwnerKind::Ticket, &texts).await?.into_iter();
 
         let mut report = BatchReport {
             read: rows.len(),
@@ -474,14 +454,7 @@ impl Pipeline {
         let window = chrono::Duration::days(i64::from(self.config.problems.window_days));
         let rows = self.store.incidents_since(now - window).await?;
         let (usable, texts) = prepared_texts(&rows);
-        let vectors = embed_cached(
-            &self.store,
-            &self.embedder,
-            OwnerKind::Ticket,
-            &texts,
-            |_| {},
-        )
-        .await?;
+        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
         let incidents: Vec<WindowIncident> = usable
             .into_iter()
             .zip(texts)
