@@ -66,6 +66,8 @@ pub struct ProblemSummary {
     pub keywords: Vec<String>,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// Recent daily rate over the earlier one (above 1: rising).
+    pub trend: f32,
 }
 
 /// What the demo did; counts are over the incoming tickets.
@@ -169,6 +171,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
             title: c.title,
             size: c.members.len(),
             requesters: c.requesters,
+            trend: c.activity.trend(),
             keywords: c.keywords,
             first_seen: c.first_seen,
             last_seen: c.last_seen,

@@ -573,8 +573,13 @@ async fn problems(
             }
             for p in problems.iter().filter(|_| !json) {
                 println!(
-                    "#{:<4} {:>3} incidents, {:>3} people  [{}]  {}",
-                    p.id, p.size, p.requesters, p.status, p.title
+                    "#{:<4} {:>3} incidents, {:>3} people  {}  [{}]  {}",
+                    p.id,
+                    p.size,
+                    p.requesters,
+                    trend(p.trend),
+                    p.status,
+                    p.title
                 );
                 println!("       keywords: {}", p.keywords.join(", "));
             }
@@ -609,6 +614,14 @@ async fn problems(
         p.size, p.requesters, p.first_seen, p.last_seen
     );
     println!("  keywords: {}", p.keywords.join(", "));
+    if let Some(a) = &p.activity {
+        println!(
+            "  per day since {}: {}  {}",
+            a.start,
+            sparkline(&a.per_day),
+            trend(p.trend)
+        );
+    }
     for m in &detail.members {
         println!(
             "  #{:<6} {:.2}  {}  {}",
@@ -616,6 +629,31 @@ async fn problems(
         );
     }
     Ok(())
+}
+
+/// A trend for people: rising, steady or falling, with the factor.
+fn trend(t: f32) -> String {
+    match t {
+        t if t >= 1.5 => format!("rising ×{t:.1}"),
+        t if t <= 0.67 => format!("falling ×{t:.1}"),
+        _ => "steady".into(),
+    }
+}
+
+/// Daily counts as a line of block characters, so the shape shows in a terminal.
+fn sparkline(counts: &[u32]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let top = counts.iter().copied().max().unwrap_or(0).max(1);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                '·'
+            } else {
+                BARS[((c * 7) / top) as usize]
+            }
+        })
+        .collect()
 }
 
 fn print_public(answer: &ticketlens::pipeline::PublicAnswer) {

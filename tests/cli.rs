@@ -63,6 +63,7 @@ async fn demo_json_summary_and_the_planted_problems() {
     for p in problems {
         assert!(p["id"].is_i64() && p["title"].as_str().is_some_and(|t| !t.is_empty()));
         assert!(p["size"].as_u64().unwrap() >= 3);
+        assert!(p["trend"].as_f64().unwrap() > 0.0, "{p}");
     }
 
     let store = Store::open(&format!("sqlite://{database}")).await.unwrap();

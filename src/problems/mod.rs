@@ -3,17 +3,19 @@
 //! its members. DBSCAN suits the job: the number of problems is unknown, most incidents belong
 //! to none (noise), and a recurring incident is a dense run of near-identical reports.
 
+mod activity;
 mod keywords;
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use linfa::traits::Transformer;
 use linfa_clustering::Dbscan;
 use ndarray::Array2;
 
 use serde::Serialize;
 
+pub use activity::Activity;
 pub use keywords::{distinctive_terms, terms};
 
 use crate::vectors::dot;
@@ -59,6 +61,16 @@ pub struct Candidate {
     pub last_seen: DateTime<Utc>,
     /// Distinct people who reported it.
     pub requesters: usize,
+    /// Incidents per day over the clustering window.
+    pub activity: Activity,
+}
+
+impl Candidate {
+    /// How candidates are ranked for a problem manager: size, weighted by how fast it is
+    /// growing now.
+    pub fn rank(&self) -> f32 {
+        self.members.len() as f32 * self.activity.trend()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,15 +107,15 @@ pub fn detect(
     classes.push(noise.iter().map(|&i| incidents[i].text.as_str()).collect());
     let keywords = distinctive_terms(&classes, 5);
 
+    let days = window_days(incidents);
     let mut candidates: Vec<Candidate> = groups
         .iter()
         .zip(keywords)
-        .map(|(group, keywords)| candidate(incidents, group, keywords))
+        .map(|(group, keywords)| candidate(incidents, group, keywords, days))
         .collect();
     candidates.sort_by(|a, b| {
-        b.members
-            .len()
-            .cmp(&a.members.len())
+        b.rank()
+            .total_cmp(&a.rank())
             .then(a.first_seen.cmp(&b.first_seen))
     });
     Ok(candidates)
@@ -189,7 +201,19 @@ fn cohesion(vectors: &[&[f32]], group: &[usize]) -> f32 {
     group.iter().map(|&i| dot(vectors[i], &centre)).sum::<f32>() / group.len() as f32
 }
 
-fn candidate(incidents: &[WindowIncident], group: &[usize], keywords: Vec<String>) -> Candidate {
+/// The first and last day of the window's incidents.
+fn window_days(incidents: &[WindowIncident]) -> (NaiveDate, NaiveDate) {
+    let days = incidents.iter().map(|i| i.created_at.date_naive());
+    let first = days.clone().min().unwrap_or_default();
+    (first, days.max().unwrap_or(first))
+}
+
+fn candidate(
+    incidents: &[WindowIncident],
+    group: &[usize],
+    keywords: Vec<String>,
+    (first_day, last_day): (NaiveDate, NaiveDate),
+) -> Candidate {
     let vectors: Vec<&[f32]> = incidents.iter().map(|i| i.vector.as_slice()).collect();
     let centre = centre(&vectors, group);
 
@@ -227,6 +251,14 @@ fn candidate(incidents: &[WindowIncident], group: &[usize], keywords: Vec<String
             .expect("non-empty"),
         requesters: requesters.len(),
         members,
+        activity: Activity::of(
+            &group
+                .iter()
+                .map(|&i| incidents[i].created_at)
+                .collect::<Vec<_>>(),
+            first_day,
+            last_day,
+        ),
     }
 }
 
@@ -313,6 +345,7 @@ pub fn fold_matched(
                 kept.first_seen = kept.first_seen.min(candidate.first_seen);
                 kept.last_seen = kept.last_seen.max(candidate.last_seen);
                 kept.requesters += candidate.requesters;
+                kept.activity.add(&candidate.activity);
                 kept.members.extend(candidate.members);
                 kept.members
                     .sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
@@ -384,6 +417,7 @@ mod tests {
             first_seen: Utc::now(),
             last_seen: Utc::now(),
             requesters: 1,
+            activity: Activity::of(&[], Utc::now().date_naive(), Utc::now().date_naive()),
         };
         let stored = vec![
             (10, HashSet::from([1, 2, 3])),
@@ -412,6 +446,7 @@ mod tests {
             first_seen: Utc::now(),
             last_seen: Utc::now(),
             requesters: ids.len(),
+            activity: Activity::of(&[], Utc::now().date_naive(), Utc::now().date_naive()),
         };
         // Problem 10 holds two groups a problem manager merged; clustering finds them apart.
         let stored = vec![(10, HashSet::from([1, 2, 3, 7, 8, 9]))];

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::problems::Candidate;
+use crate::problems::{Activity, Candidate};
 
 /// A rejected candidate is proposed again once its pattern is this many times the size it
 /// had when it was rejected.
@@ -24,6 +24,10 @@ pub struct ProblemRow {
     pub requesters: i64,
     pub first_seen: String,
     pub last_seen: String,
+    /// Recent daily rate over the earlier one: above 1, rising.
+    pub trend: f32,
+    /// Incidents per day over the last clustering window.
+    pub activity: Option<Activity>,
 }
 
 impl Store {
@@ -66,8 +70,10 @@ impl Store {
             // A matched problem is updated in place: its id, status and creation time stay.
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO problems (id, title, keywords, size, requesters, first_seen, \
-                 last_seen, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 last_seen, created_at, updated_at, activity, trend) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                 activity = excluded.activity, trend = excluded.trend, \
                  keywords = excluded.keywords, size = excluded.size, \
                  status = CASE WHEN problems.status = 'rejected' \
                      AND excluded.size >= ? * problems.rejected_size THEN 'candidate' \
@@ -84,6 +90,8 @@ impl Store {
             .bind(candidate.last_seen)
             .bind(now)
             .bind(now)
+            .bind(serde_json::to_string(&candidate.activity).expect("counts serialise"))
+            .bind(candidate.activity.trend())
             .bind(REOPEN_GROWTH)
             .fetch_one(&mut *tx)
             .await?;
@@ -119,8 +127,8 @@ impl Store {
         id: Option<i64>,
     ) -> Result<Vec<ProblemRow>, StoreError> {
         let sql = format!(
-            "SELECT id, title, keywords, status, size, requesters, first_seen, last_seen \
-             FROM problems {filter} ORDER BY size DESC, id"
+            "SELECT id, title, keywords, status, size, requesters, first_seen, last_seen, \
+             trend, activity FROM problems {filter} ORDER BY size * trend DESC, id"
         );
         let mut query = sqlx::query(&sql);
         if let Some(id) = id {
@@ -139,6 +147,10 @@ impl Store {
                     requesters: row.try_get("requesters")?,
                     first_seen: row.try_get("first_seen")?,
                     last_seen: row.try_get("last_seen")?,
+                    trend: row.try_get("trend")?,
+                    activity: row
+                        .try_get::<Option<String>, _>("activity")?
+                        .and_then(|a| serde_json::from_str(&a).ok()),
                 })
             })
             .collect()
