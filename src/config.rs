@@ -185,6 +185,11 @@ pub struct ProblemsConfig {
     pub min_cohesion: f32,
     /// Seconds between clustering passes while `run` runs.
     pub interval_secs: u64,
+    /// A new incident at least this similar to a known problem's centre joins it at once.
+    pub join_similarity: f32,
+    /// An incident joining a problem whose trend (recent rate over its earlier rate) is at
+    /// least this is flagged as possibly part of a major incident.
+    pub major_incident_trend: f32,
 }
 
 impl Default for ProblemsConfig {
@@ -195,6 +200,8 @@ impl Default for ProblemsConfig {
             max_distance: 0.4,
             min_cohesion: 0.75,
             interval_secs: 300,
+            join_similarity: 0.7,
+            major_incident_trend: 2.0,
         }
     }
 }

@@ -211,7 +211,7 @@ async fn run_stops_cleanly_when_asked_and_has_written_what_it_read() {
 #[tokio::test]
 async fn candidate_problems_keep_their_id_and_review_across_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, pipeline) = small_pipeline(dir.path(), 8).await;
+    let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
     for subject in [
         "VPN disconnects every few minutes",
         "VPN keeps dropping at home",
@@ -247,7 +247,7 @@ async fn candidate_problems_keep_their_id_and_review_across_runs() {
 #[tokio::test]
 async fn rejections_and_merges_outlive_the_next_clustering_run() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, pipeline) = small_pipeline(dir.path(), 8).await;
+    let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
     for subject in [
         "VPN disconnects every few minutes",
         "VPN keeps dropping at home",
@@ -303,4 +303,58 @@ async fn rejections_and_merges_outlive_the_next_clustering_run() {
     );
     let listed = store.problems().await.unwrap();
     assert!(listed.iter().all(|p| p.id != vpn));
+}
+
+#[tokio::test]
+async fn a_new_incident_joins_its_problem_as_it_is_triaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
+    for subject in [
+        "VPN disconnects every few minutes",
+        "VPN keeps dropping at home",
+    ] {
+        store
+            .insert_ticket(&open_ticket(subject, ""))
+            .await
+            .unwrap();
+    }
+    pipeline.drain(|_| {}).await.unwrap();
+    let found = pipeline.detect_problems().await.unwrap();
+    let (vpn, candidate) = &found[0];
+    assert!(candidate.title.to_lowercase().contains("vpn"));
+    let size = store.problem(*vpn).await.unwrap().members.len();
+
+    let joining = store
+        .insert_ticket(&open_ticket(
+            "The VPN dropped again",
+            "every ten minutes from home",
+        ))
+        .await
+        .unwrap();
+    let unrelated = store
+        .insert_ticket(&open_ticket("Need a new keyboard", "the space bar sticks"))
+        .await
+        .unwrap();
+    pipeline.drain(|_| {}).await.unwrap();
+    let problem_of = |id: i64| {
+        let store = store.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT problem_id FROM triage_results WHERE ticket_id = ?",
+            )
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        problem_of(joining).await,
+        Some(*vpn),
+        "joined without a clustering pass"
+    );
+    assert_eq!(problem_of(unrelated).await, None);
+    let members = store.problem(*vpn).await.unwrap().members;
+    assert_eq!(members.len(), size + 1);
+    assert!(members.iter().any(|m| m.ticket_id == joining));
 }

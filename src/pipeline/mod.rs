@@ -26,7 +26,7 @@ use crate::knowledge::{
     self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Limits, Query, Sources, Suggestions,
 };
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
-use crate::problems::{self, ClusterSettings, ProblemError, WindowIncident};
+use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
 use crate::store::{ClassifierRecord, OwnerKind, Store, StoreError, TicketRow};
 use crate::text::{self, Prepared};
 use crate::triage::{
@@ -103,6 +103,9 @@ pub struct Pipeline {
     articles: ArticleIndex,
     /// Open tickets, for possible duplicates; grows as the stream brings new ones.
     open: VectorIndex<PastTicket>,
+    /// The candidate and accepted problems of the last clustering pass, for new incidents to
+    /// join at once.
+    known_problems: Vec<KnownProblem>,
     /// Labelled tickets the history had when training was last tried.
     last_training: Option<usize>,
     /// Recorded on every triage and suggestion row; a new version writes new rows.
@@ -147,6 +150,7 @@ impl Pipeline {
             policy,
             articles: ArticleIndex::new(dimension, []),
             open: VectorIndex::new(dimension),
+            known_problems: Vec::new(),
             last_training: None,
         };
         pipeline.reload_knowledge().await?;
@@ -401,6 +405,22 @@ impl Pipeline {
             if !open_ids.contains(&row.id) {
                 self.open.push(&vector, past_ticket(row));
             }
+            let problem = (row.kind == "incident")
+                .then(|| {
+                    problems::join(
+                        &self.known_problems,
+                        &vector,
+                        self.config.problems.join_similarity,
+                    )
+                })
+                .flatten()
+                .map(|(p, similarity)| {
+                    (
+                        p.id,
+                        similarity,
+                        p.trend >= self.config.problems.major_incident_trend,
+                    )
+                });
             let triaged = writeback::Triaged {
                 ticket_id: row.id,
                 version: &self.version,
@@ -408,6 +428,7 @@ impl Pipeline {
                 verdict: &verdict,
                 decision: triage::decide(&verdict, &current, &self.policy),
                 suggestions: &suggestions,
+                problem,
             };
             if writeback::write(&mut writer, triaged).await? {
                 report.needs_review += 1;
@@ -442,13 +463,15 @@ impl Pipeline {
 
     /// Clusters the incidents of the window and stores the candidate problems; returns their
     /// ids with the candidates, largest first.
-    pub async fn detect_problems(&self) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
+    pub async fn detect_problems(
+        &mut self,
+    ) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
         self.detect_problems_at(Utc::now()).await
     }
 
     /// As [`Pipeline::detect_problems`], with the window ending at `now` (a replay's clock).
     pub async fn detect_problems_at(
-        &self,
+        &mut self,
         now: chrono::DateTime<Utc>,
     ) -> Result<Vec<(i64, problems::Candidate)>, PipelineError> {
         let window = chrono::Duration::days(i64::from(self.config.problems.window_days));
@@ -482,6 +505,25 @@ impl Pipeline {
         let matches = problems::match_stored(&candidates, &stored, 0.3);
         let (candidates, matches) = problems::fold_matched(candidates, matches);
         let ids = self.store.save_problems(&candidates, &matches).await?;
+        // Rejected candidates attract no new incidents.
+        let rejected: HashSet<i64> = self
+            .store
+            .problems()
+            .await?
+            .into_iter()
+            .filter(|p| p.status == "rejected")
+            .map(|p| p.id)
+            .collect();
+        self.known_problems = ids
+            .iter()
+            .zip(&candidates)
+            .filter(|(id, _)| !rejected.contains(id))
+            .map(|(&id, c)| KnownProblem {
+                id,
+                centre: c.centre.clone(),
+                trend: c.activity.trend(),
+            })
+            .collect();
         Ok(ids.into_iter().zip(candidates).collect())
     }
 

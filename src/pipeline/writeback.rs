@@ -13,6 +13,8 @@ pub(super) struct Triaged<'a> {
     pub verdict: &'a Verdict,
     pub decision: Decision,
     pub suggestions: &'a [SuggestionRecord],
+    /// The known problem the incident joins: (id, similarity to its centre, growing fast).
+    pub problem: Option<(i64, f32, bool)>,
 }
 
 /// Fills the ticket's empty fields as decided, records the triage row and the suggestions.
@@ -68,7 +70,12 @@ pub(super) async fn write(
         // The nearest past tickets, and for each field the label, its threshold and the
         // terms that weighed most: why this was decided, for the person who reviews it.
         evidence: serde_json::to_value(verdict).expect("evidence serialises"),
+        problem_id: t.problem.map(|(id, _, _)| id),
+        major_incident: t.problem.is_some_and(|(_, _, major)| major),
     };
+    if let Some((id, similarity, _)) = t.problem {
+        writer.join_problem(id, t.ticket_id, similarity).await?;
+    }
     writer.record_triage(&record).await?;
     writer
         .record_suggestions(t.ticket_id, t.version, t.suggestions)
@@ -97,6 +104,8 @@ pub(super) async fn write_skipped(
         urgency_status: review,
         priority: None,
         evidence: serde_json::json!([]),
+        problem_id: None,
+        major_incident: false,
     };
     writer.record_triage(&record).await
 }

@@ -4,6 +4,7 @@
 //! to none (noise), and a recurring incident is a dense run of near-identical reports.
 
 mod activity;
+mod join;
 mod keywords;
 
 use std::collections::HashSet;
@@ -16,6 +17,7 @@ use ndarray::Array2;
 use serde::Serialize;
 
 pub use activity::Activity;
+pub use join::{join, KnownProblem};
 pub use keywords::{distinctive_terms, terms};
 
 use crate::vectors::dot;
@@ -63,6 +65,9 @@ pub struct Candidate {
     pub requesters: usize,
     /// Incidents per day over the clustering window.
     pub activity: Activity,
+    /// Unit-length mean of the members' embeddings: where new incidents join.
+    #[serde(skip)]
+    pub centre: Vec<f32>,
 }
 
 impl Candidate {
@@ -259,6 +264,7 @@ fn candidate(
             first_day,
             last_day,
         ),
+        centre,
     }
 }
 
@@ -346,6 +352,16 @@ pub fn fold_matched(
                 kept.last_seen = kept.last_seen.max(candidate.last_seen);
                 kept.requesters += candidate.requesters;
                 kept.activity.add(&candidate.activity);
+                // The centre of both, each weighted by its size.
+                let (a, b) = (kept.members.len() as f32, candidate.members.len() as f32);
+                let mixed: Vec<f32> = kept
+                    .centre
+                    .iter()
+                    .zip(&candidate.centre)
+                    .map(|(x, y)| a * x + b * y)
+                    .collect();
+                let norm = mixed.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                kept.centre = mixed.iter().map(|x| x / norm).collect();
                 kept.members.extend(candidate.members);
                 kept.members
                     .sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
@@ -418,6 +434,7 @@ mod tests {
             last_seen: Utc::now(),
             requesters: 1,
             activity: Activity::of(&[], Utc::now().date_naive(), Utc::now().date_naive()),
+            centre: vec![1.0, 0.0],
         };
         let stored = vec![
             (10, HashSet::from([1, 2, 3])),
@@ -447,6 +464,7 @@ mod tests {
             last_seen: Utc::now(),
             requesters: ids.len(),
             activity: Activity::of(&[], Utc::now().date_naive(), Utc::now().date_naive()),
+            centre: vec![1.0, 0.0],
         };
         // Problem 10 holds two groups a problem manager merged; clustering finds them apart.
         let stored = vec![(10, HashSet::from([1, 2, 3, 7, 8, 9]))];

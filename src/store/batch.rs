@@ -73,14 +73,16 @@ impl<'c> BatchWriter<'c> {
         sqlx::query(
             "INSERT INTO triage_results (ticket_id, model_version, outcome, reason, category, \
              category_confidence, category_status, urgency, urgency_confidence, urgency_status, \
-             priority, evidence, triaged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             priority, evidence, triaged_at, problem_id, major_incident) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (ticket_id, model_version) DO UPDATE SET outcome = excluded.outcome, \
              reason = excluded.reason, category = excluded.category, \
              category_confidence = excluded.category_confidence, \
              category_status = excluded.category_status, urgency = excluded.urgency, \
              urgency_confidence = excluded.urgency_confidence, \
              urgency_status = excluded.urgency_status, priority = excluded.priority, \
-             evidence = excluded.evidence, triaged_at = excluded.triaged_at",
+             evidence = excluded.evidence, triaged_at = excluded.triaged_at, \
+             problem_id = excluded.problem_id, major_incident = excluded.major_incident",
         )
         .bind(record.ticket_id)
         .bind(&record.model_version)
@@ -94,6 +96,39 @@ impl<'c> BatchWriter<'c> {
         .bind(&record.urgency_status)
         .bind(&record.priority)
         .bind(record.evidence.to_string())
+        .bind(Utc::now())
+        .bind(record.problem_id)
+        .bind(record.major_incident)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds an incident to a problem (once), and brings the problem's size and last sighting
+    /// up to date.
+    pub async fn join_problem(
+        &mut self,
+        problem_id: i64,
+        ticket_id: i64,
+        similarity: f32,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO problem_members (problem_id, ticket_id, similarity) VALUES (?, ?, ?) \
+             ON CONFLICT (problem_id, ticket_id) DO NOTHING",
+        )
+        .bind(problem_id)
+        .bind(ticket_id)
+        .bind(similarity)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE problems SET \
+             size = (SELECT COUNT(*) FROM problem_members WHERE problem_id = ?1), \
+             last_seen = MAX(last_seen, (SELECT created_at FROM tickets WHERE id = ?2)), \
+             updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(problem_id)
+        .bind(ticket_id)
         .bind(Utc::now())
         .execute(&mut *self.tx)
         .await?;

@@ -151,6 +151,10 @@ pub struct TriageRecord {
     pub urgency_status: String,
     pub priority: Option<String>,
     pub evidence: serde_json::Value,
+    /// The candidate problem the incident joined as it was triaged.
+    pub problem_id: Option<i64>,
+    /// That problem is growing fast: possibly part of a major incident.
+    pub major_incident: bool,
 }
 
 /// One ranked suggestion for a ticket.
