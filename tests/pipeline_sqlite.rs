@@ -59,6 +59,16 @@ fn open_ticket(subject: &str, body: &str) -> NewTicket {
     }
 }
 
+/// Open tickets with these subjects (and no body).
+async fn insert_open(store: &Store, subjects: &[&str]) {
+    for subject in subjects {
+        store
+            .insert_ticket(&open_ticket(subject, ""))
+            .await
+            .unwrap();
+    }
+}
+
 async fn triage_rows(store: &Store) -> Vec<(i64, String, Option<String>)> {
     sqlx::query("SELECT ticket_id, outcome, reason FROM triage_results ORDER BY ticket_id")
         .fetch_all(store.pool())
@@ -125,16 +135,15 @@ async fn bad_tickets_are_triaged_or_marked_and_never_stop_the_stream() {
 async fn a_replayed_stream_neither_duplicates_nor_changes_results() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut pipeline) = small_pipeline(dir.path(), 2).await;
-    for subject in [
-        "VPN disconnects hourly",
-        "Printer jammed again",
-        "VPN login fails",
-    ] {
-        store
-            .insert_ticket(&open_ticket(subject, ""))
-            .await
-            .unwrap();
-    }
+    insert_open(
+        &store,
+        &[
+            "VPN disconnects hourly",
+            "Printer jammed again",
+            "VPN login fails",
+        ],
+    )
+    .await;
     let agent_set = store
         .insert_ticket(&open_ticket("VPN is down", ""))
         .await
@@ -212,15 +221,14 @@ async fn run_stops_cleanly_when_asked_and_has_written_what_it_read() {
 async fn candidate_problems_keep_their_id_and_review_across_runs() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
-    for subject in [
-        "VPN disconnects every few minutes",
-        "VPN keeps dropping at home",
-    ] {
-        store
-            .insert_ticket(&open_ticket(subject, ""))
-            .await
-            .unwrap();
-    }
+    insert_open(
+        &store,
+        &[
+            "VPN disconnects every few minutes",
+            "VPN keeps dropping at home",
+        ],
+    )
+    .await;
     let first = pipeline.detect_problems().await.unwrap();
     assert!(!first.is_empty(), "the VPN incidents form a candidate");
     let (id, vpn) = &first[0];
@@ -248,17 +256,16 @@ async fn candidate_problems_keep_their_id_and_review_across_runs() {
 async fn rejections_and_merges_outlive_the_next_clustering_run() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
-    for subject in [
-        "VPN disconnects every few minutes",
-        "VPN keeps dropping at home",
-        "Printer on floor 2 jammed again",
-        "Floor 2 printer offline",
-    ] {
-        store
-            .insert_ticket(&open_ticket(subject, ""))
-            .await
-            .unwrap();
-    }
+    insert_open(
+        &store,
+        &[
+            "VPN disconnects every few minutes",
+            "VPN keeps dropping at home",
+            "Printer on floor 2 jammed again",
+            "Floor 2 printer offline",
+        ],
+    )
+    .await;
     let first = pipeline.detect_problems().await.unwrap();
     let id_of = |word: &str| {
         first
@@ -309,15 +316,14 @@ async fn rejections_and_merges_outlive_the_next_clustering_run() {
 async fn a_new_incident_joins_its_problem_as_it_is_triaged() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
-    for subject in [
-        "VPN disconnects every few minutes",
-        "VPN keeps dropping at home",
-    ] {
-        store
-            .insert_ticket(&open_ticket(subject, ""))
-            .await
-            .unwrap();
-    }
+    insert_open(
+        &store,
+        &[
+            "VPN disconnects every few minutes",
+            "VPN keeps dropping at home",
+        ],
+    )
+    .await;
     pipeline.drain(|_| {}).await.unwrap();
     let found = pipeline.detect_problems().await.unwrap();
     let (vpn, candidate) = &found[0];
