@@ -12,6 +12,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use linfa::traits::Transformer;
 use linfa_clustering::Dbscan;
+use linfa_nn::distance::L2Dist;
+use linfa_nn::CommonNearestNeighbour;
 use ndarray::Array2;
 
 use serde::Serialize;
@@ -146,18 +148,23 @@ fn cluster(
         return Ok(Vec::new());
     }
     let dimension = vectors[members[0]].len();
-    let flat: Vec<f64> = members
+    let flat: Vec<f32> = members
         .iter()
-        .flat_map(|&i| vectors[i].iter().map(|&x| f64::from(x)))
+        .flat_map(|&i| vectors[i].iter().copied())
         .collect();
     let records = Array2::from_shape_vec((members.len(), dimension), flat)
         .map_err(|e| ProblemError::Cluster(e.to_string()))?;
     // For unit vectors, euclidean² = 2 × cosine distance.
-    let tolerance = (2.0 * f64::from(max_distance)).sqrt();
-    let labels = Dbscan::params(settings.min_size)
-        .tolerance(tolerance)
-        .transform(&records)
-        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
+    let tolerance = (2.0 * max_distance).sqrt();
+    // A k-d tree does not prune in 384 dimensions: a linear scan is faster there.
+    let labels = Dbscan::params_with(
+        settings.min_size,
+        L2Dist,
+        CommonNearestNeighbour::LinearSearch,
+    )
+    .tolerance(tolerance)
+    .transform(&records)
+    .map_err(|e| ProblemError::Cluster(e.to_string()))?;
     let count = labels.iter().flatten().max().map_or(0, |&m| m + 1);
     let mut groups: Vec<Vec<usize>> = vec![Vec::new(); count];
     for (&i, label) in members.iter().zip(&labels) {

@@ -1,0 +1,108 @@
+//! Problem detection at scale: one full clustering pass over windows of synthetic incidents
+//! (the target is 50,000 in 10 s on 2 cores), and the join of one new incident to the
+//! known problems as it is triaged (target: under 1 ms). Prints seconds per pass and the
+//! median join; run with `cargo bench --bench problems` (`-- 50000` to add that size; it is
+//! left out by default because the current DBSCAN takes far longer than the target there).
+//!
+//! Incidents: a tenth belong to recurring patterns of ~10 reports (a random unit centre plus
+//! noise, cosine ~0.8 to it), the rest are scattered, as in a help desk's window.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use ticketlens::problems::{self, ClusterSettings, KnownProblem, WindowIncident};
+
+const DIMENSION: usize = 384;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+
+    fn unit(&mut self) -> Vec<f32> {
+        normalise((0..DIMENSION).map(|_| self.next()).collect())
+    }
+}
+
+fn normalise(v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / norm).collect()
+}
+
+fn window(n: usize, rng: &mut Rng) -> Vec<WindowIncident> {
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let patterns: Vec<Vec<f32>> = (0..(n / 100).max(1)).map(|_| rng.unit()).collect();
+    (0..n)
+        .map(|i| {
+            let vector = if i % 10 == 0 {
+                let centre = &patterns[(i / 10) % patterns.len()];
+                let noise = rng.unit();
+                normalise(
+                    centre
+                        .iter()
+                        .zip(&noise)
+                        .map(|(c, e)| c + 0.6 * e)
+                        .collect(),
+                )
+            } else {
+                rng.unit()
+            };
+            WindowIncident {
+                ticket_id: i as i64,
+                subject: format!("incident {i}"),
+                text: format!("incident {i} pattern {}", (i / 10) % patterns.len()),
+                requester: Some(format!("user{}", i % 97)),
+                created_at: start + chrono::Duration::minutes((i * 14 * 24 * 60 / n) as i64),
+                vector,
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let mut sizes = vec![2_000, 5_000, 10_000];
+    sizes.extend(std::env::args().filter_map(|a| a.parse::<usize>().ok()));
+    let settings = ClusterSettings {
+        min_size: 3,
+        max_distance: 0.4,
+        min_cohesion: 0.75,
+    };
+    let mut rng = Rng(0x5eed);
+    for n in sizes {
+        let incidents = window(n, &mut rng);
+        let started = Instant::now();
+        let found = problems::detect(&incidents, settings).expect("clustering runs");
+        println!(
+            "full pass over {n:>6} incidents: {:>8.2} s, {} candidates",
+            started.elapsed().as_secs_f64(),
+            found.len()
+        );
+    }
+    let known: Vec<KnownProblem> = (0..200)
+        .map(|id| KnownProblem {
+            id,
+            centre: rng.unit(),
+            trend: 1.0,
+        })
+        .collect();
+    let queries: Vec<Vec<f32>> = (0..1000).map(|_| rng.unit()).collect();
+    let mut times: Vec<Duration> = queries
+        .iter()
+        .map(|q| {
+            let started = Instant::now();
+            std::hint::black_box(problems::join(&known, q, 0.7));
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "join of one incident to 200 known problems: median {:.1} µs, p99 {:.1} µs",
+        times[times.len() / 2].as_secs_f64() * 1e6,
+        times[times.len() * 99 / 100].as_secs_f64() * 1e6
+    );
+}
