@@ -329,6 +329,19 @@ async fn a_new_incident_joins_its_problem_as_it_is_triaged() {
     let (vpn, candidate) = &found[0];
     assert!(candidate.title.to_lowercase().contains("vpn"));
     let size = store.problem(*vpn).await.unwrap().members.len();
+    let linked: Vec<Option<i64>> = sqlx::query_scalar(
+        "SELECT r.problem_id FROM triage_results r JOIN problem_members m \
+         ON m.ticket_id = r.ticket_id WHERE m.problem_id = ?",
+    )
+    .bind(vpn)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(linked.len(), 2, "the two open incidents were triaged");
+    assert!(
+        linked.iter().all(|p| *p == Some(*vpn)),
+        "the pass links them"
+    );
 
     let joining = store
         .insert_ticket(&open_ticket(

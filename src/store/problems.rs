@@ -108,6 +108,12 @@ impl Store {
                 .bind(member.similarity)
                 .execute(&mut *tx)
                 .await?;
+                // The ticket's triage rows name its problem (the latest pass's word).
+                sqlx::query("UPDATE triage_results SET problem_id = ? WHERE ticket_id = ?")
+                    .bind(id)
+                    .bind(member.ticket_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             ids.push(id);
         }

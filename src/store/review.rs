@@ -124,6 +124,11 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE triage_results SET problem_id = ? WHERE problem_id = ?")
+            .bind(into)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE problems SET size = (SELECT COUNT(*) FROM problem_members WHERE problem_id = ?), \
              requesters = (SELECT COUNT(DISTINCT t.requester) FROM problem_members m \
