@@ -59,6 +59,12 @@ fn open_ticket(subject: &str, body: &str) -> NewTicket {
     }
 }
 
+/// Two reports of one VPN problem: with the VPN history, a candidate problem.
+const VPN_REPORTS: [&str; 2] = [
+    "VPN disconnects every few minutes",
+    "VPN keeps dropping at home",
+];
+
 /// Open tickets with these subjects (and no body).
 async fn insert_open(store: &Store, subjects: &[&str]) {
     for subject in subjects {
@@ -221,14 +227,7 @@ async fn run_stops_cleanly_when_asked_and_has_written_what_it_read() {
 async fn candidate_problems_keep_their_id_and_review_across_runs() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
-    insert_open(
-        &store,
-        &[
-            "VPN disconnects every few minutes",
-            "VPN keeps dropping at home",
-        ],
-    )
-    .await;
+    insert_open(&store, &VPN_REPORTS).await;
     let first = pipeline.detect_problems().await.unwrap();
     assert!(!first.is_empty(), "the VPN incidents form a candidate");
     let (id, vpn) = &first[0];
@@ -316,14 +315,7 @@ async fn rejections_and_merges_outlive_the_next_clustering_run() {
 async fn a_new_incident_joins_its_problem_as_it_is_triaged() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut pipeline) = small_pipeline(dir.path(), 8).await;
-    insert_open(
-        &store,
-        &[
-            "VPN disconnects every few minutes",
-            "VPN keeps dropping at home",
-        ],
-    )
-    .await;
+    insert_open(&store, &VPN_REPORTS).await;
     pipeline.drain(|_| {}).await.unwrap();
     let found = pipeline.detect_problems().await.unwrap();
     let (vpn, candidate) = &found[0];
