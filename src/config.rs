@@ -155,6 +155,9 @@ pub struct KnowledgeConfig {
     pub draft_max_distance: f32,
     /// An article at least this similar to such a group answers it: no draft is written.
     pub draft_covered_similarity: f32,
+    /// Drafts are written from the tickets resolved within this many days (clustering is
+    /// quadratic in their number; old fixes are either documented or obsolete).
+    pub draft_window_days: u32,
 }
 
 impl Default for KnowledgeConfig {
@@ -167,6 +170,7 @@ impl Default for KnowledgeConfig {
             draft_min_tickets: 3,
             draft_max_distance: 0.3,
             draft_covered_similarity: 0.5,
+            draft_window_days: 90,
         }
     }
 }

@@ -9,7 +9,6 @@ use tokio::sync::watch;
 use ticketlens::config::PipelineConfig;
 use ticketlens::demo::{self, DemoOptions, DemoSummary};
 use ticketlens::eval::{self, EvalData, EvalOptions, EvalReport};
-use ticketlens::knowledge::Audience;
 use ticketlens::model::{self, Manifest};
 use ticketlens::pipeline::{Assessment, Pipeline};
 
@@ -172,7 +171,7 @@ struct TextArgs {
 
 #[derive(Subcommand)]
 enum ProblemsCommand {
-    /// The problems, largest first (the default).
+    /// The problems, by size × trend (the default).
     List {
         /// Include rejected candidates.
         #[arg(long)]
@@ -254,7 +253,7 @@ async fn main() -> Result<()> {
             json,
         } => run(&pipeline, once, json).await?,
         Command::Classify(args) => {
-            let assessment = assess(&args, Audience::Agent).await?;
+            let assessment = assess(&args).await?;
             print_assessment(&assessment, args.json, true)?;
         }
         Command::Suggest { text, public } if public => {
@@ -270,7 +269,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::Suggest { text, .. } => {
-            let assessment = assess(&text, Audience::Agent).await?;
+            let assessment = assess(&text).await?;
             print_assessment(&assessment, text.json, false)?;
         }
         Command::Feedback {
@@ -426,10 +425,10 @@ fn load_config(args: &StoreArgs) -> Result<PipelineConfig> {
     Ok(config)
 }
 
-async fn assess(args: &TextArgs, audience: Audience) -> Result<Assessment> {
+async fn assess(args: &TextArgs) -> Result<Assessment> {
     let config = load_config(&args.store)?;
     let pipeline = Pipeline::open(config).await?;
-    Ok(pipeline.assess(&args.text, audience).await?)
+    Ok(pipeline.assess(&args.text).await?)
 }
 
 async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
@@ -596,7 +595,8 @@ async fn problems(
         }
         ProblemsCommand::Merge { id, into } => {
             store.merge_problems(id, into).await?;
-            (into, Some("merged"))
+            println!("Problem {id} merged into {into}.");
+            (into, None)
         }
     };
     let detail = store.problem(id).await?;

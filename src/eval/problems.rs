@@ -29,8 +29,9 @@ pub(super) fn score(
     groups: &HashMap<i64, &str>,
     incoming: &[i64],
 ) -> ProblemReport {
+    let incoming: std::collections::HashSet<i64> = incoming.iter().copied().collect();
     let mut sizes: HashMap<&str, usize> = HashMap::new();
-    for id in incoming {
+    for id in &incoming {
         if let Some(g) = groups.get(id) {
             *sizes.entry(g).or_default() += 1;
         }
@@ -52,7 +53,7 @@ pub(super) fn score(
             candidates.iter().any(|members| {
                 let incoming_in = members
                     .iter()
-                    .filter(|id| incoming.contains(id) && groups.get(id) == Some(&group))
+                    .filter(|id| groups.get(id) == Some(&group) && incoming.contains(id))
                     .count();
                 let in_group = members
                     .iter()

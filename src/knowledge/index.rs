@@ -77,7 +77,15 @@ impl ArticleIndex {
             return Vec::new();
         }
         let lexical = self.lexical.scores(text);
-        let best = lexical.iter().copied().fold(0f32, f32::max);
+        // Scaled to the best among the articles this audience may see, so that what others
+        // cannot see does not shape what they are shown.
+        let best = self
+            .dense
+            .iter()
+            .zip(&lexical)
+            .filter(|((_, article), _)| keep(article))
+            .map(|(_, &bm25)| bm25)
+            .fold(0f32, f32::max);
         let mut hits: Vec<(f32, f32, &ArticleRef)> = self
             .dense
             .iter()

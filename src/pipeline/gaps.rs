@@ -1,24 +1,37 @@
 //! The knowledge-gap pass: resolved tickets with similar resolutions and no article become
 //! draft articles (see [`crate::knowledge::draft_articles`]).
 
+use chrono::{Duration, Utc};
+
 use super::{prepared_texts, Pipeline, PipelineError};
 use crate::knowledge::{self, DraftSettings, ResolvedTicket};
 use crate::problems::ClusterSettings;
 use crate::store::OwnerKind;
 
 impl Pipeline {
-    /// Writes drafts for the knowledge gaps in the resolved history; returns how many new
-    /// drafts were stored.
-    pub async fn draft_articles(&self) -> Result<usize, PipelineError> {
+    /// Writes drafts for the knowledge gaps among the tickets resolved in the last
+    /// `draft_window_days`; returns how many new drafts were stored. Nothing is clustered
+    /// again while those tickets are the same as at the last pass.
+    pub async fn draft_articles(&mut self) -> Result<usize, PipelineError> {
+        let since = Utc::now() - Duration::days(i64::from(self.config.knowledge.draft_window_days));
         let rows = self.store.resolved_history().await?;
         let with_resolution: Vec<_> = rows
             .into_iter()
+            .filter(|r| r.created_at >= since)
             .filter(|r| {
                 r.resolution
                     .as_deref()
                     .is_some_and(|s| !s.trim().is_empty())
             })
             .collect();
+        let seen = (
+            with_resolution.len(),
+            with_resolution.iter().map(|r| r.id).max().unwrap_or(0),
+        );
+        if self.last_drafted == Some(seen) {
+            return Ok(0);
+        }
+        self.last_drafted = Some(seen);
         let (usable, texts) = prepared_texts(&with_resolution);
         let resolutions: Vec<(i64, String)> = usable
             .iter()

@@ -106,6 +106,8 @@ pub struct Pipeline {
     /// The candidate and accepted problems of the last clustering pass, for new incidents to
     /// join at once.
     known_problems: Vec<KnownProblem>,
+    /// (count, highest id) of the resolved tickets the last drafting pass looked at.
+    last_drafted: Option<(usize, i64)>,
     /// Labelled tickets the history had when training was last tried.
     last_training: Option<usize>,
     /// Recorded on every triage and suggestion row; a new version writes new rows.
@@ -151,6 +153,7 @@ impl Pipeline {
             articles: ArticleIndex::new(dimension, []),
             open: VectorIndex::new(dimension),
             known_problems: Vec::new(),
+            last_drafted: None,
             last_training: None,
         };
         pipeline.reload_knowledge().await?;
@@ -314,12 +317,9 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Triage and suggestions for a free text, written nowhere.
-    pub async fn assess(
-        &self,
-        text: &str,
-        audience: Audience,
-    ) -> Result<Assessment, PipelineError> {
+    /// Triage and suggestions for a free text, for an agent (it holds other people's
+    /// tickets as evidence: end users get [`Pipeline::before_filing`]); written nowhere.
+    pub async fn assess(&self, text: &str) -> Result<Assessment, PipelineError> {
         let vector = self
             .embedder
             .embed(vec![text.to_owned()])
@@ -333,7 +333,7 @@ impl Pipeline {
                     text,
                     vector: &vector,
                 },
-                audience,
+                Audience::Agent,
                 None,
             ),
         })

@@ -86,7 +86,7 @@ pub enum ProblemError {
     Cluster(String),
 }
 
-/// Clusters `incidents` into candidates, largest first.
+/// Clusters `incidents` into candidates, ranked by size × trend.
 pub fn detect(
     incidents: &[WindowIncident],
     settings: ClusterSettings,
@@ -299,8 +299,9 @@ fn title(central: &WindowIncident) -> String {
 }
 
 /// Pairs each new candidate with the stored problem whose members it overlaps most
-/// (Jaccard ≥ `min_overlap`), each stored problem used at most once, so that a problem keeps
-/// its id and its reviewers' decision from one run to the next.
+/// (Jaccard ≥ `min_overlap`, each stored problem once), so that a problem keeps its id and
+/// its reviewers' decision from one run to the next; a candidate left over that lies mostly
+/// inside a stored problem is given that problem too (see [`fold_matched`]).
 pub fn match_stored(
     candidates: &[Candidate],
     stored: &[(i64, HashSet<i64>)],

@@ -82,7 +82,8 @@ impl<'c> BatchWriter<'c> {
              urgency_confidence = excluded.urgency_confidence, \
              urgency_status = excluded.urgency_status, priority = excluded.priority, \
              evidence = excluded.evidence, triaged_at = excluded.triaged_at, \
-             problem_id = excluded.problem_id, major_incident = excluded.major_incident",
+             problem_id = COALESCE(excluded.problem_id, triage_results.problem_id), \
+             major_incident = excluded.major_incident",
         )
         .bind(record.ticket_id)
         .bind(&record.model_version)
@@ -104,8 +105,8 @@ impl<'c> BatchWriter<'c> {
         Ok(())
     }
 
-    /// Adds an incident to a problem (once), and brings the problem's size and last sighting
-    /// up to date.
+    /// Adds an incident to a problem (once; not if it was merged away or rejected since the
+    /// last pass), and brings the problem's size and last sighting up to date.
     pub async fn join_problem(
         &mut self,
         problem_id: i64,
@@ -113,7 +114,9 @@ impl<'c> BatchWriter<'c> {
         similarity: f32,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO problem_members (problem_id, ticket_id, similarity) VALUES (?, ?, ?) \
+            "INSERT INTO problem_members (problem_id, ticket_id, similarity) \
+             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM problems WHERE id = ?1 \
+             AND status NOT IN ('merged', 'rejected')) \
              ON CONFLICT (problem_id, ticket_id) DO NOTHING",
         )
         .bind(problem_id)

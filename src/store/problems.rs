@@ -95,6 +95,11 @@ impl Store {
             .bind(REOPEN_GROWTH)
             .fetch_one(&mut *tx)
             .await?;
+            // Members that left the problem lose their link; those still in get it back below.
+            sqlx::query("UPDATE triage_results SET problem_id = NULL WHERE problem_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
                 .bind(id)
                 .execute(&mut *tx)
@@ -121,7 +126,7 @@ impl Store {
         Ok(ids)
     }
 
-    /// Problems that are not merged away, largest first.
+    /// Problems that are not merged away, by size × trend.
     pub async fn problems(&self) -> Result<Vec<ProblemRow>, StoreError> {
         self.problem_rows("WHERE status != 'merged'", None).await
     }

@@ -12,7 +12,7 @@ pub struct Deflection {
     pub asked: i64,
     /// Of those, answered with at least one article.
     pub answered: i64,
-    /// Of those, the person said whether it helped.
+    /// Answers the person said helped or not (with or without articles).
     pub rated: i64,
     /// Of those, it helped: a ticket that was probably never filed.
     pub helped: i64,

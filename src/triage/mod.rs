@@ -24,7 +24,7 @@ pub use zero_shot::ZeroShot;
 use crate::store::CurrentFields;
 use crate::vectors::{Hit, VectorIndex};
 
-/// A resolved ticket in the history index.
+/// A ticket in an index: resolved (history, evidence) or open (possible duplicates).
 #[derive(Debug, Clone)]
 pub struct PastTicket {
     pub id: i64,
@@ -75,7 +75,7 @@ pub struct Verdict {
 
 /// Everything triage judges with, rebuilt when the history changes.
 pub struct Triage {
-    /// The labelled history: the nearest tickets are the evidence.
+    /// The resolved history (labelled or not): the nearest tickets are the evidence.
     pub history: VectorIndex<PastTicket>,
     /// The trained classifiers, once the history has enough labels.
     pub classifier: Option<Arc<Classifier>>,
