@@ -7,6 +7,7 @@ mod cache;
 mod knowledge;
 mod problems;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -235,30 +236,27 @@ impl Replay<'_> {
         bar.finish_and_clear();
 
         let rows = store.triage_rows(pipeline.version()).await?;
+        let groups: HashMap<i64, &str> = tickets
+            .iter()
+            .filter_map(|&(id, t)| Some((id, t.group.as_deref()?)))
+            .collect();
         // The window ends with the last incoming ticket, as if clustering ran right then.
-        let problems = if truth_has_groups(&tickets) {
+        let problems = if groups.is_empty() {
+            None
+        } else {
             let last = start + Duration::minutes(tickets.len() as i64);
             let found = pipeline.detect_problems_at(last).await?;
             let members: Vec<Vec<i64>> = found
                 .iter()
                 .map(|(_, c)| c.members.iter().map(|m| m.ticket_id).collect())
                 .collect();
-            let groups = tickets
-                .iter()
-                .filter_map(|&(id, t)| Some((id, t.group.as_deref()?)))
-                .collect();
             let incoming_ids: Vec<i64> =
                 tickets[history.len()..].iter().map(|&(id, _)| id).collect();
             Some(problems::score(&members, &groups, &incoming_ids))
-        } else {
-            None
         };
         let truth = knowledge::Truth {
             articles: self.articles,
-            groups: tickets
-                .iter()
-                .filter_map(|&(id, t)| Some((id, t.group.as_deref()?)))
-                .collect(),
+            groups,
         };
         let first_incoming = history.len() as i64 + 1;
         let judged: Vec<(&TriageRow, &LabelledTicket)> = rows
@@ -278,10 +276,6 @@ impl Replay<'_> {
             seconds: started.elapsed().as_secs_f64(),
         })
     }
-}
-
-fn truth_has_groups(tickets: &[(i64, &LabelledTicket)]) -> bool {
-    tickets.iter().any(|(_, t)| t.group.is_some())
 }
 
 fn new_ticket(id: i64, t: &LabelledTicket, resolved: bool, at: chrono::DateTime<Utc>) -> NewTicket {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::scrub::{name_words, scrub};
+use super::scrub::{name_words, names_pattern, scrub_with};
 use super::ArticleIndex;
 use crate::problems::{self, terms, ClusterSettings, ProblemError, WindowIncident};
 
@@ -124,11 +124,15 @@ fn draft(members: &[&ResolvedTicket]) -> Draft {
         .filter_map(|t| t.requester.as_deref())
         .flat_map(name_words)
         .collect();
-    let clean = |text: &str| scrub(text, &names);
+    let names = names_pattern(&names);
+    let clean = |text: &str| scrub_with(text, names.as_ref());
     let mut symptoms: Vec<String> = Vec::new();
     for t in members {
+        if symptoms.len() == SYMPTOMS {
+            break;
+        }
         let line = clean(t.subject.trim());
-        if !line.is_empty() && !symptoms.contains(&line) && symptoms.len() < SYMPTOMS {
+        if !line.is_empty() && !symptoms.contains(&line) {
             symptoms.push(line);
         }
     }
@@ -144,7 +148,10 @@ fn draft(members: &[&ResolvedTicket]) -> Draft {
     body.push_str(&links.join(", "));
     body.push('\n');
     Draft {
-        title: clean(symptoms.first().map_or("Recurring fix", String::as_str)),
+        title: symptoms
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "Recurring fix".into()),
         body,
         category: most_common(members.iter().filter_map(|t| t.category.as_deref())),
         sources,

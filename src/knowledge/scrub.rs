@@ -32,6 +32,25 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 /// Text with personal data replaced by placeholders. `names` are the words of people's names
 /// to remove (e.g. from the requesters' addresses: `isabel.moreno@…` gives Isabel, Moreno).
 pub fn scrub(text: &str, names: &[String]) -> String {
+    scrub_with(text, names_pattern(names).as_ref())
+}
+
+/// One pattern for all of `names` (whole words, any case), to scrub many texts with.
+pub fn names_pattern(names: &[String]) -> Option<Regex> {
+    let mut words: Vec<&String> = names.iter().filter(|n| n.chars().count() >= 2).collect();
+    if words.is_empty() {
+        return None;
+    }
+    // Longest first, so that a name is not cut short by a shorter one it starts with.
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    words.dedup();
+    let alternatives: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    let pattern = format!(r"(?i)\b(?:{})\b", alternatives.join("|"));
+    Some(Regex::new(&pattern).expect("escaped names make a valid pattern"))
+}
+
+/// [`scrub`] with the names already made into a pattern.
+pub fn scrub_with(text: &str, names: Option<&Regex>) -> String {
     let text = EMAIL.replace_all(text, "[e-mail]");
     let text = IPV6.replace_all(&text, "[address]");
     let text = IPV4.replace_all(&text, "[address]");
@@ -45,10 +64,8 @@ pub fn scrub(text: &str, names: &[String]) -> String {
             }
         })
         .into_owned();
-    for name in names.iter().filter(|n| n.chars().count() >= 2) {
-        let pattern = format!(r"(?i)\b{}\b", regex::escape(name));
-        let re = Regex::new(&pattern).expect("escaped name is a valid pattern");
-        text = re.replace_all(&text, "[name]").into_owned();
+    if let Some(names) = names {
+        text = names.replace_all(&text, "[name]").into_owned();
     }
     text
 }

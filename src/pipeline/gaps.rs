@@ -1,6 +1,8 @@
 //! The knowledge-gap pass: resolved tickets with similar resolutions and no article become
 //! draft articles (see [`crate::knowledge::draft_articles`]).
 
+use std::sync::Arc;
+
 use chrono::{Duration, Utc};
 
 use super::{prepared_texts, Pipeline, PipelineError};
@@ -66,7 +68,7 @@ impl Pipeline {
             },
             covered_similarity: k.draft_covered_similarity,
         };
-        let articles = self.articles.clone();
+        let articles = Arc::clone(&self.articles);
         // Clustering is quadratic in the history: off the async threads.
         let drafts = tokio::task::spawn_blocking(move || {
             knowledge::draft_articles(&tickets, &articles, settings)

@@ -100,7 +100,8 @@ pub struct Pipeline {
     embedder: Embedder,
     policy: Policy,
     triage: Triage,
-    articles: ArticleIndex,
+    /// Shared with the drafting pass, which runs off the async threads.
+    articles: Arc<ArticleIndex>,
     /// Open tickets, for possible duplicates; grows as the stream brings new ones.
     open: VectorIndex<PastTicket>,
     /// The candidate and accepted problems of the last clustering pass, for new incidents to
@@ -150,13 +151,14 @@ impl Pipeline {
             store,
             embedder,
             policy,
-            articles: ArticleIndex::new(dimension, []),
+            articles: Arc::new(ArticleIndex::new(dimension, [])),
             open: VectorIndex::new(dimension),
             known_problems: Vec::new(),
             last_drafted: None,
             last_training: None,
         };
         pipeline.reload_knowledge().await?;
+        pipeline.reload_articles().await?;
         Ok(pipeline)
     }
 
@@ -177,7 +179,8 @@ impl Pipeline {
         self.triage.classifier.as_deref()
     }
 
-    /// Rebuilds the history and article indexes from the store (embedding only what is new).
+    /// Rebuilds the history and open-ticket indexes from the store (embedding only what is
+    /// new) and retrains if due. Articles are reloaded on their own ([`Pipeline::reload_articles`]).
     pub async fn reload_knowledge(&mut self) -> Result<(), PipelineError> {
         let rows = self.store.resolved_history().await?;
         let (usable, texts) = prepared_texts(&rows);
@@ -216,7 +219,7 @@ impl Pipeline {
         for (row, vector) in usable.into_iter().zip(vectors) {
             self.open.push(&vector, past_ticket(row));
         }
-        self.reload_articles().await
+        Ok(())
     }
 
     /// Rebuilds the article index from the store's published articles; an edited article is
@@ -246,7 +249,7 @@ impl Pipeline {
                     text,
                 },
             );
-        self.articles = ArticleIndex::new(self.embedder.dimension(), indexed);
+        self.articles = Arc::new(ArticleIndex::new(self.embedder.dimension(), indexed));
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 use super::{Store, StoreError};
 use crate::problems::{Activity, Candidate};
@@ -96,14 +96,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             // Members that left the problem lose their link; those still in get it back below.
-            sqlx::query("UPDATE triage_results SET problem_id = NULL WHERE problem_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            release_members(&mut tx, id, None).await?;
             for member in &candidate.members {
                 sqlx::query(
                     "INSERT INTO problem_members (problem_id, ticket_id, similarity) VALUES (?, ?, ?)",
@@ -176,4 +169,22 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+/// Empties problem `id` of its members; their triage rows' link moves to `to`, or is cleared.
+pub(super) async fn release_members(
+    conn: &mut SqliteConnection,
+    id: i64,
+    to: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE triage_results SET problem_id = ? WHERE problem_id = ?")
+        .bind(to)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

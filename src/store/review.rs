@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::problems::release_members;
 use super::{ProblemRow, Store, StoreError};
 
 /// One incident of a problem, as shown to the problem manager.
@@ -120,15 +121,7 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE triage_results SET problem_id = ? WHERE problem_id = ?")
-            .bind(into)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        release_members(&mut tx, id, Some(into)).await?;
         sqlx::query(
             "UPDATE problems SET size = (SELECT COUNT(*) FROM problem_members WHERE problem_id = ?), \
              requesters = (SELECT COUNT(DISTINCT t.requester) FROM problem_members m \
