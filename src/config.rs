@@ -43,6 +43,9 @@ pub struct PipelineConfig {
     /// Clustering of recent incidents into candidate problems.
     #[serde(default)]
     pub problems: ProblemsConfig,
+    /// The HTTP API and pages (`ticketlens serve`).
+    #[serde(default)]
+    pub serve: crate::serve::ServeConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,7 +3,8 @@
 //! The stages follow the shape in `DESIGN.md`: a [`store`] is read through a persisted cursor,
 //! texts are embedded by the [`model`] thread, [`triage`] and [`knowledge`] decide per ticket,
 //! and the [`pipeline`] writes a batch back in one transaction before it moves the cursor.
-//! [`problems`] clusters the recent incidents into candidate problems.
+//! [`problems`] clusters the recent incidents into candidate problems, and [`serve`] puts all
+//! of it behind an HTTP API and pages.
 
 pub mod config;
 pub mod demo;
@@ -16,6 +17,7 @@ pub mod pipeline;
 pub mod problems;
 pub mod progress;
 pub mod report;
+pub mod serve;
 pub mod store;
 pub mod text;
 pub mod triage;

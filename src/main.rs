@@ -58,6 +58,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the HTTP API and the pages: before filing, candidate problems, review queue.
+    ///
+    /// Agent endpoints and pages need `Authorization: Bearer <token>` with the token from the
+    /// environment variable TICKETLENS_AGENT_TOKEN (or the pipeline's serve.agent_token);
+    /// without one they refuse every call. `serve` answers from the store; `run` (another
+    /// process) keeps triaging into it. The API is described in src/serve/openapi.json
+    /// (also at /openapi.json).
+    Serve {
+        /// The pipeline file.
+        #[arg(long, default_value = "pipelines/demo.toml")]
+        pipeline: PathBuf,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (default: the pipeline's serve.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Classify a text as triage would (nothing is written).
     Classify(TextArgs),
     /// Suggest articles and similar resolved tickets for a text (nothing is written).
@@ -252,6 +267,7 @@ async fn main() -> Result<()> {
             once,
             json,
         } => run(&pipeline, once, json).await?,
+        Command::Serve { pipeline, listen } => serve(&pipeline, listen).await?,
         Command::Classify(args) => {
             let assessment = assess(&args).await?;
             print_assessment(&assessment, args.json, true)?;
@@ -460,6 +476,37 @@ async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
             report.read, report.triaged, report.applied, report.needs_review, report.skipped, report.suggestions
         );
     }
+    Ok(())
+}
+
+async fn serve(path: &Path, listen: Option<String>) -> Result<()> {
+    let config = PipelineConfig::load(path)?;
+    let serve = config.serve.clone();
+    let address = listen.unwrap_or_else(|| serve.listen.clone());
+    let token = std::env::var("TICKETLENS_AGENT_TOKEN")
+        .ok()
+        .or_else(|| serve.agent_token.clone());
+    let name = config.name.clone();
+    let pipeline = Pipeline::open(config)
+        .await
+        .with_context(|| format!("cannot start pipeline {name}"))?;
+    let state = ticketlens::serve::AppState::new(pipeline, &serve, token.as_deref());
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr()?;
+    if !local.ip().is_loopback() {
+        eprintln!("Listening beyond this machine: put a TLS-terminating proxy in front.");
+    }
+    if !state.agent_token_set() {
+        eprintln!("No agent token (TICKETLENS_AGENT_TOKEN): the agent endpoints and pages refuse every call.");
+    }
+    println!("ticketlens serving {name} on http://{local}/ (Ctrl-C to stop)");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("Stopping…");
+    };
+    ticketlens::serve::serve(listener, state, serve, shutdown).await?;
     Ok(())
 }
 

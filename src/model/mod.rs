@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 pub use bert::BertEncoder;
 pub use manifest::{ensure_installed, fetch, Manifest};
-pub use worker::{plan_batches, BatchLimits, Embedder};
+pub use worker::{plan_batches, BatchLimits, BatchObserver, Embedder};
 
 /// The synchronous model interface the model thread drives. Implementations need not be
 /// thread-safe: they live on one thread.

@@ -3,7 +3,8 @@
 //! in the order its texts were given. A semaphore bounds the requests in flight, so a flood is
 //! answered "overloaded" (or made to wait) instead of growing an unbounded queue.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -27,6 +28,9 @@ impl Default for BatchLimits {
     }
 }
 
+/// Sees every forward pass: how many texts it held and how long it took (for metrics).
+pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
+
 struct Request {
     texts: Vec<String>,
     reply: oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>,
@@ -39,6 +43,7 @@ pub struct Embedder {
     permits: Arc<Semaphore>,
     version: Arc<str>,
     dimension: usize,
+    observer: Arc<OnceLock<BatchObserver>>,
 }
 
 impl Embedder {
@@ -47,11 +52,18 @@ impl Embedder {
         let (requests, mut inbox) = mpsc::unbounded_channel::<Request>();
         let version: Arc<str> = encoder.version().into();
         let dimension = encoder.dimension();
+        let observer = Arc::new(OnceLock::<BatchObserver>::new());
+        let seen = observer.clone();
         std::thread::Builder::new()
             .name("ticketlens-model".into())
             .spawn(move || {
                 while let Some(request) = inbox.blocking_recv() {
-                    let result = embed_all(&encoder, &request.texts, limits.max_batch_tokens);
+                    let result = embed_all(
+                        &encoder,
+                        &request.texts,
+                        limits.max_batch_tokens,
+                        seen.get(),
+                    );
                     // The caller may have given up waiting; nothing to do then.
                     let _ = request.reply.send(result);
                 }
@@ -62,7 +74,13 @@ impl Embedder {
             permits: Arc::new(Semaphore::new(limits.max_requests)),
             version,
             dimension,
+            observer,
         }
+    }
+
+    /// Installs the one observer of this model's forward passes; false if one is installed.
+    pub fn observe(&self, observer: BatchObserver) -> bool {
+        self.observer.set(observer).is_ok()
     }
 
     /// Model version recorded with every vector it makes.
@@ -113,6 +131,7 @@ fn embed_all<E: Encoder>(
     encoder: &E,
     texts: &[String],
     max_batch_tokens: usize,
+    observer: Option<&BatchObserver>,
 ) -> Result<Vec<Vec<f32>>, EmbedError> {
     let tokens = texts
         .iter()
@@ -122,7 +141,11 @@ fn embed_all<E: Encoder>(
     let mut out = vec![Vec::new(); texts.len()];
     for batch in plan_batches(&lengths, max_batch_tokens) {
         let inputs: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
+        let started = Instant::now();
         let vectors = encoder.encode(&inputs)?;
+        if let Some(observe) = observer {
+            observe(inputs.len(), started.elapsed());
+        }
         for (i, vector) in batch.into_iter().zip(vectors) {
             out[i] = vector;
         }

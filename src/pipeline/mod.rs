@@ -162,6 +162,11 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// The pipeline's name (its cursor in the store).
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -323,9 +328,10 @@ impl Pipeline {
     /// Triage and suggestions for a free text, for an agent (it holds other people's
     /// tickets as evidence: end users get [`Pipeline::before_filing`]); written nowhere.
     pub async fn assess(&self, text: &str) -> Result<Assessment, PipelineError> {
+        // An interactive request: answered "overloaded" rather than queued behind a backlog.
         let vector = self
             .embedder
-            .embed(vec![text.to_owned()])
+            .try_embed(vec![text.to_owned()])
             .await?
             .pop()
             .expect("one vector per text");

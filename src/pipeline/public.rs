@@ -31,7 +31,7 @@ impl Pipeline {
             Ok(prepared) => {
                 let vector = self
                     .embedder
-                    .embed(vec![prepared.text.clone()])
+                    .try_embed(vec![prepared.text.clone()])
                     .await?
                     .pop()
                     .expect("one vector per text");

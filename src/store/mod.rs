@@ -8,6 +8,7 @@ mod classifiers;
 mod drafts;
 mod problems;
 mod public;
+mod queue;
 mod records;
 mod reports;
 mod review;
@@ -24,6 +25,7 @@ pub use classifiers::ClassifierRecord;
 pub use drafts::DraftRow;
 pub use problems::ProblemRow;
 pub use public::Deflection;
+pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
 pub use records::*;
 pub use reports::{FieldOutcome, TriageCounts, TriageRow};
 pub use review::{ProblemDetail, ProblemMember};
@@ -42,6 +44,8 @@ pub enum StoreError {
     NoSuchAnswer(i64),
     #[error("there is no problem {0}")]
     NoSuchProblem(i64),
+    #[error("ticket {0} has not been triaged (or does not exist)")]
+    NotTriaged(i64),
     #[error("{0}")]
     Review(String),
 }

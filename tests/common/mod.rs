@@ -38,3 +38,52 @@ pub fn resolved_ticket(subject: String, category: &str, urgency: &str) -> NewTic
         ..Default::default()
     }
 }
+
+/// A copy of a demo store, built once per test binary (the demo streams the fixtures through
+/// the real model), so that each test may change its own copy.
+pub fn demo_store_copy(into: &Path) -> String {
+    static DEMO: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let built = DEMO.get_or_init(|| {
+        // Its own runtime: the demo's pool must not outlive the test runtime that made it.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let dir = tempfile::tempdir().unwrap().keep();
+            let options = ticketlens::demo::DemoOptions {
+                data_dir: dir.clone(),
+                fixtures: "fixtures/demo".into(),
+                pipeline: "pipelines/demo.toml".into(),
+                force: true,
+                wave: 10,
+            };
+            runtime
+                .block_on(ticketlens::demo::run(&options))
+                .unwrap()
+                .database
+        })
+        .join()
+        .unwrap()
+    });
+    let copy = into.join("store.db");
+    // VACUUM INTO writes a consistent copy whatever the source's write-ahead log holds.
+    let source = vacuum_into(built, &copy);
+    format!("sqlite://{}", source.display())
+}
+
+fn vacuum_into(from: &Path, to: &Path) -> std::path::PathBuf {
+    let (from, to) = (from.to_owned(), to.to_owned());
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let store = ticketlens::store::Store::open(&format!("sqlite://{}", from.display()))
+                .await
+                .unwrap();
+            sqlx::query("VACUUM INTO ?")
+                .bind(to.display().to_string())
+                .execute(store.pool())
+                .await
+                .unwrap();
+            to
+        })
+    })
+    .join()
+    .unwrap()
+}

@@ -1,0 +1,211 @@
+//! The JSON endpoints. Each handler is a thin translation: validate, call the pipeline or the
+//! store, answer. Nothing here decides anything the CLI does not decide the same way.
+
+use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{ApiError, AppState};
+use crate::pipeline::{Assessment, PublicAnswer};
+use crate::store::{ProblemDetail, ProblemRow, SuggestionView, TriageView};
+
+/// `axum::Json` whose rejections are [`ApiError`]s.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// Longest text accepted for suggestions and triage, in characters (the model reads ~256
+/// tokens of it anyway).
+const MAX_TEXT_CHARS: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextRequest {
+    /// The problem in the person's words (subject and description).
+    text: String,
+}
+
+impl TextRequest {
+    fn checked(&self) -> Result<&str, ApiError> {
+        let text = self.text.trim();
+        if text.is_empty() {
+            return Err(ApiError::BadRequest("`text` is empty".into()));
+        }
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return Err(ApiError::BadRequest(format!(
+                "`text` is longer than {MAX_TEXT_CHARS} characters"
+            )));
+        }
+        Ok(text)
+    }
+}
+
+pub async fn suggest(
+    State(state): State<AppState>,
+    Json(request): Json<TextRequest>,
+) -> Result<Json<PublicAnswer>, ApiError> {
+    let text = request.checked()?;
+    let pipeline = state.pipeline.read().await;
+    Ok(Json(pipeline.before_filing(text).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    answer_id: i64,
+    helped: bool,
+}
+
+pub async fn feedback(
+    State(state): State<AppState>,
+    Json(request): Json<FeedbackRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .store
+        .record_feedback(request.answer_id, request.helped)
+        .await?;
+    Ok(Json(
+        json!({ "answer_id": request.answer_id, "helped": request.helped }),
+    ))
+}
+
+pub async fn triage(
+    State(state): State<AppState>,
+    Json(request): Json<TextRequest>,
+) -> Result<Json<Assessment>, ApiError> {
+    let text = request.checked()?;
+    let pipeline = state.pipeline.read().await;
+    Ok(Json(pipeline.assess(text).await?))
+}
+
+#[derive(Serialize)]
+pub struct TicketTriage {
+    #[serde(flatten)]
+    triage: TriageView,
+    suggestions: Vec<SuggestionView>,
+}
+
+pub async fn ticket_triage(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<TicketTriage>, ApiError> {
+    let (triage, suggestions) = state.store.ticket_triage(id).await?;
+    Ok(Json(TicketTriage {
+        triage,
+        suggestions,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemsQuery {
+    /// Include rejected candidates.
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn problems(
+    State(state): State<AppState>,
+    Query(query): Query<ProblemsQuery>,
+) -> Result<Json<Vec<ProblemRow>>, ApiError> {
+    let problems = state.store.problems().await?;
+    Ok(Json(
+        problems
+            .into_iter()
+            .filter(|p| query.all || p.status != "rejected")
+            .collect(),
+    ))
+}
+
+pub async fn problem(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ProblemDetail>, ApiError> {
+    Ok(Json(state.store.problem(id).await?))
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ProblemDetail>, ApiError> {
+    state.store.accept_problem(id).await?;
+    Ok(Json(state.store.problem(id).await?))
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ProblemDetail>, ApiError> {
+    state.store.reject_problem(id).await?;
+    Ok(Json(state.store.problem(id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The problem that takes this one's incidents.
+    into: i64,
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(request): Json<MergeRequest>,
+) -> Result<Json<ProblemDetail>, ApiError> {
+    state.store.merge_problems(id, request.into).await?;
+    Ok(Json(state.store.problem(request.into).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewQuery {
+    /// At most this many tickets (default 100, at most 1000).
+    limit: Option<usize>,
+}
+
+pub async fn review(
+    State(state): State<AppState>,
+    Query(query): Query<ReviewQuery>,
+) -> Result<Json<Vec<TriageView>>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.store.review_queue(limit).await?))
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "pipeline": &*state.name })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the store does not answer");
+            let body = json!({ "status": "store unreachable", "pipeline": &*state.name });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let counts = state.store.service_counts(&state.name).await?;
+    let text = state.telemetry.render(&counts);
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+pub async fn openapi() -> Response {
+    let spec = include_str!("openapi.json");
+    ([(header::CONTENT_TYPE, "application/json")], spec).into_response()
+}

@@ -1,0 +1,197 @@
+//! `ticketlens serve`: the HTTP API and the pages people use, over the same pipeline and store
+//! as the command line. Three kinds of route:
+//! - public (`/v1/suggest…` and the before-filing pages): published public articles only,
+//!   rate-limited per client address;
+//! - agent (`/v1/triage`, tickets, problems, the review queue): a bearer token;
+//! - operations (`/healthz`, `/metrics`, `/openapi.json`): open, for probes and scrapers.
+//!
+//! `serve` triages nothing itself: `run` (another process, or another machine on the same
+//! store) does. It reloads articles, history and the classifier every `refresh_secs`.
+
+mod api;
+mod config;
+mod error;
+mod guard;
+mod pages;
+mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{middleware, Router};
+use tokio::net::TcpListener;
+use tokio::sync::RwLock;
+
+pub use config::ServeConfig;
+pub use error::ApiError;
+pub use guard::AgentToken;
+
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+use guard::PublicLimiter;
+use telemetry::Telemetry;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pipeline: Arc<RwLock<Pipeline>>,
+    store: Store,
+    token: AgentToken,
+    limiter: Arc<PublicLimiter>,
+    telemetry: Arc<Telemetry>,
+    /// The pipeline's name: its cursor gives the queue depth.
+    name: Arc<str>,
+}
+
+impl AppState {
+    /// `agent_token`: the token agents present; `None` shuts the agent side.
+    pub fn new(pipeline: Pipeline, config: &ServeConfig, agent_token: Option<&str>) -> Self {
+        Self {
+            store: pipeline.store().clone(),
+            telemetry: Arc::new(Telemetry::new(pipeline.embedder())),
+            name: pipeline.name().into(),
+            pipeline: Arc::new(RwLock::new(pipeline)),
+            token: AgentToken::new(agent_token),
+            limiter: Arc::new(guard::public_limiter(
+                config.public_per_minute,
+                config.public_burst,
+            )),
+        }
+    }
+
+    pub fn agent_token_set(&self) -> bool {
+        self.token.is_set()
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Agent,
+    Operations,
+}
+
+/// One API endpoint. The OpenAPI file documents exactly these (a test holds them together).
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+    Route {
+        method,
+        path,
+        access,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every API endpoint.
+pub fn api_routes() -> Vec<Route> {
+    use Access::*;
+    vec![
+        route(Method::POST, "/v1/suggest", Public, api::suggest),
+        route(Method::POST, "/v1/suggest/feedback", Public, api::feedback),
+        route(Method::POST, "/v1/triage", Agent, api::triage),
+        route(
+            Method::GET,
+            "/v1/tickets/{id}/triage",
+            Agent,
+            api::ticket_triage,
+        ),
+        route(Method::GET, "/v1/problems", Agent, api::problems),
+        route(Method::GET, "/v1/problems/{id}", Agent, api::problem),
+        route(Method::POST, "/v1/problems/{id}/accept", Agent, api::accept),
+        route(Method::POST, "/v1/problems/{id}/reject", Agent, api::reject),
+        route(Method::POST, "/v1/problems/{id}/merge", Agent, api::merge),
+        route(Method::GET, "/v1/review", Agent, api::review),
+        route(Method::GET, "/healthz", Operations, api::healthz),
+        route(Method::GET, "/metrics", Operations, api::metrics),
+        route(Method::GET, "/openapi.json", Operations, api::openapi),
+    ]
+}
+
+/// The whole application: API, pages, limits and error answers for what matches nothing.
+pub fn router(state: AppState, config: &ServeConfig) -> Router {
+    let (mut public, mut agent, mut operations) = (Router::new(), Router::new(), Router::new());
+    for r in api_routes() {
+        let group = match r.access {
+            Access::Public => &mut public,
+            Access::Agent => &mut agent,
+            Access::Operations => &mut operations,
+        };
+        *group = std::mem::take(group).route(r.path, r.handler);
+    }
+    let public = public
+        .merge(pages::public())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::limit_public,
+        ));
+    let agent = agent.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        guard::require_agent,
+    ));
+    Router::new()
+        .merge(public)
+        .merge(agent)
+        .merge(operations)
+        .merge(pages::agent())
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` completes, reloading the pipeline's
+/// knowledge every `config.refresh_secs` meanwhile.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let refresher = tokio::spawn(refresh(
+        state.pipeline.clone(),
+        Duration::from_secs(config.refresh_secs.max(1)),
+    ));
+    let app = router(state, &config).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    refresher.abort();
+    served
+}
+
+/// Reloads articles and history (retraining if due) now and then. The write lock holds the
+/// requests back while it runs; with the embedding cache that is a store read, and seconds
+/// when a retraining is due.
+async fn refresh(pipeline: Arc<RwLock<Pipeline>>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await; // the first tick is immediate: the pipeline was just loaded
+    loop {
+        ticks.tick().await;
+        let mut pipeline = pipeline.write().await;
+        let reloaded = match pipeline.reload_articles().await {
+            Ok(()) => pipeline.reload_knowledge().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = reloaded {
+            tracing::warn!(error = %e, "could not refresh articles and history; serving the previous ones");
+        }
+    }
+}

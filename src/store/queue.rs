@@ -1,0 +1,220 @@
+//! What agents look at between runs: the needs-review queue, a ticket's latest triage, and the
+//! figures `serve` exports. Every read takes each ticket's latest triage row (a new model
+//! version writes new rows; the old ones stay for the report).
+
+use serde::Serialize;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{ArticleRow, Store, StoreError};
+
+/// The latest triage row of each ticket, as a subquery.
+const LATEST: &str = "(SELECT * FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY ticket_id \
+     ORDER BY triaged_at DESC, model_version DESC) AS nth FROM triage_results r) WHERE nth = 1)";
+
+/// One field's prediction and what triage did with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldPrediction {
+    pub label: Option<String>,
+    pub confidence: Option<f32>,
+    /// `applied`, `kept` (a person had set it), `needs_review`, `shadow` or `none`.
+    pub status: String,
+}
+
+/// A ticket's latest triage, as agents see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TriageView {
+    pub ticket_id: i64,
+    pub subject: String,
+    pub created_at: String,
+    /// The ticket's own status (new, open, pending, resolved, closed).
+    pub ticket_status: String,
+    pub model_version: String,
+    pub triaged_at: String,
+    /// `applied`, `needs_review` or `skipped`.
+    pub outcome: String,
+    /// Why it was skipped, or what was done to its text.
+    pub reason: Option<String>,
+    pub category: FieldPrediction,
+    pub urgency: FieldPrediction,
+    pub priority: Option<String>,
+    /// The nearest past tickets that voted, with their labels and similarity.
+    pub evidence: serde_json::Value,
+    pub problem_id: Option<i64>,
+    /// Joined a fast-growing problem: possibly part of a major incident.
+    pub major_incident: bool,
+}
+
+/// A suggestion for a ticket, with the title of what it points to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuggestionView {
+    /// `article`, `ticket` (a similar resolved one) or `duplicate` (an earlier open one).
+    pub kind: String,
+    pub id: i64,
+    pub title: String,
+    pub score: f32,
+}
+
+/// Figures for monitoring, read from the store (so they hold for every process on it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceCounts {
+    pub triaged: i64,
+    pub applied: i64,
+    pub needs_review: i64,
+    /// Needs-review tickets that are still open with the field unset.
+    pub review_queue: i64,
+    /// Changed tickets the pipeline has not taken yet.
+    pub queue_depth: i64,
+    /// Candidate and accepted problems.
+    pub problems_open: i64,
+}
+
+fn view(row: &SqliteRow) -> Result<TriageView, StoreError> {
+    let field = |prefix: &str| -> Result<FieldPrediction, sqlx::Error> {
+        Ok(FieldPrediction {
+            label: row.try_get(prefix)?,
+            confidence: row.try_get(format!("{prefix}_confidence").as_str())?,
+            status: row.try_get(format!("{prefix}_status").as_str())?,
+        })
+    };
+    let evidence: String = row.try_get("evidence")?;
+    Ok(TriageView {
+        ticket_id: row.try_get("ticket_id")?,
+        subject: row.try_get("subject")?,
+        created_at: row.try_get("created_at")?,
+        ticket_status: row.try_get("ticket_status")?,
+        model_version: row.try_get("model_version")?,
+        triaged_at: row.try_get("triaged_at")?,
+        outcome: row.try_get("outcome")?,
+        reason: row.try_get("reason")?,
+        category: field("category")?,
+        urgency: field("urgency")?,
+        priority: row.try_get("priority")?,
+        evidence: serde_json::from_str(&evidence).unwrap_or_default(),
+        problem_id: row.try_get("problem_id")?,
+        major_incident: row.try_get("major_incident")?,
+    })
+}
+
+fn select_views(condition: &str) -> String {
+    format!(
+        "SELECT l.*, COALESCE(t.subject, '') AS subject, t.created_at, t.status AS ticket_status \
+         FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id {condition}"
+    )
+}
+
+/// Still waiting for a person: open, and a field triage left to a person (or only shadowed)
+/// is still empty.
+const WAITING: &str = "WHERE l.outcome = 'needs_review' \
+     AND t.status IN ('new', 'open', 'pending') \
+     AND ((l.category_status IN ('needs_review', 'shadow') AND t.category IS NULL) \
+       OR (l.urgency_status IN ('needs_review', 'shadow') AND t.urgency IS NULL))";
+
+impl Store {
+    /// Tickets that need a person, oldest first (they have waited longest).
+    pub async fn review_queue(&self, limit: usize) -> Result<Vec<TriageView>, StoreError> {
+        let sql = format!(
+            "{} ORDER BY t.created_at, l.ticket_id LIMIT ?",
+            select_views(WAITING)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(view).collect()
+    }
+
+    /// The latest triage of one ticket with its suggestions, best first.
+    pub async fn ticket_triage(
+        &self,
+        ticket_id: i64,
+    ) -> Result<(TriageView, Vec<SuggestionView>), StoreError> {
+        let sql = select_views("WHERE l.ticket_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(ticket_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotTriaged(ticket_id))?;
+        let triage = view(&row)?;
+        let rows = sqlx::query(
+            "SELECT s.kind, s.target_id, s.score, \
+             COALESCE(a.title, t.subject, '') AS title FROM suggestions s \
+             LEFT JOIN articles a ON s.kind = 'article' AND a.id = s.target_id \
+             LEFT JOIN tickets t ON s.kind <> 'article' AND t.id = s.target_id \
+             WHERE s.ticket_id = ? AND s.model_version = ? ORDER BY s.kind, s.rank",
+        )
+        .bind(ticket_id)
+        .bind(&triage.model_version)
+        .fetch_all(self.pool())
+        .await?;
+        let suggestions = rows
+            .iter()
+            .map(|r| {
+                Ok(SuggestionView {
+                    kind: r.try_get("kind")?,
+                    id: r.try_get("target_id")?,
+                    title: r.try_get("title")?,
+                    score: r.try_get("score")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok((triage, suggestions))
+    }
+
+    /// A published public article: what an end user may open.
+    pub async fn public_article(&self, id: i64) -> Result<Option<ArticleRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, title, body FROM articles \
+             WHERE id = ? AND status = 'published' AND visibility = 'public'",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(ArticleRow {
+                id: r.try_get("id")?,
+                title: r.try_get("title")?,
+                body: r.try_get("body")?,
+                public: true,
+            })
+        })
+        .transpose()
+    }
+
+    /// The monitoring figures; `pipeline` names the cursor the queue depth is measured from.
+    pub async fn service_counts(&self, pipeline: &str) -> Result<ServiceCounts, StoreError> {
+        let mut counts = ServiceCounts::default();
+        let sql = format!("SELECT outcome, COUNT(*) AS n FROM {LATEST} GROUP BY outcome");
+        for row in sqlx::query(&sql).fetch_all(self.pool()).await? {
+            let n: i64 = row.try_get("n")?;
+            counts.triaged += n;
+            match row.try_get::<String, _>("outcome")?.as_str() {
+                "applied" => counts.applied = n,
+                "needs_review" => counts.needs_review = n,
+                _ => {}
+            }
+        }
+        let sql = format!(
+            "SELECT COUNT(*) FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id {WAITING}"
+        );
+        counts.review_queue = sqlx::query_scalar(&sql).fetch_one(self.pool()).await?;
+        let position = self.cursor(pipeline).await?;
+        counts.queue_depth =
+            sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE change_seq > ?")
+                .bind(position)
+                .fetch_one(self.pool())
+                .await?;
+        counts.problems_open = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM problems WHERE status IN ('candidate', 'accepted')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(counts)
+    }
+
+    /// Whether the store answers at all (for health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+}
