@@ -197,6 +197,25 @@ async fn before_filing_answers_with_public_articles_and_records_feedback() {
     let deflection = app.store.deflection().await.unwrap();
     assert_eq!((deflection.rated, deflection.helped), (1, 1));
 
+    // A person still typing rewords the question: one answer, not one per pause.
+    let first = json!({ "text": "printer", "refines": null });
+    let (_, first) = app
+        .call(Method::POST, "/v1/suggest", None, Some(first))
+        .await;
+    let reworded = json!({ "text": "printer shows offline", "refines": first["answer_id"] });
+    let (_, reworded) = app
+        .call(Method::POST, "/v1/suggest", None, Some(reworded))
+        .await;
+    assert_eq!(reworded["answer_id"], first["answer_id"]);
+    assert_eq!(app.store.deflection().await.unwrap().asked, 2);
+    // An answer that was rated stays as it was rated.
+    let after_feedback = json!({ "text": "vpn from home", "refines": answer["answer_id"] });
+    let (_, after_feedback) = app
+        .call(Method::POST, "/v1/suggest", None, Some(after_feedback))
+        .await;
+    assert_ne!(after_feedback["answer_id"], answer["answer_id"]);
+    assert_eq!(app.store.deflection().await.unwrap().asked, 3);
+
     let unknown = json!({ "answer_id": 987654, "helped": false });
     let (status, body) = app
         .call(Method::POST, "/v1/suggest/feedback", None, Some(unknown))

@@ -27,6 +27,17 @@ impl Pipeline {
     /// Published articles that may answer `question`, best first; what was shown is recorded
     /// (not the question) so that [`Pipeline::feedback`] can count deflected tickets.
     pub async fn before_filing(&self, question: &str) -> Result<PublicAnswer, PipelineError> {
+        self.before_filing_refined(question, None).await
+    }
+
+    /// As [`Pipeline::before_filing`] for a question that rewords the one answered by
+    /// `refines` (a person still typing): that answer is replaced, so the deflection figures
+    /// count one question, not one per pause in typing.
+    pub async fn before_filing_refined(
+        &self,
+        question: &str,
+        refines: Option<i64>,
+    ) -> Result<PublicAnswer, PipelineError> {
         let articles = match text::prepare(None, Some(question.as_bytes())) {
             Ok(prepared) => {
                 let vector = self
@@ -54,7 +65,7 @@ impl Pipeline {
         let shown: Vec<i64> = articles.iter().map(|a: &PublicArticle| a.id).collect();
         let answer_id = self
             .store
-            .record_public_answer(question.chars().count(), &shown)
+            .record_public_answer(question.chars().count(), &shown, refines)
             .await?;
         Ok(PublicAnswer {
             answer_id,

@@ -41,28 +41,40 @@ pub struct TextRequest {
     text: String,
 }
 
-impl TextRequest {
-    fn checked(&self) -> Result<&str, ApiError> {
-        let text = self.text.trim();
-        if text.is_empty() {
-            return Err(ApiError::BadRequest("`text` is empty".into()));
-        }
-        if text.chars().count() > MAX_TEXT_CHARS {
-            return Err(ApiError::BadRequest(format!(
-                "`text` is longer than {MAX_TEXT_CHARS} characters"
-            )));
-        }
-        Ok(text)
+/// The text, trimmed, if it is neither empty nor too long.
+fn checked(text: &str) -> Result<&str, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ApiError::BadRequest("`text` is empty".into()));
     }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "`text` is longer than {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(text)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestRequest {
+    /// The question in the person's words.
+    text: String,
+    /// The answer this question rewords (the same person still typing).
+    refines: Option<i64>,
 }
 
 pub async fn suggest(
     State(state): State<AppState>,
-    Json(request): Json<TextRequest>,
+    Json(request): Json<SuggestRequest>,
 ) -> Result<Json<PublicAnswer>, ApiError> {
-    let text = request.checked()?;
+    let text = checked(&request.text)?;
     let pipeline = state.pipeline.read().await;
-    Ok(Json(pipeline.before_filing(text).await?))
+    Ok(Json(
+        pipeline
+            .before_filing_refined(text, request.refines)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -89,7 +101,7 @@ pub async fn triage(
     State(state): State<AppState>,
     Json(request): Json<TextRequest>,
 ) -> Result<Json<Assessment>, ApiError> {
-    let text = request.checked()?;
+    let text = checked(&request.text)?;
     let pipeline = state.pipeline.read().await;
     Ok(Json(pipeline.assess(text).await?))
 }

@@ -27,13 +27,31 @@ impl Deflection {
 
 impl Store {
     /// Records that a question of `query_chars` characters was answered with `shown` article
-    /// ids; returns the answer's id, which feedback refers to.
+    /// ids; returns the answer's id, which feedback refers to. `refines`: the answer this
+    /// question rewords (the same person still typing), replaced rather than counted twice
+    /// unless it already has feedback.
     pub async fn record_public_answer(
         &self,
         query_chars: usize,
         shown: &[i64],
+        refines: Option<i64>,
     ) -> Result<i64, StoreError> {
         let shown = serde_json::to_string(shown).expect("ids serialise");
+        if let Some(id) = refines {
+            let replaced: Option<i64> = sqlx::query_scalar(
+                "UPDATE public_answers SET asked_at = ?, query_chars = ?, shown = ? \
+                 WHERE id = ? AND helped IS NULL RETURNING id",
+            )
+            .bind(Utc::now())
+            .bind(query_chars as i64)
+            .bind(&shown)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some(id) = replaced {
+                return Ok(id);
+            }
+        }
         Ok(sqlx::query_scalar(
             "INSERT INTO public_answers (asked_at, query_chars, shown) VALUES (?, ?, ?) \
              RETURNING id",

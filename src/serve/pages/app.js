@@ -41,6 +41,7 @@ function beforeFiling() {
   const status = document.getElementById("status");
   let timer = null;
   let asked = 0;
+  let previous = null; // this person's last answer: a rewording replaces it in the figures
   question.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
@@ -48,7 +49,8 @@ function beforeFiling() {
       if (text.length < 8) { answers.replaceChildren(); status.textContent = ""; return; }
       const mine = ++asked;
       try {
-        const answer = await api("POST", "/v1/suggest", { text });
+        const answer = await api("POST", "/v1/suggest", { text, refines: previous });
+        previous = answer.answer_id;
         if (mine !== asked) return; // a later question is on its way
         answers.replaceChildren(...answer.articles.map(a => el("li", {},
           el("a", { class: "article", href: `/articles/${a.id}?answer=${answer.answer_id}` }, a.title))));
