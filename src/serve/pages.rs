@@ -102,18 +102,22 @@ async fn article_page(
     Ok(page(&article.title, "article", &content).into_response())
 }
 
-/// An article's plain text as escaped paragraphs; single line breaks are kept.
+/// An article's plain text as escaped paragraphs (split at blank lines); single line breaks
+/// are kept.
 fn paragraphs(text: &str) -> String {
-    text.split("\n\n")
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            let lines: Vec<String> = p
-                .lines()
-                .map(|l| html_escape::encode_text(l).into_owned())
-                .collect();
-            format!("<p>{}</p>\n", lines.join("<br>\n"))
-        })
-        .collect()
+    let mut html = String::new();
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines().chain([""]) {
+        if line.trim().is_empty() {
+            if !lines.is_empty() {
+                html.push_str(&format!("<p>{}</p>\n", lines.join("<br>\n")));
+                lines.clear();
+            }
+        } else {
+            lines.push(html_escape::encode_text(line).into_owned());
+        }
+    }
+    html
 }
 
 fn agent_page(title: &str, name: &str, intro: &str) -> Html<String> {
