@@ -4,21 +4,17 @@
 //! to none (noise), and a recurring incident is a dense run of near-identical reports.
 
 mod activity;
+mod graph;
 mod join;
 mod keywords;
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use linfa::traits::Transformer;
-use linfa_clustering::Dbscan;
-use linfa_nn::distance::L2Dist;
-use linfa_nn::CommonNearestNeighbour;
-use ndarray::Array2;
-
 use serde::Serialize;
 
 pub use activity::Activity;
+pub use graph::Neighbours;
 pub use join::{join, KnownProblem};
 pub use keywords::{distinctive_terms, terms};
 
@@ -96,13 +92,16 @@ pub fn detect(
     }
     let vectors: Vec<&[f32]> = incidents.iter().map(|i| i.vector.as_slice()).collect();
     let all: Vec<usize> = (0..incidents.len()).collect();
+    // Every tighter re-clustering uses a subset of the widest neighbourhoods.
+    let graph = Neighbours::build(&vectors, 1.0 - settings.max_distance)?;
     let groups = cluster(
         &vectors,
+        &graph,
         &all,
         settings.max_distance,
         settings,
         REFINE_DEPTH,
-    )?;
+    );
     let clustered: HashSet<usize> = groups.iter().flatten().copied().collect();
     let noise: Vec<usize> = all.into_iter().filter(|i| !clustered.contains(i)).collect();
 
@@ -139,39 +138,16 @@ const REFINE_STEP: f32 = 0.05;
 /// kept whole only if that finds nothing. A poor man's hierarchy, in the spirit of HDBSCAN.
 fn cluster(
     vectors: &[&[f32]],
+    graph: &Neighbours,
     members: &[usize],
     max_distance: f32,
     settings: ClusterSettings,
     depth: usize,
-) -> Result<Vec<Vec<usize>>, ProblemError> {
+) -> Vec<Vec<usize>> {
     if members.len() < settings.min_size || max_distance <= 0.0 {
-        return Ok(Vec::new());
+        return Vec::new();
     }
-    let dimension = vectors[members[0]].len();
-    let flat: Vec<f32> = members
-        .iter()
-        .flat_map(|&i| vectors[i].iter().copied())
-        .collect();
-    let records = Array2::from_shape_vec((members.len(), dimension), flat)
-        .map_err(|e| ProblemError::Cluster(e.to_string()))?;
-    // For unit vectors, euclidean² = 2 × cosine distance.
-    let tolerance = (2.0 * max_distance).sqrt();
-    // A k-d tree does not prune in 384 dimensions: a linear scan is faster there.
-    let labels = Dbscan::params_with(
-        settings.min_size,
-        L2Dist,
-        CommonNearestNeighbour::LinearSearch,
-    )
-    .tolerance(tolerance)
-    .transform(&records)
-    .map_err(|e| ProblemError::Cluster(e.to_string()))?;
-    let count = labels.iter().flatten().max().map_or(0, |&m| m + 1);
-    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); count];
-    for (&i, label) in members.iter().zip(&labels) {
-        if let Some(c) = label {
-            groups[*c].push(i);
-        }
-    }
+    let groups = graph.dbscan(members, 1.0 - max_distance, settings.min_size);
     let mut out = Vec::new();
     for group in groups.into_iter().filter(|g| g.len() >= settings.min_size) {
         let coherent = cohesion(vectors, &group) >= settings.min_cohesion;
@@ -181,18 +157,19 @@ fn cluster(
         }
         let parts = cluster(
             vectors,
+            graph,
             &group,
             max_distance - REFINE_STEP,
             settings,
             depth - 1,
-        )?;
+        );
         if parts.is_empty() {
             out.push(group);
         } else {
             out.extend(parts);
         }
     }
-    Ok(out)
+    out
 }
 
 fn centre(vectors: &[&[f32]], group: &[usize]) -> Vec<f32> {
