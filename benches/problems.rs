@@ -69,7 +69,7 @@ fn main() {
     let settings = ClusterSettings {
         min_size: 3,
         max_distance: 0.4,
-        min_cohesion: 0.75,
+        min_cohesion: 0.85,
     };
     let mut rng = Rng(0x5eed);
     for n in sizes {

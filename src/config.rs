@@ -188,7 +188,8 @@ pub struct ProblemsConfig {
     /// Largest cosine distance between neighbouring incidents of one cluster.
     pub max_distance: f32,
     /// A cluster whose incidents are on average less similar than this to its centre is
-    /// re-clustered more tightly (it is usually two topics chained together).
+    /// re-clustered more tightly (it is usually two topics chained together); it is split if
+    /// that finds two or more parts, and the incidents no part kept join the nearest part.
     pub min_cohesion: f32,
     /// Seconds between clustering passes while `run` runs.
     pub interval_secs: u64,
@@ -205,7 +206,7 @@ impl Default for ProblemsConfig {
             window_days: 14,
             min_size: 3,
             max_distance: 0.4,
-            min_cohesion: 0.75,
+            min_cohesion: 0.85,
             interval_secs: 300,
             join_similarity: 0.7,
             major_incident_trend: 2.0,

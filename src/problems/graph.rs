@@ -37,7 +37,9 @@ impl Neighbours {
             let rows = block(row_start).map_err(gemm_error)?;
             // Blocks below the diagonal are the mirror of those above it.
             for column_start in (row_start..n).step_by(BLOCK) {
-                let columns = block(column_start).and_then(|c| c.t()).map_err(gemm_error)?;
+                let columns = block(column_start)
+                    .and_then(|c| c.t())
+                    .map_err(gemm_error)?;
                 let gram = rows.matmul(&columns).map_err(gemm_error)?;
                 let width = gram.dim(1).map_err(gemm_error)?;
                 let gram = gram
@@ -164,19 +166,31 @@ mod tests {
         for (g, centre) in centres.iter().enumerate() {
             for _ in 0..(2 + g * 3) {
                 let noise: Vec<f32> = (0..dimension).map(|_| next()).collect();
-                out.push(unit(centre.iter().zip(&noise).map(|(c, e)| c + 0.5 * e).collect()));
+                out.push(unit(
+                    centre
+                        .iter()
+                        .zip(&noise)
+                        .map(|(c, e)| c + 0.5 * e)
+                        .collect(),
+                ));
             }
         }
         for _ in 0..150 {
             out.push(unit((0..dimension).map(|_| next()).collect()));
         }
         for pair in centres.windows(2) {
-            out.push(unit(pair[0].iter().zip(&pair[1]).map(|(a, b)| a + b).collect()));
+            out.push(unit(
+                pair[0].iter().zip(&pair[1]).map(|(a, b)| a + b).collect(),
+            ));
         }
         out
     }
 
-    fn linfa_clusters(vectors: &[Vec<f32>], max_distance: f32, min_points: usize) -> Vec<Vec<usize>> {
+    fn linfa_clusters(
+        vectors: &[Vec<f32>],
+        max_distance: f32,
+        min_points: usize,
+    ) -> Vec<Vec<usize>> {
         let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
         let records = Array2::from_shape_vec((vectors.len(), vectors[0].len()), flat).unwrap();
         let labels = Dbscan::params_with(min_points, L2Dist, CommonNearestNeighbour::LinearSearch)
@@ -208,7 +222,10 @@ mod tests {
                 let mut theirs_sorted = theirs.clone();
                 mine_sorted.sort();
                 theirs_sorted.sort();
-                assert_eq!(mine_sorted, theirs_sorted, "seed {seed}, {max_distance}, {min_points}");
+                assert_eq!(
+                    mine_sorted, theirs_sorted,
+                    "seed {seed}, {max_distance}, {min_points}"
+                );
             }
         }
     }
@@ -223,7 +240,11 @@ mod tests {
         let mut mine: Vec<Vec<usize>> = graph
             .dbscan(&subset, 0.8, 3)
             .into_iter()
-            .map(|c| c.into_iter().map(|i| subset.binary_search(&i).unwrap()).collect())
+            .map(|c| {
+                c.into_iter()
+                    .map(|i| subset.binary_search(&i).unwrap())
+                    .collect()
+            })
             .collect();
         let mut theirs = linfa_clusters(&picked, 0.2, 3);
         mine.sort();

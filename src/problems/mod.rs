@@ -134,8 +134,9 @@ const REFINE_STEP: f32 = 0.05;
 
 /// DBSCAN over `members` (indices into `vectors`). A cluster whose members sit, on average,
 /// less close to its centre than `min_cohesion` is usually two topics chained together
-/// (MFA prompts and Outlook sign-ins, say); it is clustered again with a tighter radius, and
-/// kept whole only if that finds nothing. A poor man's hierarchy, in the spirit of HDBSCAN.
+/// (MFA prompts and Outlook sign-ins, say); it is clustered again with a tighter radius and
+/// split if that finds two or more parts (one tighter part alone is the same topic shedding
+/// its looser reports: kept whole). A poor man's hierarchy, in the spirit of HDBSCAN.
 fn cluster(
     vectors: &[&[f32]],
     graph: &Neighbours,
@@ -163,13 +164,38 @@ fn cluster(
             settings,
             depth - 1,
         );
-        if parts.is_empty() {
+        if parts.len() < 2 {
             out.push(group);
         } else {
-            out.extend(parts);
+            out.extend(reattach(vectors, &group, parts, 1.0 - max_distance));
         }
     }
     out
+}
+
+/// After a split, the members no part kept join the part whose centre is nearest, if within
+/// `min_similarity` of it: a split separates topics, it should not shed their reports.
+fn reattach(
+    vectors: &[&[f32]],
+    group: &[usize],
+    mut parts: Vec<Vec<usize>>,
+    min_similarity: f32,
+) -> Vec<Vec<usize>> {
+    let kept: HashSet<usize> = parts.iter().flatten().copied().collect();
+    let centres: Vec<Vec<f32>> = parts.iter().map(|p| centre(vectors, p)).collect();
+    for &i in group.iter().filter(|i| !kept.contains(i)) {
+        let nearest = centres
+            .iter()
+            .map(|c| dot(vectors[i], c))
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((p, similarity)) = nearest {
+            if similarity >= min_similarity {
+                parts[p].push(i);
+            }
+        }
+    }
+    parts
 }
 
 fn centre(vectors: &[&[f32]], group: &[usize]) -> Vec<f32> {
@@ -371,6 +397,58 @@ mod tests {
             created_at: format!("2026-10-{day:02}T09:00:00Z").parse().unwrap(),
             vector: vector.iter().map(|x| x / norm).collect(),
         }
+    }
+
+    fn at(degrees: f32) -> [f32; 3] {
+        let r = degrees.to_radians();
+        [r.cos(), r.sin(), 0.0]
+    }
+
+    #[test]
+    fn two_topics_chained_by_a_bridge_are_split() {
+        // A at 0-9°, B at 97-106°, one report at 50° between them: hops of 41° and 47° chain
+        // all of it at the default radius (53°), but it is far from coherent; at 45° the
+        // bridge hangs on to A only.
+        let mut incidents = Vec::new();
+        for (i, degrees) in [0.0, 3.0, 6.0, 9.0, 50.0, 97.0, 100.0, 103.0, 106.0]
+            .iter()
+            .enumerate()
+        {
+            incidents.push(incident(i as i64, &format!("report {i}"), at(*degrees), 1));
+        }
+        let settings = ClusterSettings {
+            min_size: 3,
+            max_distance: 0.4,
+            min_cohesion: 0.85,
+        };
+        let found = detect(&incidents, settings).unwrap();
+        let mut groups: Vec<Vec<i64>> = found
+            .iter()
+            .map(|c| {
+                let mut ids: Vec<i64> = c.members.iter().map(|m| m.ticket_id).collect();
+                ids.sort();
+                ids
+            })
+            .collect();
+        groups.sort();
+        assert_eq!(groups, vec![vec![0, 1, 2, 3, 4], vec![5, 6, 7, 8]]);
+    }
+
+    #[test]
+    fn reports_a_split_shed_join_the_nearest_part_if_close_enough() {
+        let vectors: Vec<Vec<f32>> = [0.0, 2.0, 90.0, 92.0, 20.0, 60.0]
+            .iter()
+            .map(|&d| at(d).to_vec())
+            .collect();
+        let views: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let parts = reattach(
+            &views,
+            &[0, 1, 2, 3, 4, 5],
+            vec![vec![0, 1], vec![2, 3]],
+            0.9,
+        );
+        // 20° from A's centre joins A (cos 19° > 0.9); 60° is 31° from B: too far for both.
+        assert_eq!(parts, vec![vec![0, 1, 4], vec![2, 3]]);
     }
 
     #[test]
