@@ -14,10 +14,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use ticketlens::config::PipelineConfig;
-use ticketlens::pipeline::Pipeline;
-use ticketlens::serve::{self, AppState};
-use ticketlens::store::Store;
+use ticketlens::serve;
 
 const TOKEN: &str = "browser-test-token";
 
@@ -106,15 +103,7 @@ async fn the_pages_work_in_a_real_browser() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&out).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let url = common::demo_store_copy(dir.path());
-    let mut config = PipelineConfig::load(Path::new("pipelines/demo.toml")).unwrap();
-    config.store.url = url.clone();
-    let serve_config = config.serve.clone();
-    let store = Store::open(&url).await.unwrap();
-    let pipeline = Pipeline::with_parts(config, store.clone(), common::real_embedder())
-        .await
-        .unwrap();
-    let state = AppState::new(pipeline, &serve_config, Some(TOKEN));
+    let (state, serve_config, store) = common::demo_server(dir.path(), TOKEN, |_| {}).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -13,9 +12,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use ticketlens::config::PipelineConfig;
-use ticketlens::pipeline::Pipeline;
-use ticketlens::serve::{self, Access, AppState, ServeConfig};
+use ticketlens::serve::{self, Access, ServeConfig};
 use ticketlens::store::Store;
 
 const TOKEN: &str = "agent-token-for-tests";
@@ -28,16 +25,7 @@ struct App {
 
 async fn app_with(config: impl FnOnce(&mut ServeConfig)) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let url = common::demo_store_copy(dir.path());
-    let mut pipeline_config = PipelineConfig::load(Path::new("pipelines/demo.toml")).unwrap();
-    pipeline_config.store.url = url.clone();
-    config(&mut pipeline_config.serve);
-    let serve_config = pipeline_config.serve.clone();
-    let store = Store::open(&url).await.unwrap();
-    let pipeline = Pipeline::with_parts(pipeline_config, store.clone(), common::real_embedder())
-        .await
-        .unwrap();
-    let state = AppState::new(pipeline, &serve_config, Some(TOKEN));
+    let (state, serve_config, store) = common::demo_server(dir.path(), TOKEN, config).await;
     App {
         router: serve::router(state, &serve_config),
         store,

@@ -87,3 +87,29 @@ fn vacuum_into(from: &Path, to: &Path) -> std::path::PathBuf {
     .join()
     .unwrap()
 }
+
+/// What `ticketlens serve` would serve over a copy of the demo store in `dir`, with the
+/// demo pipeline's settings (changed by `tweak`) and the agent token `token`.
+pub async fn demo_server(
+    dir: &Path,
+    token: &str,
+    tweak: impl FnOnce(&mut ticketlens::serve::ServeConfig),
+) -> (
+    ticketlens::serve::AppState,
+    ticketlens::serve::ServeConfig,
+    ticketlens::store::Store,
+) {
+    let url = demo_store_copy(dir);
+    let mut config =
+        ticketlens::config::PipelineConfig::load(Path::new("pipelines/demo.toml")).unwrap();
+    config.store.url = url.clone();
+    tweak(&mut config.serve);
+    let serve_config = config.serve.clone();
+    let store = ticketlens::store::Store::open(&url).await.unwrap();
+    let pipeline =
+        ticketlens::pipeline::Pipeline::with_parts(config, store.clone(), real_embedder())
+            .await
+            .unwrap();
+    let state = ticketlens::serve::AppState::new(pipeline, &serve_config, Some(token));
+    (state, serve_config, store)
+}
