@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde_json::Value;
+use serde_json::{json, Value};
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl::read as read_jsonl;
 use ticketlens::store::{NewTicket, Store};
@@ -285,4 +285,30 @@ fn a_model_that_cannot_be_fetched_says_what_to_do() {
         !dir.path().join("missing").exists(),
         "nothing half-installed"
     );
+}
+
+#[test]
+fn bench_embed_measures_the_given_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tickets.jsonl");
+    let lines: Vec<String> = (0..5)
+        .map(|i| json!({ "id": i, "subject": format!("printer {i} offline"), "body": "since the update" }).to_string())
+        .chain([json!({ "id": 9, "subject": "", "body": null }).to_string()])
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let input = input.to_str().unwrap();
+    let output = ticketlens(&["bench", "embed", "--input", input, "--batch", "2", "--json"]);
+    let figures = json_of(&output);
+    assert_eq!(
+        figures["texts"], 5,
+        "the empty ticket is left out: {figures}"
+    );
+    assert_eq!(figures["precision"], "fp32");
+    assert!(figures["texts_per_s"].as_f64().unwrap() > 0.0);
+    assert!(figures["tokens"].as_u64().unwrap() > 5 * 5);
+    assert_eq!(figures["runs_s"].as_array().unwrap().len(), 3);
+
+    let refused = ticketlens(&["bench", "embed", "--input", input, "--precision", "int8"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("fp32"));
 }
