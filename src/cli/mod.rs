@@ -1,0 +1,4 @@
+//! The binary's side of the commands: the long-running ones and what people read.
+
+pub mod commands;
+pub mod print;
