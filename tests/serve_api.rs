@@ -110,6 +110,13 @@ async fn the_openapi_file_documents_exactly_the_routes_that_answer() {
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert_ne!(error_code(&body), "no_route", "{method} {path}: {body}");
     }
+    let (status, headers, page) = app.raw(Method::GET, "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(page).unwrap().contains("Before you file"));
+    assert!(headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'self'"));
     let (status, body) = app.call(Method::GET, "/v1/nothing", None, None).await;
     assert_eq!(
         (status, error_code(&body)),

@@ -154,7 +154,28 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::map_response(secure_headers))
         .with_state(state)
+}
+
+/// Pages load only their own script and style, and nothing is sniffed or framed: the agent
+/// token sits in the browser's storage, so a page must not run anything else.
+async fn secure_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// Serves the application on `listener` until `shutdown` completes, reloading the pipeline's
