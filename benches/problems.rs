@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use ticketlens::problems::{self, ClusterSettings, KnownProblem, WindowIncident};
+use ticketlens::vectors::normalise;
 
 const DIMENSION: usize = 384;
 
@@ -26,11 +27,6 @@ impl Rng {
     fn unit(&mut self) -> Vec<f32> {
         normalise((0..DIMENSION).map(|_| self.next()).collect())
     }
-}
-
-fn normalise(v: Vec<f32>) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.into_iter().map(|x| x / norm).collect()
 }
 
 fn window(n: usize, rng: &mut Rng) -> Vec<WindowIncident> {

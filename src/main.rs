@@ -335,7 +335,7 @@ async fn main() -> Result<()> {
         } => {
             let config = load_config(&store)?;
             let store = ticketlens::store::Store::open(&config.store.url).await?;
-            print::problems(
+            commands::problems(
                 &store,
                 action.unwrap_or(ProblemsCommand::List { all: false }),
                 json,

@@ -72,6 +72,23 @@ impl<T> VectorIndex<T> {
     }
 }
 
+/// `v` scaled to unit length (a zero vector stays zero).
+pub fn normalise(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+/// The unit-length mean direction of `vectors` (empty for none).
+pub fn unit_mean<'a>(vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut sum: Vec<f32> = Vec::new();
+    for v in vectors {
+        sum.resize(v.len(), 0.0);
+        sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+    }
+    normalise(sum)
+}
+
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

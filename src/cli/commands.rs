@@ -1,4 +1,5 @@
-//! The commands that run a while: the pipeline, the server and the encoder benchmark.
+//! The commands with more to do than print: the pipeline, the server, the encoder benchmark
+//! and a problem manager's decisions.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,9 @@ use tokio::sync::watch;
 use ticketlens::config::PipelineConfig;
 use ticketlens::model;
 use ticketlens::pipeline::Pipeline;
+
+use super::print;
+use crate::ProblemsCommand;
 
 pub async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
     let config = PipelineConfig::load(path)?;
@@ -110,12 +114,7 @@ pub fn bench_embed(
     );
     let t = model::throughput::measure(&encoder, &texts, batch, 3)?;
     if json {
-        let figures = serde_json::json!({
-            "texts_per_s": t.texts_per_s, "tokens_per_s": t.tokens_per_s, "texts": t.texts,
-            "tokens": t.tokens, "precision": t.precision, "padding_overhead": t.padding_overhead,
-            "batch": t.batch, "runs_s": t.runs,
-        });
-        println!("{}", serde_json::to_string_pretty(&figures)?);
+        println!("{}", serde_json::to_string_pretty(&t)?);
     } else {
         let runs: Vec<String> = t.runs.iter().map(|s| format!("{s:.2}")).collect();
         println!(
@@ -130,6 +129,81 @@ pub fn bench_embed(
             t.tokens_per_s,
             100.0 * t.padding_overhead,
             runs.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `problems`: list, show, or record a problem manager's decision and show the result.
+pub async fn problems(
+    store: &ticketlens::store::Store,
+    action: ProblemsCommand,
+    json: bool,
+) -> Result<()> {
+    let (id, verb) = match action {
+        ProblemsCommand::List { all } => {
+            let problems = store.listed_problems(all).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&problems)?);
+            } else if problems.is_empty() {
+                println!("No candidate problems yet (run the pipeline first).");
+            }
+            for p in problems.iter().filter(|_| !json) {
+                println!(
+                    "#{:<4} {:>3} incidents, {:>3} people  {}  [{}]  {}",
+                    p.id,
+                    p.size,
+                    p.requesters,
+                    print::trend(p.trend),
+                    p.status,
+                    p.title
+                );
+                println!("       keywords: {}", p.keywords.join(", "));
+            }
+            return Ok(());
+        }
+        ProblemsCommand::Show { id } => (id, None),
+        ProblemsCommand::Accept { id } => {
+            store.accept_problem(id).await?;
+            (id, Some("accepted"))
+        }
+        ProblemsCommand::Reject { id } => {
+            store.reject_problem(id).await?;
+            (id, Some("rejected"))
+        }
+        ProblemsCommand::Merge { id, into } => {
+            store.merge_problems(id, into).await?;
+            println!("Problem {id} merged into {into}.");
+            (into, None)
+        }
+    };
+    let detail = store.problem(id).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&detail)?);
+        return Ok(());
+    }
+    if let Some(verb) = verb {
+        println!("Problem {id} {verb}.");
+    }
+    let p = &detail.problem;
+    println!("#{} [{}] {}", p.id, p.status, p.title);
+    println!(
+        "  {} incidents from {} people, {} to {}",
+        p.size, p.requesters, p.first_seen, p.last_seen
+    );
+    println!("  keywords: {}", p.keywords.join(", "));
+    if let Some(a) = &p.activity {
+        println!(
+            "  per day since {}: {}  {}",
+            a.start,
+            print::sparkline(&a.per_day),
+            print::trend(p.trend)
+        );
+    }
+    for m in &detail.members {
+        println!(
+            "  #{:<6} {:.2}  {}  {}",
+            m.ticket_id, m.similarity, m.created_at, m.subject
         );
     }
     Ok(())

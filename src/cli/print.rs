@@ -6,8 +6,6 @@ use ticketlens::demo::DemoSummary;
 use ticketlens::eval::EvalReport;
 use ticketlens::pipeline::Assessment;
 
-use crate::ProblemsCommand;
-
 pub fn print_eval(r: &EvalReport) {
     for smaller in &r.learning_curve {
         print_eval(smaller);
@@ -97,87 +95,8 @@ pub fn print_demo(s: &DemoSummary) {
     println!("  model: {}", s.model_version);
 }
 
-pub async fn problems(
-    store: &ticketlens::store::Store,
-    action: ProblemsCommand,
-    json: bool,
-) -> Result<()> {
-    let (id, verb) = match action {
-        ProblemsCommand::List { all } => {
-            let problems: Vec<_> = store
-                .problems()
-                .await?
-                .into_iter()
-                .filter(|p| all || p.status != "rejected")
-                .collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&problems)?);
-            } else if problems.is_empty() {
-                println!("No candidate problems yet (run the pipeline first).");
-            }
-            for p in problems.iter().filter(|_| !json) {
-                println!(
-                    "#{:<4} {:>3} incidents, {:>3} people  {}  [{}]  {}",
-                    p.id,
-                    p.size,
-                    p.requesters,
-                    trend(p.trend),
-                    p.status,
-                    p.title
-                );
-                println!("       keywords: {}", p.keywords.join(", "));
-            }
-            return Ok(());
-        }
-        ProblemsCommand::Show { id } => (id, None),
-        ProblemsCommand::Accept { id } => {
-            store.accept_problem(id).await?;
-            (id, Some("accepted"))
-        }
-        ProblemsCommand::Reject { id } => {
-            store.reject_problem(id).await?;
-            (id, Some("rejected"))
-        }
-        ProblemsCommand::Merge { id, into } => {
-            store.merge_problems(id, into).await?;
-            println!("Problem {id} merged into {into}.");
-            (into, None)
-        }
-    };
-    let detail = store.problem(id).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&detail)?);
-        return Ok(());
-    }
-    if let Some(verb) = verb {
-        println!("Problem {id} {verb}.");
-    }
-    let p = &detail.problem;
-    println!("#{} [{}] {}", p.id, p.status, p.title);
-    println!(
-        "  {} incidents from {} people, {} to {}",
-        p.size, p.requesters, p.first_seen, p.last_seen
-    );
-    println!("  keywords: {}", p.keywords.join(", "));
-    if let Some(a) = &p.activity {
-        println!(
-            "  per day since {}: {}  {}",
-            a.start,
-            sparkline(&a.per_day),
-            trend(p.trend)
-        );
-    }
-    for m in &detail.members {
-        println!(
-            "  #{:<6} {:.2}  {}  {}",
-            m.ticket_id, m.similarity, m.created_at, m.subject
-        );
-    }
-    Ok(())
-}
-
 /// A trend for people: rising, steady or falling, with the factor.
-fn trend(t: f32) -> String {
+pub fn trend(t: f32) -> String {
     match t {
         t if t >= 1.5 => format!("rising ×{t:.1}"),
         t if t <= 0.67 => format!("falling ×{t:.1}"),
@@ -186,7 +105,7 @@ fn trend(t: f32) -> String {
 }
 
 /// Daily counts as a line of block characters, so the shape shows in a terminal.
-fn sparkline(counts: &[u32]) -> String {
+pub fn sparkline(counts: &[u32]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let top = counts.iter().copied().max().unwrap_or(0).max(1);
     counts

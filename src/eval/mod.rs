@@ -209,12 +209,17 @@ impl Replay<'_> {
         self.warm_cache(&store, OwnerKind::Ticket, &texts).await?;
         // Articles get ids from 1 in file order; the set's ids are kept for scoring.
         let mut article_texts = Vec::with_capacity(self.articles.len());
+        let mut titles = Vec::with_capacity(self.articles.len());
         for (i, a) in self.articles.iter().enumerate() {
             let article = a.published(i as i64 + 1);
             article_texts.push((i as i64 + 1, article_text(&article.title, &article.body)));
+            titles.push((i as i64 + 1, article.title.clone()));
             store.insert_article(&article).await?;
         }
         self.warm_cache(&store, OwnerKind::Article, &article_texts)
+            .await?;
+        // Titles are embedded on their own too (see `Pipeline::reload_articles`).
+        self.warm_cache(&store, OwnerKind::ArticleTitle, &titles)
             .await?;
 
         let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();

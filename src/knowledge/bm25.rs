@@ -42,14 +42,6 @@ impl Bm25 {
         index
     }
 
-    pub fn len(&self) -> usize {
-        self.lengths.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lengths.is_empty()
-    }
-
     /// The BM25 score of every document for `query` (0 where no query term occurs).
     pub fn scores(&self, query: &str) -> Vec<f32> {
         let mut scores = vec![0f32; self.lengths.len()];
@@ -99,6 +91,6 @@ mod tests {
             .scores("nothing matches here")
             .iter()
             .all(|&s| s == 0.0));
-        assert_eq!(index.len(), 4);
+        assert_eq!(index.lengths.len(), 4);
     }
 }

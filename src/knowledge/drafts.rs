@@ -2,20 +2,21 @@
 //! answers, become a draft article for the knowledge manager — symptoms from the tickets, the
 //! steps from the most representative resolution, links to the sources, personal data removed.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::scrub::{name_words, names_pattern, scrub_with};
 use super::ArticleIndex;
 use crate::problems::{self, terms, ClusterSettings, ProblemError, WindowIncident};
+use crate::vectors::unit_mean;
 
 /// A resolved ticket with a resolution, and both its embeddings.
 #[derive(Debug, Clone)]
 pub struct ResolvedTicket {
     pub id: i64,
     pub subject: String,
-    /// The ticket's text as embedded.
-    pub text: String,
     pub resolution: String,
     pub requester: Option<String>,
     pub category: Option<String>,
@@ -51,6 +52,11 @@ const MIN_RESOLUTION_TERMS: usize = 3;
 /// Symptoms listed in a draft.
 const SYMPTOMS: usize = 5;
 
+/// Whether a resolution has enough words to be worth sharing in an article.
+pub fn says_enough(resolution: &str) -> bool {
+    terms(resolution).len() >= MIN_RESOLUTION_TERMS
+}
+
 /// The drafts for the groups of similar resolutions that no article in `articles` covers.
 pub fn draft_articles(
     tickets: &[ResolvedTicket],
@@ -59,7 +65,7 @@ pub fn draft_articles(
 ) -> Result<Vec<Draft>, ProblemError> {
     let usable: Vec<&ResolvedTicket> = tickets
         .iter()
-        .filter(|t| terms(&t.resolution).len() >= MIN_RESOLUTION_TERMS)
+        .filter(|t| says_enough(&t.resolution))
         .collect();
     let by_resolution: Vec<WindowIncident> = usable
         .iter()
@@ -73,12 +79,8 @@ pub fn draft_articles(
         })
         .collect();
     let groups = problems::detect(&by_resolution, settings.cluster)?;
-    let find = |id: i64| {
-        *usable
-            .iter()
-            .find(|t| t.id == id)
-            .expect("members come from the tickets")
-    };
+    let by_id: HashMap<i64, &ResolvedTicket> = usable.iter().map(|t| (t.id, *t)).collect();
+    let find = |id: i64| by_id[&id];
     Ok(groups
         .into_iter()
         .map(|g| {
@@ -94,27 +96,12 @@ pub fn draft_articles(
 
 /// Whether an article is close to the group's tickets or to their resolutions.
 fn covered(members: &[&ResolvedTicket], articles: &ArticleIndex, floor: f32) -> bool {
-    let central = members[0];
     [
-        mean(members.iter().map(|t| t.vector.as_slice())),
-        mean(members.iter().map(|t| t.resolution_vector.as_slice())),
+        unit_mean(members.iter().map(|t| t.vector.as_slice())),
+        unit_mean(members.iter().map(|t| t.resolution_vector.as_slice())),
     ]
     .iter()
-    .any(|centre| {
-        !articles
-            .search(&central.text, centre, 1, floor, |_| true)
-            .is_empty()
-    })
-}
-
-fn mean<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Vec<f32> {
-    let mut sum: Vec<f32> = Vec::new();
-    for v in vectors {
-        sum.resize(v.len(), 0.0);
-        sum.iter_mut().zip(v).for_each(|(s, x)| *s += x);
-    }
-    let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    sum.iter().map(|x| x / norm).collect()
+    .any(|centre| articles.covers(centre, floor))
 }
 
 /// Members most representative first.
@@ -188,7 +175,6 @@ mod tests {
         ResolvedTicket {
             id,
             subject: subject.into(),
-            text: subject.into(),
             resolution: resolution.into(),
             requester: Some(format!("sam.okafor{id}@corp.example")),
             category: Some("software".into()),

@@ -63,6 +63,15 @@ impl ArticleIndex {
         self.dense.is_empty()
     }
 
+    /// Whether any article is at least `min_similarity` similar to `vector`: what `search`
+    /// would find something above, without ranking anything.
+    pub fn covers(&self, vector: &[f32], min_similarity: f32) -> bool {
+        self.dense
+            .iter()
+            .zip(self.titles.iter())
+            .any(|((row, _), (title, ()))| similarity(title, row, vector) >= min_similarity)
+    }
+
     /// The `k` best articles for a query (its text and embedding) among those `keep` allows,
     /// whose cosine similarity is at least `min_similarity`; best first.
     pub fn search(
@@ -93,8 +102,7 @@ impl ArticleIndex {
             .zip(&lexical)
             .filter(|(((_, article), _), _)| keep(article))
             .filter_map(|(((row, article), (title, ())), &bm25)| {
-                let similarity =
-                    TITLE_WEIGHT * dot(title, vector) + (1.0 - TITLE_WEIGHT) * dot(row, vector);
+                let similarity = similarity(title, row, vector);
                 let lexical = if best > 0.0 { bm25 / best } else { 0.0 };
                 (similarity >= min_similarity).then_some((
                     similarity + LEXICAL_WEIGHT * lexical,
@@ -115,4 +123,10 @@ impl ArticleIndex {
             })
             .collect()
     }
+}
+
+/// An article's similarity to a query: the mean of the cosines to its title and to its
+/// whole text (titles are phrased like the questions people ask).
+fn similarity(title: &[f32], whole: &[f32], query: &[f32]) -> f32 {
+    TITLE_WEIGHT * dot(title, query) + (1.0 - TITLE_WEIGHT) * dot(whole, query)
 }

@@ -9,10 +9,8 @@ mod scrub;
 
 use serde::Serialize;
 
-pub use bm25::Bm25;
-pub use drafts::{draft_articles, Draft, DraftSettings, ResolvedTicket};
+pub use drafts::{draft_articles, says_enough, Draft, DraftSettings, ResolvedTicket};
 pub use index::{ArticleIndex, IndexedArticle};
-pub use scrub::{name_words, scrub};
 
 use crate::store::SuggestionRecord;
 use crate::triage::PastTicket;

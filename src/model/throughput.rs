@@ -23,6 +23,7 @@ pub struct Throughput {
     /// Texts per batch.
     pub batch: usize,
     /// Seconds of each timed run; the figures above come from the median one.
+    #[serde(rename = "runs_s")]
     pub runs: Vec<f64>,
 }
 

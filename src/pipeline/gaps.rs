@@ -16,15 +16,11 @@ impl Pipeline {
     /// again while those tickets are the same as at the last pass.
     pub async fn draft_articles(&mut self) -> Result<usize, PipelineError> {
         let since = Utc::now() - Duration::days(i64::from(self.config.knowledge.draft_window_days));
-        let rows = self.store.resolved_history().await?;
+        let rows = self.store.resolved_since(since).await?;
         let with_resolution: Vec<_> = rows
             .into_iter()
-            .filter(|r| r.created_at >= since)
-            .filter(|r| {
-                r.resolution
-                    .as_deref()
-                    .is_some_and(|s| !s.trim().is_empty())
-            })
+            // Only resolutions with something to share are embedded at all.
+            .filter(|r| r.resolution.as_deref().is_some_and(knowledge::says_enough))
             .collect();
         let seen = (
             with_resolution.len(),
@@ -43,21 +39,17 @@ impl Pipeline {
         let resolution_vectors = self.vectors(OwnerKind::Resolution, &resolutions).await?;
         let tickets: Vec<ResolvedTicket> = usable
             .into_iter()
-            .zip(texts)
             .zip(vectors.into_iter().zip(resolution_vectors))
-            .map(
-                |((row, (_, text)), (vector, resolution_vector))| ResolvedTicket {
-                    id: row.id,
-                    subject: row.subject_text(),
-                    text,
-                    resolution: row.resolution.clone().unwrap_or_default(),
-                    requester: row.requester.clone(),
-                    category: row.category.clone(),
-                    created_at: row.created_at,
-                    vector,
-                    resolution_vector,
-                },
-            )
+            .map(|(row, (vector, resolution_vector))| ResolvedTicket {
+                id: row.id,
+                subject: row.subject_text(),
+                resolution: row.resolution.clone().unwrap_or_default(),
+                requester: row.requester.clone(),
+                category: row.category.clone(),
+                created_at: row.created_at,
+                vector,
+                resolution_vector,
+            })
             .collect();
         let k = &self.config.knowledge;
         let settings = DraftSettings {

@@ -104,6 +104,10 @@ pub struct Pipeline {
     articles: Arc<ArticleIndex>,
     /// Open tickets, for possible duplicates; grows as the stream brings new ones.
     open: VectorIndex<PastTicket>,
+    /// Ids in `open` and in the triage history, kept beside them so that a batch need not
+    /// walk whole indexes to ask what they hold.
+    open_ids: HashSet<i64>,
+    history_ids: HashSet<i64>,
     /// The candidate and accepted problems of the last clustering pass, for new incidents to
     /// join at once.
     known_problems: Vec<KnownProblem>,
@@ -153,6 +157,8 @@ impl Pipeline {
             policy,
             articles: Arc::new(ArticleIndex::new(dimension, [])),
             open: VectorIndex::new(dimension),
+            open_ids: HashSet::new(),
+            history_ids: HashSet::new(),
             known_problems: Vec::new(),
             last_drafted: None,
             last_training: None,
@@ -187,8 +193,14 @@ impl Pipeline {
     /// Rebuilds the history and open-ticket indexes from the store (embedding only what is
     /// new) and retrains if due. Articles are reloaded on their own ([`Pipeline::reload_articles`]).
     pub async fn reload_knowledge(&mut self) -> Result<(), PipelineError> {
-        let rows = self.store.resolved_history().await?;
-        let (usable, texts) = prepared_texts(&rows);
+        // One read of the store: the resolved tickets are the history, the others are open.
+        let (open, resolved): (Vec<TicketRow>, Vec<TicketRow>) = self
+            .store
+            .tickets()
+            .await?
+            .into_iter()
+            .partition(TicketRow::is_open);
+        let (usable, texts) = prepared_texts(&resolved);
         let bar = crate::progress::bar(texts.len() as u64, "embedding history");
         let vectors = embed_cached(
             &self.store,
@@ -214,13 +226,14 @@ impl Pipeline {
                 urgency: row.urgency.clone(),
             });
         }
+        self.history_ids = history.iter().map(|(_, p)| p.id).collect();
         self.triage.history = history;
         self.retrain_if_due(examples).await?;
 
-        let rows = self.store.open_tickets().await?;
-        let (usable, texts) = prepared_texts(&rows);
+        let (usable, texts) = prepared_texts(&open);
         let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
         self.open = VectorIndex::new(self.embedder.dimension());
+        self.open_ids = usable.iter().map(|row| row.id).collect();
         for (row, vector) in usable.into_iter().zip(vectors) {
             self.open.push(&vector, past_ticket(row));
         }
@@ -328,13 +341,7 @@ impl Pipeline {
     /// Triage and suggestions for a free text, for an agent (it holds other people's
     /// tickets as evidence: end users get [`Pipeline::before_filing`]); written nowhere.
     pub async fn assess(&self, text: &str) -> Result<Assessment, PipelineError> {
-        // An interactive request: answered "overloaded" rather than queued behind a backlog.
-        let vector = self
-            .embedder
-            .try_embed(vec![text.to_owned()])
-            .await?
-            .pop()
-            .expect("one vector per text");
+        let vector = self.embed_query(text).await?;
         Ok(Assessment {
             verdict: self.triage.verdict(text, &vector, None),
             suggestions: self.suggest(
@@ -346,6 +353,17 @@ impl Pipeline {
                 None,
             ),
         })
+    }
+
+    /// The embedding of one interactive request's text: answered "overloaded" rather than
+    /// queued behind a backlog.
+    async fn embed_query(&self, text: &str) -> Result<Vec<f32>, PipelineError> {
+        Ok(self
+            .embedder
+            .try_embed(vec![text.to_owned()])
+            .await?
+            .pop()
+            .expect("one vector per text"))
     }
 
     fn suggest(&self, query: Query<'_>, audience: Audience, exclude: Option<i64>) -> Suggestions {
@@ -390,7 +408,6 @@ impl Pipeline {
             read: rows.len(),
             ..Default::default()
         };
-        let open_ids: HashSet<i64> = self.open.iter().map(|(_, t)| t.id).collect();
         let mut writer = self.store.begin_batch().await?;
         for (row, prepared) in open.iter().zip(&prepared) {
             report.triaged += 1;
@@ -411,7 +428,7 @@ impl Pipeline {
             };
             let suggestions = self.suggest(query, Audience::Agent, Some(row.id)).records();
             // Later tickets of this stream may duplicate this one.
-            if !open_ids.contains(&row.id) {
+            if self.open_ids.insert(row.id) {
                 self.open.push(&vector, past_ticket(row));
             }
             let problem = (row.kind == "incident")
@@ -450,8 +467,10 @@ impl Pipeline {
 
         // Tickets resolved in this batch are new history for the next ones. A replay of
         // history the index already holds (a first run over an old store) is not.
-        let known: HashSet<i64> = self.triage.history.iter().map(|(_, p)| p.id).collect();
-        if rows.iter().any(|r| !r.is_open() && !known.contains(&r.id)) {
+        if rows
+            .iter()
+            .any(|r| !r.is_open() && !self.history_ids.contains(&r.id))
+        {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))
@@ -513,27 +532,19 @@ impl Pipeline {
         let stored = self.store.problem_members().await?;
         let matches = problems::match_stored(&candidates, &stored, 0.3);
         let (candidates, matches) = problems::fold_matched(candidates, matches);
-        let ids = self.store.save_problems(&candidates, &matches).await?;
+        let saved = self.store.save_problems(&candidates, &matches).await?;
         // Rejected candidates attract no new incidents.
-        let rejected: HashSet<i64> = self
-            .store
-            .problems()
-            .await?
-            .into_iter()
-            .filter(|p| p.status == "rejected")
-            .map(|p| p.id)
-            .collect();
-        self.known_problems = ids
+        self.known_problems = saved
             .iter()
             .zip(&candidates)
-            .filter(|(id, _)| !rejected.contains(id))
-            .map(|(&id, c)| KnownProblem {
-                id,
+            .filter(|(p, _)| !p.rejected)
+            .map(|(p, c)| KnownProblem {
+                id: p.id,
                 centre: c.centre.clone(),
                 trend: c.activity.trend(),
             })
             .collect();
-        Ok(ids.into_iter().zip(candidates).collect())
+        Ok(saved.into_iter().map(|p| p.id).zip(candidates).collect())
     }
 
     /// Runs until `shutdown` turns true: polls for changes, and clusters every

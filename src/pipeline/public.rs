@@ -40,12 +40,7 @@ impl Pipeline {
     ) -> Result<PublicAnswer, PipelineError> {
         let articles = match text::prepare(None, Some(question.as_bytes())) {
             Ok(prepared) => {
-                let vector = self
-                    .embedder
-                    .try_embed(vec![prepared.text.clone()])
-                    .await?
-                    .pop()
-                    .expect("one vector per text");
+                let vector = self.embed_query(&prepared.text).await?;
                 let query = Query {
                     text: &prepared.text,
                     vector: &vector,

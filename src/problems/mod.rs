@@ -18,7 +18,7 @@ pub use graph::Neighbours;
 pub use join::{join, KnownProblem};
 pub use keywords::{distinctive_terms, terms};
 
-use crate::vectors::dot;
+use crate::vectors::{dot, normalise, unit_mean};
 
 /// One incident of the window.
 #[derive(Debug, Clone)]
@@ -199,15 +199,7 @@ fn reattach(
 }
 
 fn centre(vectors: &[&[f32]], group: &[usize]) -> Vec<f32> {
-    let mut centre = vec![0f32; vectors[group[0]].len()];
-    for &i in group {
-        for (c, x) in centre.iter_mut().zip(vectors[i]) {
-            *c += x;
-        }
-    }
-    let norm = centre.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    centre.iter_mut().for_each(|c| *c /= norm);
-    centre
+    unit_mean(group.iter().map(|&i| vectors[i]))
 }
 
 /// Mean cosine similarity of the members to their centre.
@@ -301,6 +293,15 @@ fn title(central: &WindowIncident) -> String {
     out
 }
 
+/// Shared members over all members of the two sets (0 for two empty sets).
+pub fn jaccard(a: &HashSet<i64>, b: &HashSet<i64>) -> f32 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return 0.0;
+    }
+    a.intersection(b).count() as f32 / union as f32
+}
+
 /// Pairs each new candidate with the stored problem whose members it overlaps most
 /// (Jaccard ≥ `min_overlap`, each stored problem once), so that a problem keeps its id and
 /// its reviewers' decision from one run to the next; a candidate left over that lies mostly
@@ -310,14 +311,16 @@ pub fn match_stored(
     stored: &[(i64, HashSet<i64>)],
     min_overlap: f32,
 ) -> Vec<Option<i64>> {
+    let member_ids: Vec<HashSet<i64>> = candidates
+        .iter()
+        .map(|c| c.members.iter().map(|m| m.ticket_id).collect())
+        .collect();
     let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-    for (c, candidate) in candidates.iter().enumerate() {
-        let ids: HashSet<i64> = candidate.members.iter().map(|m| m.ticket_id).collect();
+    for (c, ids) in member_ids.iter().enumerate() {
         for (s, (_, members)) in stored.iter().enumerate() {
-            let shared = ids.intersection(members).count() as f32;
-            let union = ids.union(members).count() as f32;
-            if union > 0.0 && shared / union >= min_overlap {
-                pairs.push((shared / union, c, s));
+            let overlap = jaccard(ids, members);
+            if overlap > 0.0 && overlap >= min_overlap {
+                pairs.push((overlap, c, s));
             }
         }
     }
@@ -331,11 +334,10 @@ pub fn match_stored(
     }
     // A candidate left over that lies mostly inside a stored problem is part of it: what a
     // problem manager merged stays merged although the clustering finds two groups.
-    for (c, candidate) in candidates.iter().enumerate() {
+    for (c, ids) in member_ids.iter().enumerate() {
         if out[c].is_some() {
             continue;
         }
-        let ids: HashSet<i64> = candidate.members.iter().map(|m| m.ticket_id).collect();
         out[c] = stored
             .iter()
             .map(|(id, members)| (ids.intersection(members).count(), *id))
@@ -365,14 +367,13 @@ pub fn fold_matched(
                 kept.activity.add(&candidate.activity);
                 // The centre of both, each weighted by its size.
                 let (a, b) = (kept.members.len() as f32, candidate.members.len() as f32);
-                let mixed: Vec<f32> = kept
-                    .centre
-                    .iter()
-                    .zip(&candidate.centre)
-                    .map(|(x, y)| a * x + b * y)
-                    .collect();
-                let norm = mixed.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                kept.centre = mixed.iter().map(|x| x / norm).collect();
+                kept.centre = normalise(
+                    kept.centre
+                        .iter()
+                        .zip(&candidate.centre)
+                        .map(|(x, y)| a * x + b * y)
+                        .collect(),
+                );
                 kept.members.extend(candidate.members);
                 kept.members
                     .sort_by(|a, b| b.similarity.total_cmp(&a.similarity));

@@ -136,13 +136,7 @@ pub async fn problems(
     State(state): State<AppState>,
     Query(query): Query<ProblemsQuery>,
 ) -> Result<Json<Vec<ProblemRow>>, ApiError> {
-    let problems = state.store.problems().await?;
-    Ok(Json(
-        problems
-            .into_iter()
-            .filter(|p| query.all || p.status != "rejected")
-            .collect(),
-    ))
+    Ok(Json(state.store.listed_problems(query.all).await?))
 }
 
 pub async fn problem(

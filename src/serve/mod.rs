@@ -30,11 +30,10 @@ use tokio::sync::RwLock;
 
 pub use config::ServeConfig;
 pub use error::ApiError;
-pub use guard::AgentToken;
 
 use crate::pipeline::Pipeline;
 use crate::store::Store;
-use guard::PublicLimiter;
+use guard::{AgentToken, PublicLimiter};
 use telemetry::Telemetry;
 
 /// What every handler can reach. Cheap to clone.

@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 use crate::knowledge::Draft;
+use crate::problems;
 
 /// A draft whose sources overlap a new one's this much (Jaccard) is the same knowledge gap.
 const SAME_GAP: f32 = 0.3;
@@ -35,10 +36,9 @@ impl Store {
         let mut added = 0;
         for draft in drafts {
             let ids: HashSet<i64> = draft.sources.iter().copied().collect();
-            let seen = known.values().any(|other| {
-                let shared = ids.intersection(other).count() as f32;
-                shared / ids.union(other).count().max(1) as f32 >= SAME_GAP
-            });
+            let seen = known
+                .values()
+                .any(|other| problems::jaccard(&ids, other) >= SAME_GAP);
             if seen {
                 continue;
             }

@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 pub use batch::{BatchWriter, TicketField};
 pub use classifiers::ClassifierRecord;
 pub use drafts::DraftRow;
-pub use problems::ProblemRow;
+pub use problems::{ProblemRow, SavedProblem};
 pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
 pub use records::*;
@@ -128,19 +128,20 @@ impl Store {
         rows.iter().map(TicketRow::from_row).collect()
     }
 
-    /// Resolved and closed tickets: what triage learns from (those with labels) and what
-    /// similar-ticket suggestions are drawn from (all of them).
-    pub async fn resolved_history(&self) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!("{TICKET_COLUMNS} WHERE status IN ('resolved', 'closed') ORDER BY id");
+    /// Every ticket, by id: resolved and closed ones are what triage learns from and what
+    /// similar-ticket suggestions are drawn from, open ones where possible duplicates are.
+    pub async fn tickets(&self) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!("{TICKET_COLUMNS} ORDER BY id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(TicketRow::from_row).collect()
     }
 
-    /// Tickets not yet resolved: where a new ticket's possible duplicates are.
-    pub async fn open_tickets(&self) -> Result<Vec<TicketRow>, StoreError> {
-        let sql =
-            format!("{TICKET_COLUMNS} WHERE status NOT IN ('resolved', 'closed') ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+    /// Resolved and closed tickets created at or after `since`, by id.
+    pub async fn resolved_since(&self, since: DateTime<Utc>) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!(
+            "{TICKET_COLUMNS} WHERE status IN ('resolved', 'closed') AND created_at >= ? ORDER BY id"
+        );
+        let rows = sqlx::query(&sql).bind(since).fetch_all(&self.pool).await?;
         rows.iter().map(TicketRow::from_row).collect()
     }
 
@@ -218,16 +219,7 @@ impl Store {
         )
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ArticleRow {
-                    id: row.try_get("id")?,
-                    title: row.try_get("title")?,
-                    body: row.try_get("body")?,
-                    public: row.try_get::<String, _>("visibility")? == "public",
-                })
-            })
-            .collect()
+        rows.iter().map(ArticleRow::from_row).collect()
     }
 
     /// Cached vectors for `owners` under `model_version`, where the text hash still matches.

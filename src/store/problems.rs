@@ -13,6 +13,14 @@ use crate::problems::{Activity, Candidate};
 /// had when it was rejected.
 const REOPEN_GROWTH: i64 = 2;
 
+/// A problem as a clustering pass left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedProblem {
+    pub id: i64,
+    /// Rejected by a reviewer (and not grown enough to be proposed again).
+    pub rejected: bool,
+}
+
 /// A stored problem, as listed for people.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProblemRow {
@@ -54,12 +62,12 @@ impl Store {
     /// Writes `candidates` in one transaction: each either updates the stored problem it was
     /// matched to (`matches[i]`) or becomes a new one. A reviewed problem keeps its status, but
     /// a rejected one that grew to [`REOPEN_GROWTH`] times its size is a candidate again.
-    /// Returns the problem ids in candidate order.
+    /// Returns the problems in candidate order, with their status after the save.
     pub async fn save_problems(
         &self,
         candidates: &[Candidate],
         matches: &[Option<i64>],
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<SavedProblem>, StoreError> {
         let now = Utc::now();
         let mut tx = self.pool().begin().await?;
         let mut ids = Vec::with_capacity(candidates.len());
@@ -68,7 +76,7 @@ impl Store {
             let size = candidate.members.len() as i64;
             let requesters = candidate.requesters as i64;
             // A matched problem is updated in place: its id, status and creation time stay.
-            let id: i64 = sqlx::query_scalar(
+            let (id, status): (i64, String) = sqlx::query_as(
                 "INSERT INTO problems (id, title, keywords, size, requesters, first_seen, \
                  last_seen, created_at, updated_at, activity, trend) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -79,7 +87,7 @@ impl Store {
                      AND excluded.size >= ? * problems.rejected_size THEN 'candidate' \
                      ELSE problems.status END, \
                  requesters = excluded.requesters, first_seen = excluded.first_seen, \
-                 last_seen = excluded.last_seen, updated_at = excluded.updated_at RETURNING id",
+                 last_seen = excluded.last_seen, updated_at = excluded.updated_at RETURNING id, status",
             )
             .bind(matched)
             .bind(&candidate.title)
@@ -106,14 +114,19 @@ impl Store {
                 .bind(member.similarity)
                 .execute(&mut *tx)
                 .await?;
-                // The ticket's triage rows name its problem (the latest pass's word).
-                sqlx::query("UPDATE triage_results SET problem_id = ? WHERE ticket_id = ?")
-                    .bind(id)
-                    .bind(member.ticket_id)
-                    .execute(&mut *tx)
-                    .await?;
             }
-            ids.push(id);
+            // The members' triage rows name their problem (the latest pass's word).
+            sqlx::query(
+                "UPDATE triage_results SET problem_id = ?1 WHERE ticket_id IN \
+                 (SELECT ticket_id FROM problem_members WHERE problem_id = ?1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            ids.push(SavedProblem {
+                id,
+                rejected: status == "rejected",
+            });
         }
         tx.commit().await?;
         Ok(ids)
@@ -122,6 +135,20 @@ impl Store {
     /// Problems that are not merged away, by size × trend.
     pub async fn problems(&self) -> Result<Vec<ProblemRow>, StoreError> {
         self.problem_rows("WHERE status != 'merged'", None).await
+    }
+
+    /// What a problem manager is shown: as [`Store::problems`], without the rejected ones
+    /// unless `with_rejected`.
+    pub async fn listed_problems(
+        &self,
+        with_rejected: bool,
+    ) -> Result<Vec<ProblemRow>, StoreError> {
+        let filter = if with_rejected {
+            "WHERE status != 'merged'"
+        } else {
+            "WHERE status NOT IN ('merged', 'rejected')"
+        };
+        self.problem_rows(filter, None).await
     }
 
     /// Problems matching `filter` (an SQL `WHERE` clause, with at most one `?` for `id`).

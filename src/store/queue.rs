@@ -105,17 +105,17 @@ fn select_views(condition: &str) -> String {
 
 /// Still waiting for a person: open, and a field triage left to a person (or only shadowed)
 /// is still empty.
-const WAITING: &str = "WHERE l.outcome = 'needs_review' \
+const WAITING: &str = "(l.outcome = 'needs_review' \
      AND t.status IN ('new', 'open', 'pending') \
      AND ((l.category_status IN ('needs_review', 'shadow') AND t.category IS NULL) \
-       OR (l.urgency_status IN ('needs_review', 'shadow') AND t.urgency IS NULL))";
+       OR (l.urgency_status IN ('needs_review', 'shadow') AND t.urgency IS NULL)))";
 
 impl Store {
     /// Tickets that need a person, oldest first (they have waited longest).
     pub async fn review_queue(&self, limit: usize) -> Result<Vec<TriageView>, StoreError> {
         let sql = format!(
             "{} ORDER BY t.created_at, l.ticket_id LIMIT ?",
-            select_views(WAITING)
+            select_views(&format!("WHERE {WAITING}"))
         );
         let rows = sqlx::query(&sql)
             .bind(limit as i64)
@@ -164,40 +164,33 @@ impl Store {
     /// A published public article: what an end user may open.
     pub async fn public_article(&self, id: i64) -> Result<Option<ArticleRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, title, body FROM articles \
+            "SELECT id, title, body, visibility FROM articles \
              WHERE id = ? AND status = 'published' AND visibility = 'public'",
         )
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| {
-            Ok(ArticleRow {
-                id: r.try_get("id")?,
-                title: r.try_get("title")?,
-                body: r.try_get("body")?,
-                public: true,
-            })
-        })
-        .transpose()
+        row.as_ref().map(ArticleRow::from_row).transpose()
     }
 
     /// The monitoring figures; `pipeline` names the cursor the queue depth is measured from.
     pub async fn service_counts(&self, pipeline: &str) -> Result<ServiceCounts, StoreError> {
-        let mut counts = ServiceCounts::default();
-        let sql = format!("SELECT outcome, COUNT(*) AS n FROM {LATEST} GROUP BY outcome");
-        for row in sqlx::query(&sql).fetch_all(self.pool()).await? {
-            let n: i64 = row.try_get("n")?;
-            counts.triaged += n;
-            match row.try_get::<String, _>("outcome")?.as_str() {
-                "applied" => counts.applied = n,
-                "needs_review" => counts.needs_review = n,
-                _ => {}
-            }
-        }
+        // One pass over the latest rows: the window function sorts the whole table.
         let sql = format!(
-            "SELECT COUNT(*) FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id {WAITING}"
+            "SELECT COUNT(*) AS triaged, \
+             COALESCE(SUM(l.outcome = 'applied'), 0) AS applied, \
+             COALESCE(SUM(l.outcome = 'needs_review'), 0) AS needs_review, \
+             COALESCE(SUM({WAITING}), 0) AS review_queue \
+             FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id"
         );
-        counts.review_queue = sqlx::query_scalar(&sql).fetch_one(self.pool()).await?;
+        let row = sqlx::query(&sql).fetch_one(self.pool()).await?;
+        let mut counts = ServiceCounts {
+            triaged: row.try_get("triaged")?,
+            applied: row.try_get("applied")?,
+            needs_review: row.try_get("needs_review")?,
+            review_queue: row.try_get("review_queue")?,
+            ..ServiceCounts::default()
+        };
         let position = self.cursor(pipeline).await?;
         counts.queue_depth =
             sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE change_seq > ?")

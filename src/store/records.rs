@@ -105,6 +105,18 @@ pub struct ArticleRow {
     pub public: bool,
 }
 
+impl ArticleRow {
+    /// From a row with id, title, body and visibility.
+    pub(crate) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            title: row.try_get("title")?,
+            body: row.try_get("body")?,
+            public: row.try_get::<String, _>("visibility")? == "public",
+        })
+    }
+}
+
 /// What an embedding cache entry belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerKind {
