@@ -51,7 +51,8 @@ pub struct PipelineConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// sqlx URL, e.g. `sqlite://tickets.db`.
+    /// Where ticketlens' native schema lives: `sqlite://FILE` (created if missing) or
+    /// `postgres://USER@HOST/DATABASE` (several `ticketlens run` processes may share it).
     pub url: String,
 }
 
@@ -78,8 +79,12 @@ impl Default for ModelConfig {
 pub struct SourceConfig {
     /// Changed tickets taken per batch; each batch is written in one transaction.
     pub batch_size: usize,
-    /// Seconds between polls when nothing changed.
+    /// Seconds between polls when nothing changed (on PostgreSQL a notification wakes a
+    /// worker at once; the poll is the fallback).
     pub poll_interval_secs: u64,
+    /// PostgreSQL: seconds a worker holds the tickets of a batch. If it dies, another worker
+    /// takes them after this long; it must comfortably exceed the time one batch takes.
+    pub lease_secs: u64,
 }
 
 impl Default for SourceConfig {
@@ -87,6 +92,7 @@ impl Default for SourceConfig {
         Self {
             batch_size: 32,
             poll_interval_secs: 5,
+            lease_secs: 120,
         }
     }
 }

@@ -48,7 +48,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Triage new and changed tickets of a pipeline's store until Ctrl-C.
+    /// Triage new and changed tickets of a pipeline's store until Ctrl-C or SIGTERM.
+    ///
+    /// The batch in flight is always finished and written first. On a PostgreSQL store
+    /// several `run` processes may share one pipeline: each ticket change is triaged once.
     Run {
         /// The pipeline file.
         #[arg(long)]

@@ -27,10 +27,9 @@ pub async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
     } else {
         let (stop, shutdown) = watch::channel(false);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Stopping after the batch in flight…");
-                let _ = stop.send(true);
-            }
+            stop_requested().await;
+            eprintln!("Stopping after the batch in flight…");
+            let _ = stop.send(true);
         });
         pipeline.run(shutdown).await?
     };
@@ -43,6 +42,29 @@ pub async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (how service managers stop a process).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 pub async fn serve(path: &Path, listen: Option<String>) -> Result<()> {
@@ -69,7 +91,7 @@ pub async fn serve(path: &Path, listen: Option<String>) -> Result<()> {
     }
     println!("ticketlens serving {name} on http://{local}/ (Ctrl-C to stop)");
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_requested().await;
         eprintln!("Stopping…");
     };
     ticketlens::serve::serve(listener, state, serve, shutdown).await?;

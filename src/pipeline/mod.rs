@@ -27,7 +27,7 @@ use crate::knowledge::{
 };
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
-use crate::store::{ClassifierRecord, OwnerKind, Store, StoreError, TicketRow};
+use crate::store::{ClassifierRecord, OwnerKind, Store, StoreError, Taken, TicketRow, Worker};
 use crate::text::{self, Prepared};
 use crate::triage::{
     self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
@@ -117,6 +117,8 @@ pub struct Pipeline {
     last_training: Option<usize>,
     /// Recorded on every triage and suggestion row; a new version writes new rows.
     version: String,
+    /// Who holds this process's leases on a shared (PostgreSQL) store.
+    worker: Worker,
 }
 
 impl Pipeline {
@@ -143,6 +145,7 @@ impl Pipeline {
             urgency: embed_labels(&embedder, &config.triage.labels.urgency).await?,
         };
         let dimension = embedder.dimension();
+        let worker = Worker::for_this_process(Duration::from_secs(config.source.lease_secs));
         let mut pipeline = Self {
             version: format!("cold/{}", embedder.version()),
             triage: Triage {
@@ -162,6 +165,7 @@ impl Pipeline {
             known_problems: Vec::new(),
             last_drafted: None,
             last_training: None,
+            worker,
         };
         pipeline.reload_knowledge().await?;
         pipeline.reload_articles().await?;
@@ -383,15 +387,18 @@ impl Pipeline {
 
     /// Processes the next batch of changed tickets; `None` when there is nothing new.
     pub async fn step(&mut self) -> Result<Option<BatchReport>, PipelineError> {
-        let position = self.store.cursor(&self.config.name).await?;
-        let rows = self
+        let taken = self
             .store
-            .changes_after(position, self.config.source.batch_size)
+            .take_changes(
+                &self.config.name,
+                &self.worker,
+                self.config.source.batch_size,
+            )
             .await?;
-        let Some(last) = rows.last() else {
+        if taken.is_empty() {
             return Ok(None);
-        };
-        let new_position = last.change_seq;
+        }
+        let Taken { rows, claim } = taken;
         let open: Vec<&TicketRow> = rows.iter().filter(|r| r.is_open()).collect();
         let prepared: Vec<Result<Prepared, text::Unusable>> = open
             .iter()
@@ -463,7 +470,7 @@ impl Pipeline {
             }
             report.suggestions += suggestions.len();
         }
-        writer.commit(&self.config.name, new_position).await?;
+        writer.commit(&self.config.name, &claim).await?;
 
         // Tickets resolved in this batch are new history for the next ones. A replay of
         // history the index already holds (a first run over an old store) is not.
@@ -558,17 +565,33 @@ impl Pipeline {
         let mut next_cluster = tokio::time::Instant::now();
         let mut total = BatchReport::default();
         let mut backoff = Duration::from_secs(1);
+        let mut listener = match self.store.listen().await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes; polling instead");
+                None
+            }
+        };
         while !*shutdown.borrow() {
             if tokio::time::Instant::now() >= next_cluster {
                 // Articles change without the ticket stream knowing: refresh them as often.
                 self.reload_articles().await?;
-                let found = self.detect_problems().await?;
-                let drafts = self.draft_articles().await?;
-                tracing::info!(
-                    candidates = found.len(),
-                    drafts,
-                    "clustered recent incidents and resolutions"
-                );
+                // Workers sharing a store take turns: two passes at once would each add
+                // the same new candidates.
+                let task = format!("{}/cluster", self.config.name);
+                if self
+                    .store
+                    .claim_task(&task, &self.worker, cluster_every)
+                    .await?
+                {
+                    let found = self.detect_problems().await?;
+                    let drafts = self.draft_articles().await?;
+                    tracing::info!(
+                        candidates = found.len(),
+                        drafts,
+                        "clustered recent incidents and resolutions"
+                    );
+                }
                 next_cluster = tokio::time::Instant::now() + cluster_every;
             }
             let wait = match self.step().await {
@@ -586,8 +609,19 @@ impl Pipeline {
                 }
                 Err(e) => return Err(e),
             };
+            let idle = async {
+                match listener.as_mut() {
+                    Some(l) if wait == poll => {
+                        if let Err(e) = l.wait(wait).await {
+                            tracing::warn!(error = %e, "change notifications failed; polling");
+                            tokio::time::sleep(wait).await;
+                        }
+                    }
+                    _ => tokio::time::sleep(wait).await,
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = idle => {}
                 _ = shutdown.changed() => {}
             }
         }

@@ -1,9 +1,10 @@
-//! One batch of results, written in one transaction together with the cursor.
+//! One batch of results, written in one transaction together with its acknowledgement.
 
 use chrono::Utc;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
-use super::{CurrentFields, StoreError, SuggestionRecord, TriageRecord};
+use super::work::Claim;
+use super::{stamp, Backend, CurrentFields, StoreError, SuggestionRecord, TriageRecord};
 
 /// A ticket field that triage may fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,24 +25,28 @@ impl TicketField {
 }
 
 /// Writes a batch; nothing is visible to others until [`BatchWriter::commit`], and dropping
-/// it without committing rolls everything back, the cursor included.
+/// it without committing rolls everything back, the acknowledgement included.
 pub struct BatchWriter<'c> {
-    tx: Transaction<'c, Sqlite>,
+    tx: Transaction<'c, Any>,
+    backend: Backend,
 }
 
 impl<'c> BatchWriter<'c> {
-    pub(super) fn new(tx: Transaction<'c, Sqlite>) -> Self {
-        Self { tx }
+    pub(super) fn new(tx: Transaction<'c, Any>, backend: Backend) -> Self {
+        Self { tx, backend }
     }
 
     /// The ticket's fields as they are now, inside this transaction.
     pub async fn current_fields(&mut self, ticket_id: i64) -> Result<CurrentFields, StoreError> {
-        let row =
-            sqlx::query("SELECT category, urgency, impact, priority FROM tickets WHERE id = ?")
-                .bind(ticket_id)
-                .fetch_optional(&mut *self.tx)
-                .await?
-                .ok_or(StoreError::NoSuchTicket(ticket_id))?;
+        let row = sqlx::query(
+            &self
+                .backend
+                .sql("SELECT category, urgency, impact, priority FROM tickets WHERE id = ?"),
+        )
+        .bind(ticket_id)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or(StoreError::NoSuchTicket(ticket_id))?;
         Ok(CurrentFields {
             category: row.try_get("category")?,
             urgency: row.try_get("urgency")?,
@@ -60,7 +65,7 @@ impl<'c> BatchWriter<'c> {
     ) -> Result<bool, StoreError> {
         let column = field.column();
         let sql = format!("UPDATE tickets SET {column} = ? WHERE id = ? AND {column} IS NULL");
-        let result = sqlx::query(&sql)
+        let result = sqlx::query(&self.backend.sql(&sql))
             .bind(value)
             .bind(ticket_id)
             .execute(&mut *self.tx)
@@ -70,7 +75,7 @@ impl<'c> BatchWriter<'c> {
 
     /// Inserts or replaces the result of (ticket, model version).
     pub async fn record_triage(&mut self, record: &TriageRecord) -> Result<(), StoreError> {
-        sqlx::query(
+        let sql = self.backend.sql(
             "INSERT INTO triage_results (ticket_id, model_version, outcome, reason, category, \
              category_confidence, category_status, urgency, urgency_confidence, urgency_status, \
              priority, evidence, triaged_at, problem_id, major_incident) \
@@ -84,24 +89,25 @@ impl<'c> BatchWriter<'c> {
              evidence = excluded.evidence, triaged_at = excluded.triaged_at, \
              problem_id = COALESCE(excluded.problem_id, triage_results.problem_id), \
              major_incident = excluded.major_incident",
-        )
-        .bind(record.ticket_id)
-        .bind(&record.model_version)
-        .bind(&record.outcome)
-        .bind(&record.reason)
-        .bind(&record.category)
-        .bind(record.category_confidence)
-        .bind(&record.category_status)
-        .bind(&record.urgency)
-        .bind(record.urgency_confidence)
-        .bind(&record.urgency_status)
-        .bind(&record.priority)
-        .bind(record.evidence.to_string())
-        .bind(Utc::now())
-        .bind(record.problem_id)
-        .bind(record.major_incident)
-        .execute(&mut *self.tx)
-        .await?;
+        );
+        let query = sqlx::query(&sql)
+            .bind(record.ticket_id)
+            .bind(&record.model_version)
+            .bind(&record.outcome)
+            .bind(&record.reason)
+            .bind(&record.category);
+        let query = bind_real(query, record.category_confidence)
+            .bind(&record.category_status)
+            .bind(&record.urgency);
+        bind_real(query, record.urgency_confidence)
+            .bind(&record.urgency_status)
+            .bind(&record.priority)
+            .bind(record.evidence.to_string())
+            .bind(stamp(Utc::now()))
+            .bind(record.problem_id)
+            .bind(i64::from(record.major_incident))
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
@@ -113,26 +119,28 @@ impl<'c> BatchWriter<'c> {
         ticket_id: i64,
         similarity: f32,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        sqlx::query(&self.backend.sql(
             "INSERT INTO problem_members (problem_id, ticket_id, similarity) \
              SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM problems WHERE id = ?1 \
              AND status NOT IN ('merged', 'rejected')) \
              ON CONFLICT (problem_id, ticket_id) DO NOTHING",
-        )
+        ))
         .bind(problem_id)
         .bind(ticket_id)
-        .bind(similarity)
+        .bind(f64::from(similarity))
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query(
+        // (SQLite's two-argument MAX is PostgreSQL's GREATEST: a CASE is both's.)
+        sqlx::query(&self.backend.sql(
             "UPDATE problems SET \
              size = (SELECT COUNT(*) FROM problem_members WHERE problem_id = ?1), \
-             last_seen = MAX(last_seen, (SELECT created_at FROM tickets WHERE id = ?2)), \
+             last_seen = (SELECT CASE WHEN created_at > problems.last_seen THEN created_at \
+                 ELSE problems.last_seen END FROM tickets WHERE id = ?2), \
              updated_at = ?3 WHERE id = ?1",
-        )
+        ))
         .bind(problem_id)
         .bind(ticket_id)
-        .bind(Utc::now())
+        .bind(stamp(Utc::now()))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -145,44 +153,56 @@ impl<'c> BatchWriter<'c> {
         model_version: &str,
         suggestions: &[SuggestionRecord],
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM suggestions WHERE ticket_id = ? AND model_version = ?")
-            .bind(ticket_id)
-            .bind(model_version)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            &self
+                .backend
+                .sql("DELETE FROM suggestions WHERE ticket_id = ? AND model_version = ?"),
+        )
+        .bind(ticket_id)
+        .bind(model_version)
+        .execute(&mut *self.tx)
+        .await?;
         let mut ranks = std::collections::HashMap::new();
         for s in suggestions {
             let rank = ranks.entry(s.kind).or_insert(0i64);
             *rank += 1;
-            sqlx::query(
+            sqlx::query(&self.backend.sql(
                 "INSERT INTO suggestions (ticket_id, model_version, kind, rank, target_id, score) \
                  VALUES (?, ?, ?, ?, ?, ?)",
-            )
+            ))
             .bind(ticket_id)
             .bind(model_version)
             .bind(s.kind)
             .bind(*rank)
             .bind(s.target_id)
-            .bind(s.score)
+            .bind(f64::from(s.score))
             .execute(&mut *self.tx)
             .await?;
         }
         Ok(())
     }
 
-    /// Moves the pipeline's cursor to `position` and commits the whole batch.
-    pub async fn commit(mut self, pipeline: &str, position: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO pipeline_cursors (pipeline, position, updated_at) VALUES (?, ?, ?) \
-             ON CONFLICT (pipeline) DO UPDATE SET position = excluded.position, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(pipeline)
-        .bind(position)
-        .bind(Utc::now())
-        .execute(&mut *self.tx)
-        .await?;
+    /// Acknowledges the batch's tickets (moves the cursor, or ends the leases) and commits
+    /// the whole batch. A lease that ran out and went to another worker fails the commit:
+    /// nothing of this batch is written, and that worker's is the one that counts.
+    pub async fn commit(mut self, pipeline: &str, claim: &Claim) -> Result<(), StoreError> {
+        claim
+            .acknowledge(&mut self.tx, self.backend, pipeline)
+            .await?;
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Binds an optional real. sqlx 0.8.6's `Any` driver sends a NULL `f64` to PostgreSQL as a
+/// `float4` and a NULL `f32` as a `float8`; a statement prepared with one type then refuses
+/// the other. A NULL is therefore bound as `f32` so that every value is a `float8`.
+fn bind_real<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    value: Option<f32>,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    match value {
+        Some(x) => query.bind(f64::from(x)),
+        None => query.bind(None::<f32>),
     }
 }

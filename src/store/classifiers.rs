@@ -3,7 +3,7 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{stamp, Store, StoreError};
 
 /// One trained version, as recorded.
 #[derive(Debug, Clone, Serialize)]
@@ -20,21 +20,21 @@ impl Store {
     pub async fn record_classifier(&self, record: &ClassifierRecord) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         if record.in_use {
-            sqlx::query("UPDATE classifier_versions SET in_use = 0 WHERE version != ?")
+            sqlx::query(&self.sql("UPDATE classifier_versions SET in_use = 0 WHERE version <> ?"))
                 .bind(&record.version)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO classifier_versions (version, trained_at, trained_on, in_use, figures, \
              compared) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (version) DO UPDATE SET \
              trained_at = excluded.trained_at, in_use = excluded.in_use, \
              figures = excluded.figures, compared = excluded.compared",
-        )
+        ))
         .bind(&record.version)
-        .bind(Utc::now())
+        .bind(stamp(Utc::now()))
         .bind(record.trained_on as i64)
-        .bind(record.in_use)
+        .bind(i64::from(record.in_use))
         .bind(record.figures.to_string())
         .bind(record.compared.as_ref().map(|c| c.to_string()))
         .execute(&mut *tx)
@@ -45,10 +45,14 @@ impl Store {
 
     /// Versions in the order they were trained, newest last.
     pub async fn classifier_versions(&self) -> Result<Vec<(String, bool)>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT version, in_use FROM classifier_versions ORDER BY trained_at, version",
         )
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(v, in_use)| (v, in_use != 0))
+            .collect())
     }
 }

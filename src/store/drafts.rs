@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{stamp, Store, StoreError};
 use crate::knowledge::Draft;
 use crate::problems;
 
@@ -31,7 +31,7 @@ impl Store {
     /// were new. Existing drafts are never changed: the knowledge manager may be editing them.
     pub async fn save_drafts(&self, drafts: &[Draft]) -> Result<usize, StoreError> {
         let known = self.draft_sources().await?;
-        let now = Utc::now();
+        let now = stamp(Utc::now());
         let mut tx = self.pool().begin().await?;
         let mut added = 0;
         for draft in drafts {
@@ -42,23 +42,25 @@ impl Store {
             if seen {
                 continue;
             }
-            let id: i64 = sqlx::query_scalar(
+            let id: i64 = sqlx::query_scalar(&self.sql(
                 "INSERT INTO articles (title, body, category, visibility, status, created_at, \
                  updated_at) VALUES (?, ?, ?, 'internal', 'draft', ?, ?) RETURNING id",
-            )
+            ))
             .bind(&draft.title)
             .bind(&draft.body)
             .bind(&draft.category)
-            .bind(now)
-            .bind(now)
+            .bind(&now)
+            .bind(&now)
             .fetch_one(&mut *tx)
             .await?;
             for ticket in &draft.sources {
-                sqlx::query("INSERT INTO article_sources (article_id, ticket_id) VALUES (?, ?)")
-                    .bind(id)
-                    .bind(ticket)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self.sql("INSERT INTO article_sources (article_id, ticket_id) VALUES (?, ?)"),
+                )
+                .bind(id)
+                .bind(ticket)
+                .execute(&mut *tx)
+                .await?;
             }
             added += 1;
         }

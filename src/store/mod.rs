@@ -1,8 +1,13 @@
-//! The native ticket store on SQLite: numbered migrations applied at start-up, one shared pool,
-//! and the reads and writes the pipeline needs. Write-back goes through a [`BatchWriter`]: one
-//! transaction for a batch's results and the cursor, so a crash replays a batch, never loses or
-//! duplicates one.
+//! The native ticket store, on SQLite (the embedded default) or PostgreSQL: numbered
+//! migrations applied at start-up, one shared pool, and the reads and writes the pipeline
+//! needs. Write-back goes through a [`BatchWriter`]: one transaction for a batch's results and
+//! its acknowledgement, so a crash replays a batch, never loses or duplicates one.
+//!
+//! One process takes changes on SQLite, following a cursor. On PostgreSQL several processes
+//! may share a pipeline: they lease tickets from a work queue that a trigger fills
+//! (`FOR UPDATE SKIP LOCKED`; a lease a dead worker held expires), see [`work`].
 
+mod backend;
 mod batch;
 mod classifiers;
 mod drafts;
@@ -12,14 +17,16 @@ mod queue;
 mod records;
 mod reports;
 mod review;
+mod work;
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::SqlitePool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
 
+pub use backend::Backend;
+pub(crate) use backend::{stamp, RowExt};
 pub use batch::{BatchWriter, TicketField};
 pub use classifiers::ClassifierRecord;
 pub use drafts::DraftRow;
@@ -29,15 +36,23 @@ pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
 pub use records::*;
 pub use reports::{FieldOutcome, TriageCounts, TriageRow};
 pub use review::{ProblemDetail, ProblemMember};
+pub use work::{ChangeListener, Claim, Taken, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the store {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error(
+        "the store URL {0} names no database ticketlens can keep its tables in \
+         (use sqlite://FILE or postgres://HOST/DATABASE)"
+    )]
+    Unsupported(String),
     #[error("cannot bring the store's schema up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("the store holds a timestamp that is not one: {0:?}")]
+    BadTimestamp(String),
     #[error("ticket {0} does not exist")]
     NoSuchTicket(i64),
     #[error("there is no answer {0} to give feedback on")]
@@ -48,13 +63,17 @@ pub enum StoreError {
     NotTriaged(i64),
     #[error("{0}")]
     Review(String),
+    #[error("the lease on ticket {0} ran out before its batch was written; another worker has it")]
+    LeaseLost(i64),
 }
 
 impl StoreError {
-    /// Whether trying the same work again later may succeed (a locked or unreachable database),
-    /// as opposed to a fault that repeats (a constraint, a schema mismatch).
+    /// Whether trying the same work again later may succeed (a locked or unreachable database,
+    /// a lease another worker took over), as opposed to a fault that repeats (a constraint, a
+    /// schema mismatch).
     pub fn is_retriable(&self) -> bool {
         match self {
+            StoreError::LeaseLost(_) => true,
             StoreError::Open { source, .. } | StoreError::Query(source) => {
                 matches!(
                     source,
@@ -62,55 +81,126 @@ impl StoreError {
                 ) || source
                     .as_database_error()
                     .and_then(|e| e.code())
-                    .is_some_and(|code| code == "5" || code == "6")
-            } // SQLITE_BUSY, SQLITE_LOCKED
+                    .is_some_and(|code| RETRIABLE_CODES.contains(&code.as_ref()))
+            }
             _ => false,
         }
     }
 }
 
+/// SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL's serialization failure, deadlock, and the
+/// connection and shutdown classes (08xxx, 57P0x).
+const RETRIABLE_CODES: &[&str] = &[
+    "5", "6", "40001", "40P01", "08000", "08003", "08006", "57P01", "57P02", "57P03",
+];
+
 /// A ticket store. Clones share one pool.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+    /// Kept for the LISTEN connection, which is not one of the pool's.
+    url: Arc<str>,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 impl Store {
-    /// Opens (creating it if needed) the SQLite database at `url` and applies migrations.
+    /// Opens the store at `url` (`sqlite://FILE`, created if missing, or
+    /// `postgres://HOST/DATABASE`) and applies migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let backend = Backend::of(url).ok_or_else(|| StoreError::Unsupported(url.to_owned()))?;
         let open_error = |source| StoreError::Open {
             url: url.to_owned(),
             source,
         };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(open_error)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        let connect_url = match backend {
+            Backend::Sqlite => sqlite_url(url),
+            Backend::Postgres => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets `serve` read while `run` writes; the busy timeout waits out
+                        // the other process's write instead of failing at once.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect_url)
             .await
             .map_err(open_error)?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
+        }
+        Ok(Self {
+            pool,
+            backend,
+            url: url.into(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// `sql` in this store's placeholder syntax.
+    pub(crate) fn sql<'a>(&self, sql: &'a str) -> std::borrow::Cow<'a, str> {
+        self.backend.sql(sql)
     }
 
     /// Starts the transaction that writes one batch of results.
     pub async fn begin_batch(&self) -> Result<BatchWriter<'static>, StoreError> {
-        Ok(BatchWriter::new(self.pool.begin().await?))
+        Ok(BatchWriter::new(self.pool.begin().await?, self.backend))
     }
 
     pub async fn cursor(&self, pipeline: &str) -> Result<i64, StoreError> {
-        let position =
-            sqlx::query_scalar("SELECT position FROM pipeline_cursors WHERE pipeline = ?")
-                .bind(pipeline)
-                .fetch_optional(&self.pool)
-                .await?;
+        let position = sqlx::query_scalar(
+            &self.sql("SELECT position FROM pipeline_cursors WHERE pipeline = ?"),
+        )
+        .bind(pipeline)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(position.unwrap_or(0))
+    }
+
+    fn ticket_select(&self) -> String {
+        format!(
+            "SELECT id, {} AS subject, {} AS body, requester, kind, status, category, urgency, \
+             impact, priority, resolution, created_at, change_seq FROM tickets",
+            self.backend.text_as_bytes("subject"),
+            self.backend.text_as_bytes("body"),
+        )
+    }
+
+    /// Tickets matching `rest` (a `WHERE … ORDER BY …` tail with `?` placeholders), bound to
+    /// `binds` in order.
+    async fn tickets_where(
+        &self,
+        rest: &str,
+        binds: &[Bind<'_>],
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        let sql = format!("{} {rest}", self.ticket_select());
+        let sql = self.sql(&sql);
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = match bind {
+                Bind::Int(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(*v),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(TicketRow::from_row).collect()
     }
 
     /// Up to `limit` tickets changed after `position`, in change order.
@@ -119,30 +209,27 @@ impl Store {
         position: i64,
         limit: usize,
     ) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!("{TICKET_COLUMNS} WHERE change_seq > ? ORDER BY change_seq LIMIT ?");
-        let rows = sqlx::query(&sql)
-            .bind(position)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(TicketRow::from_row).collect()
+        self.tickets_where(
+            "WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
+            &[Bind::Int(position), Bind::Int(limit as i64)],
+        )
+        .await
     }
 
     /// Every ticket, by id: resolved and closed ones are what triage learns from and what
     /// similar-ticket suggestions are drawn from, open ones where possible duplicates are.
     pub async fn tickets(&self) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!("{TICKET_COLUMNS} ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(TicketRow::from_row).collect()
+        self.tickets_where("ORDER BY id", &[]).await
     }
 
     /// Resolved and closed tickets created at or after `since`, by id.
     pub async fn resolved_since(&self, since: DateTime<Utc>) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!(
-            "{TICKET_COLUMNS} WHERE status IN ('resolved', 'closed') AND created_at >= ? ORDER BY id"
-        );
-        let rows = sqlx::query(&sql).bind(since).fetch_all(&self.pool).await?;
-        rows.iter().map(TicketRow::from_row).collect()
+        let since = stamp(since);
+        self.tickets_where(
+            "WHERE status IN ('resolved', 'closed') AND created_at >= ? ORDER BY id",
+            &[Bind::Text(&since)],
+        )
+        .await
     }
 
     /// Incidents created at or after `since`: the window problem detection clusters.
@@ -150,31 +237,29 @@ impl Store {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<TicketRow>, StoreError> {
-        let sql = format!(
-            "{TICKET_COLUMNS} WHERE kind = 'incident' AND created_at >= ? ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql).bind(since).fetch_all(&self.pool).await?;
-        rows.iter().map(TicketRow::from_row).collect()
+        let since = stamp(since);
+        self.tickets_where(
+            "WHERE kind = 'incident' AND created_at >= ? ORDER BY created_at, id",
+            &[Bind::Text(&since)],
+        )
+        .await
     }
 
     pub async fn ticket(&self, id: i64) -> Result<TicketRow, StoreError> {
-        let sql = format!("{TICKET_COLUMNS} WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        self.tickets_where("WHERE id = ?", &[Bind::Int(id)])
             .await?
-            .ok_or(StoreError::NoSuchTicket(id))?;
-        TicketRow::from_row(&row)
+            .pop()
+            .ok_or(StoreError::NoSuchTicket(id))
     }
 
     /// Adds a ticket as a help desk would; returns its id.
     pub async fn insert_ticket(&self, ticket: &NewTicket) -> Result<i64, StoreError> {
         let updated_at = ticket.resolved_at.unwrap_or(ticket.created_at);
-        let result = sqlx::query(
+        Ok(sqlx::query_scalar(&self.sql(
             "INSERT INTO tickets (id, subject, body, requester, kind, status, category, urgency, \
              impact, priority, resolution, created_at, updated_at, resolved_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        ))
         .bind(ticket.id)
         .bind(&ticket.subject)
         .bind(&ticket.body)
@@ -186,30 +271,28 @@ impl Store {
         .bind(&ticket.impact)
         .bind(&ticket.priority)
         .bind(&ticket.resolution)
-        .bind(ticket.created_at)
-        .bind(updated_at)
-        .bind(ticket.resolved_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.last_insert_rowid())
+        .bind(stamp(ticket.created_at))
+        .bind(stamp(updated_at))
+        .bind(ticket.resolved_at.map(stamp))
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     pub async fn insert_article(&self, article: &NewArticle) -> Result<i64, StoreError> {
-        let now = Utc::now();
-        let result = sqlx::query(
+        let now = stamp(Utc::now());
+        Ok(sqlx::query_scalar(&self.sql(
             "INSERT INTO articles (id, title, body, category, visibility, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        ))
         .bind(article.id)
         .bind(&article.title)
         .bind(&article.body)
         .bind(&article.category)
         .bind(&article.visibility)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.last_insert_rowid())
+        .bind(&now)
+        .bind(&now)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Published articles: what suggestions are drawn from (drafts never are).
@@ -217,8 +300,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, title, body, visibility FROM articles WHERE status = 'published' ORDER BY id",
         )
-            .fetch_all(&self.pool)
-            .await?;
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(ArticleRow::from_row).collect()
     }
 
@@ -231,17 +314,18 @@ impl Store {
     ) -> Result<Vec<Option<Vec<f32>>>, StoreError> {
         let mut out = Vec::with_capacity(wanted.len());
         let mut conn = self.pool.acquire().await?;
+        let sql = self.sql(
+            "SELECT vector FROM embeddings WHERE owner_kind = ? AND owner_id = ? \
+             AND model_version = ? AND text_hash = ?",
+        );
         for (owner_id, text_hash) in wanted {
-            let blob: Option<Vec<u8>> = sqlx::query_scalar(
-                "SELECT vector FROM embeddings WHERE owner_kind = ? AND owner_id = ? \
-                 AND model_version = ? AND text_hash = ?",
-            )
-            .bind(kind.as_str())
-            .bind(owner_id)
-            .bind(model_version)
-            .bind(text_hash)
-            .fetch_optional(&mut *conn)
-            .await?;
+            let blob: Option<Vec<u8>> = sqlx::query_scalar(&sql)
+                .bind(kind.as_str())
+                .bind(owner_id)
+                .bind(model_version)
+                .bind(text_hash)
+                .fetch_optional(&mut *conn)
+                .await?;
             out.push(blob.map(|b| decode_vector(&b)));
         }
         Ok(out)
@@ -254,26 +338,44 @@ impl Store {
         entries: &[(i64, String, &[f32])],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let sql = self.sql(
+            "INSERT INTO embeddings (owner_kind, owner_id, model_version, text_hash, vector) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner_kind, owner_id, model_version) \
+             DO UPDATE SET text_hash = excluded.text_hash, vector = excluded.vector",
+        );
         for (owner_id, text_hash, vector) in entries {
-            sqlx::query(
-                "INSERT INTO embeddings (owner_kind, owner_id, model_version, text_hash, vector) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner_kind, owner_id, model_version) \
-                 DO UPDATE SET text_hash = excluded.text_hash, vector = excluded.vector",
-            )
-            .bind(kind.as_str())
-            .bind(owner_id)
-            .bind(model_version)
-            .bind(text_hash)
-            .bind(encode_vector(vector))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(&sql)
+                .bind(kind.as_str())
+                .bind(owner_id)
+                .bind(model_version)
+                .bind(text_hash)
+                .bind(encode_vector(vector))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// A value bound to a placeholder of a query assembled at run time.
+enum Bind<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// SQLite's URL with the file created when missing (as the embedded default should be).
+fn sqlite_url(url: &str) -> String {
+    if url.contains(":memory:") || url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
     }
 }
 

@@ -4,9 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError};
+use super::{stamp, Backend, RowExt, Store, StoreError};
 use crate::problems::{Activity, Candidate};
 
 /// A rejected candidate is proposed again once its pattern is this many times the size it
@@ -68,7 +68,7 @@ impl Store {
         candidates: &[Candidate],
         matches: &[Option<i64>],
     ) -> Result<Vec<SavedProblem>, StoreError> {
-        let now = Utc::now();
+        let now = stamp(Utc::now());
         let mut tx = self.pool().begin().await?;
         let mut ids = Vec::with_capacity(candidates.len());
         for (candidate, matched) in candidates.iter().zip(matches) {
@@ -76,7 +76,7 @@ impl Store {
             let size = candidate.members.len() as i64;
             let requesters = candidate.requesters as i64;
             // A matched problem is updated in place: its id, status and creation time stay.
-            let (id, status): (i64, String) = sqlx::query_as(
+            let (id, status): (i64, String) = sqlx::query_as(&self.sql(
                 "INSERT INTO problems (id, title, keywords, size, requesters, first_seen, \
                  last_seen, created_at, updated_at, activity, trend) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -88,38 +88,38 @@ impl Store {
                      ELSE problems.status END, \
                  requesters = excluded.requesters, first_seen = excluded.first_seen, \
                  last_seen = excluded.last_seen, updated_at = excluded.updated_at RETURNING id, status",
-            )
+            ))
             .bind(matched)
             .bind(&candidate.title)
             .bind(&keywords)
             .bind(size)
             .bind(requesters)
-            .bind(candidate.first_seen)
-            .bind(candidate.last_seen)
-            .bind(now)
-            .bind(now)
+            .bind(stamp(candidate.first_seen))
+            .bind(stamp(candidate.last_seen))
+            .bind(&now)
+            .bind(&now)
             .bind(serde_json::to_string(&candidate.activity).expect("counts serialise"))
-            .bind(candidate.activity.trend())
+            .bind(f64::from(candidate.activity.trend()))
             .bind(REOPEN_GROWTH)
             .fetch_one(&mut *tx)
             .await?;
             // Members that left the problem lose their link; those still in get it back below.
-            release_members(&mut tx, id, None).await?;
+            release_members(&mut tx, self.backend(), id, None).await?;
             for member in &candidate.members {
-                sqlx::query(
+                sqlx::query(&self.sql(
                     "INSERT INTO problem_members (problem_id, ticket_id, similarity) VALUES (?, ?, ?)",
-                )
+                ))
                 .bind(id)
                 .bind(member.ticket_id)
-                .bind(member.similarity)
+                .bind(f64::from(member.similarity))
                 .execute(&mut *tx)
                 .await?;
             }
             // The members' triage rows name their problem (the latest pass's word).
-            sqlx::query(
+            sqlx::query(&self.sql(
                 "UPDATE triage_results SET problem_id = ?1 WHERE ticket_id IN \
                  (SELECT ticket_id FROM problem_members WHERE problem_id = ?1)",
-            )
+            ))
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -161,6 +161,7 @@ impl Store {
             "SELECT id, title, keywords, status, size, requesters, first_seen, last_seen, \
              trend, activity FROM problems {filter} ORDER BY size * trend DESC, id"
         );
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
         if let Some(id) = id {
             query = query.bind(id);
@@ -178,7 +179,7 @@ impl Store {
                     requesters: row.try_get("requesters")?,
                     first_seen: row.try_get("first_seen")?,
                     last_seen: row.try_get("last_seen")?,
-                    trend: row.try_get("trend")?,
+                    trend: row.float("trend")?,
                     activity: row
                         .try_get::<Option<String>, _>("activity")?
                         .and_then(|a| serde_json::from_str(&a).ok()),
@@ -189,9 +190,9 @@ impl Store {
 
     /// Ticket ids of one problem, most central first.
     pub async fn members_of(&self, problem_id: i64) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
+        Ok(sqlx::query_scalar(&self.sql(
             "SELECT ticket_id FROM problem_members WHERE problem_id = ? ORDER BY similarity DESC",
-        )
+        ))
         .bind(problem_id)
         .fetch_all(self.pool())
         .await?)
@@ -200,15 +201,16 @@ impl Store {
 
 /// Empties problem `id` of its members; their triage rows' link moves to `to`, or is cleared.
 pub(super) async fn release_members(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
+    backend: Backend,
     id: i64,
     to: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM problem_members WHERE problem_id = ?")
+    sqlx::query(&backend.sql("DELETE FROM problem_members WHERE problem_id = ?"))
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE triage_results SET problem_id = ? WHERE problem_id = ?")
+    sqlx::query(&backend.sql("UPDATE triage_results SET problem_id = ? WHERE problem_id = ?"))
         .bind(to)
         .bind(id)
         .execute(&mut *conn)

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{stamp, Store, StoreError};
 
 /// Before-filing answers over a period, for `ticketlens report`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -38,11 +38,11 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let shown = serde_json::to_string(shown).expect("ids serialise");
         if let Some(id) = refines {
-            let replaced: Option<i64> = sqlx::query_scalar(
+            let replaced: Option<i64> = sqlx::query_scalar(&self.sql(
                 "UPDATE public_answers SET asked_at = ?, query_chars = ?, shown = ? \
                  WHERE id = ? AND helped IS NULL RETURNING id",
-            )
-            .bind(Utc::now())
+            ))
+            .bind(stamp(Utc::now()))
             .bind(query_chars as i64)
             .bind(&shown)
             .bind(id)
@@ -52,11 +52,11 @@ impl Store {
                 return Ok(id);
             }
         }
-        Ok(sqlx::query_scalar(
+        Ok(sqlx::query_scalar(&self.sql(
             "INSERT INTO public_answers (asked_at, query_chars, shown) VALUES (?, ?, ?) \
              RETURNING id",
-        )
-        .bind(Utc::now())
+        ))
+        .bind(stamp(Utc::now()))
         .bind(query_chars as i64)
         .bind(shown)
         .fetch_one(self.pool())
@@ -65,13 +65,14 @@ impl Store {
 
     /// Records whether answer `id` helped; the last word counts.
     pub async fn record_feedback(&self, id: i64, helped: bool) -> Result<(), StoreError> {
-        let done =
-            sqlx::query("UPDATE public_answers SET helped = ?, answered_at = ? WHERE id = ?")
-                .bind(helped)
-                .bind(Utc::now())
-                .bind(id)
-                .execute(self.pool())
-                .await?;
+        let done = sqlx::query(
+            &self.sql("UPDATE public_answers SET helped = ?, answered_at = ? WHERE id = ?"),
+        )
+        .bind(i64::from(helped))
+        .bind(stamp(Utc::now()))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchAnswer(id));
         }
@@ -80,8 +81,9 @@ impl Store {
 
     pub async fn deflection(&self) -> Result<Deflection, StoreError> {
         let (asked, answered, rated, helped): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(shown != '[]'), 0), COUNT(helped), \
-             COALESCE(SUM(helped), 0) FROM public_answers",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN shown <> '[]' THEN 1 ELSE 0 END), 0) \
+             AS BIGINT), COUNT(helped), CAST(COALESCE(SUM(helped), 0) AS BIGINT) \
+             FROM public_answers",
         )
         .fetch_one(self.pool())
         .await?;

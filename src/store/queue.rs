@@ -3,14 +3,15 @@
 //! version writes new rows; the old ones stay for the report).
 
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{ArticleRow, Store, StoreError};
+use super::{ArticleRow, RowExt, Store, StoreError};
 
 /// The latest triage row of each ticket, as a subquery.
 const LATEST: &str = "(SELECT * FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY ticket_id \
-     ORDER BY triaged_at DESC, model_version DESC) AS nth FROM triage_results r) WHERE nth = 1)";
+     ORDER BY triaged_at DESC, model_version DESC) AS nth FROM triage_results r) ranked \
+     WHERE nth = 1)";
 
 /// One field's prediction and what triage did with it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,11 +70,11 @@ pub struct ServiceCounts {
     pub problems_open: i64,
 }
 
-fn view(row: &SqliteRow) -> Result<TriageView, StoreError> {
+fn view(row: &AnyRow) -> Result<TriageView, StoreError> {
     let field = |prefix: &str| -> Result<FieldPrediction, sqlx::Error> {
         Ok(FieldPrediction {
             label: row.try_get(prefix)?,
-            confidence: row.try_get(format!("{prefix}_confidence").as_str())?,
+            confidence: row.float_opt(&format!("{prefix}_confidence"))?,
             status: row.try_get(format!("{prefix}_status").as_str())?,
         })
     };
@@ -92,8 +93,13 @@ fn view(row: &SqliteRow) -> Result<TriageView, StoreError> {
         priority: row.try_get("priority")?,
         evidence: serde_json::from_str(&evidence).unwrap_or_default(),
         problem_id: row.try_get("problem_id")?,
-        major_incident: row.try_get("major_incident")?,
+        major_incident: row.flag("major_incident")?,
     })
+}
+
+/// The number of rows where `condition` holds, as a BIGINT on both databases.
+fn count_where(condition: &str) -> String {
+    format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)")
 }
 
 fn select_views(condition: &str) -> String {
@@ -117,7 +123,7 @@ impl Store {
             "{} ORDER BY t.created_at, l.ticket_id LIMIT ?",
             select_views(&format!("WHERE {WAITING}"))
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&self.sql(&sql))
             .bind(limit as i64)
             .fetch_all(self.pool())
             .await?;
@@ -130,19 +136,19 @@ impl Store {
         ticket_id: i64,
     ) -> Result<(TriageView, Vec<SuggestionView>), StoreError> {
         let sql = select_views("WHERE l.ticket_id = ?");
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&self.sql(&sql))
             .bind(ticket_id)
             .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotTriaged(ticket_id))?;
         let triage = view(&row)?;
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT s.kind, s.target_id, s.score, \
              COALESCE(a.title, t.subject, '') AS title FROM suggestions s \
              LEFT JOIN articles a ON s.kind = 'article' AND a.id = s.target_id \
              LEFT JOIN tickets t ON s.kind <> 'article' AND t.id = s.target_id \
              WHERE s.ticket_id = ? AND s.model_version = ? ORDER BY s.kind, s.rank",
-        )
+        ))
         .bind(ticket_id)
         .bind(&triage.model_version)
         .fetch_all(self.pool())
@@ -154,7 +160,7 @@ impl Store {
                     kind: r.try_get("kind")?,
                     id: r.try_get("target_id")?,
                     title: r.try_get("title")?,
-                    score: r.try_get("score")?,
+                    score: r.float("score")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
@@ -163,25 +169,25 @@ impl Store {
 
     /// A published public article: what an end user may open.
     pub async fn public_article(&self, id: i64) -> Result<Option<ArticleRow>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&self.sql(
             "SELECT id, title, body, visibility FROM articles \
              WHERE id = ? AND status = 'published' AND visibility = 'public'",
-        )
+        ))
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(ArticleRow::from_row).transpose()
     }
 
-    /// The monitoring figures; `pipeline` names the cursor the queue depth is measured from.
+    /// The monitoring figures; `pipeline` names the queue whose depth is measured.
     pub async fn service_counts(&self, pipeline: &str) -> Result<ServiceCounts, StoreError> {
         // One pass over the latest rows: the window function sorts the whole table.
         let sql = format!(
-            "SELECT COUNT(*) AS triaged, \
-             COALESCE(SUM(l.outcome = 'applied'), 0) AS applied, \
-             COALESCE(SUM(l.outcome = 'needs_review'), 0) AS needs_review, \
-             COALESCE(SUM({WAITING}), 0) AS review_queue \
-             FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id"
+            "SELECT COUNT(*) AS triaged, {applied} AS applied, {needs_review} AS needs_review, \
+             {waiting} AS review_queue FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id",
+            applied = count_where("l.outcome = 'applied'"),
+            needs_review = count_where("l.outcome = 'needs_review'"),
+            waiting = count_where(WAITING),
         );
         let row = sqlx::query(&sql).fetch_one(self.pool()).await?;
         let mut counts = ServiceCounts {
@@ -191,12 +197,7 @@ impl Store {
             review_queue: row.try_get("review_queue")?,
             ..ServiceCounts::default()
         };
-        let position = self.cursor(pipeline).await?;
-        counts.queue_depth =
-            sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE change_seq > ?")
-                .bind(position)
-                .fetch_one(self.pool())
-                .await?;
+        counts.queue_depth = self.queue_depth(pipeline).await?;
         counts.problems_open = sqlx::query_scalar(
             "SELECT COUNT(*) FROM problems WHERE status IN ('candidate', 'accepted')",
         )

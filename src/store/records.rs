@@ -2,18 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::StoreError;
+use super::{RowExt, StoreError};
 
-/// Columns of [`TicketRow`]. Subject and body are read as bytes: a ticket store may hold text
+/// A ticket as the pipeline sees it. Subject and body are bytes: a ticket store may hold text
 /// that is not valid UTF-8, and one such ticket must not fail the whole read.
-pub(crate) const TICKET_COLUMNS: &str = "SELECT id, CAST(subject AS BLOB) AS subject, \
-     CAST(body AS BLOB) AS body, requester, kind, status, category, urgency, impact, priority, \
-     resolution, created_at, change_seq FROM tickets";
-
-/// A ticket as the pipeline sees it.
 #[derive(Debug, Clone)]
 pub struct TicketRow {
     pub id: i64,
@@ -32,7 +27,7 @@ pub struct TicketRow {
 }
 
 impl TicketRow {
-    pub(crate) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: row.try_get("id")?,
             subject: row.try_get("subject")?,
@@ -45,7 +40,7 @@ impl TicketRow {
             impact: row.try_get("impact")?,
             priority: row.try_get("priority")?,
             resolution: row.try_get("resolution")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.time("created_at")?,
             change_seq: row.try_get::<Option<i64>, _>("change_seq")?.unwrap_or(0),
         })
     }
@@ -107,7 +102,7 @@ pub struct ArticleRow {
 
 impl ArticleRow {
     /// From a row with id, title, body and visibility.
-    pub(crate) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: row.try_get("id")?,
             title: row.try_get("title")?,

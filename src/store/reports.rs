@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{RowExt, Store, StoreError};
 
 /// Triage rows of a set of tickets under one model version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -23,15 +23,20 @@ impl Store {
         ticket_ids: &[i64],
         model_version: &str,
     ) -> Result<TriageCounts, StoreError> {
-        let ids = serde_json::to_string(ticket_ids).expect("ids serialise");
-        let rows = sqlx::query(
+        if ticket_ids.is_empty() {
+            return Ok(TriageCounts::default());
+        }
+        // Integers only, so the list can be written into the statement.
+        let ids: Vec<String> = ticket_ids.iter().map(i64::to_string).collect();
+        let ids = ids.join(", ");
+        let sql = format!(
             "SELECT outcome, COUNT(*) AS n FROM triage_results WHERE model_version = ? \
-             AND ticket_id IN (SELECT value FROM json_each(?)) GROUP BY outcome",
-        )
-        .bind(model_version)
-        .bind(&ids)
-        .fetch_all(self.pool())
-        .await?;
+             AND ticket_id IN ({ids}) GROUP BY outcome"
+        );
+        let rows = sqlx::query(&self.sql(&sql))
+            .bind(model_version)
+            .fetch_all(self.pool())
+            .await?;
         let mut counts = TriageCounts::default();
         for row in rows {
             let n = row.try_get::<i64, _>("n")? as usize;
@@ -42,21 +47,20 @@ impl Store {
                 _ => counts.skipped += n,
             }
         }
-        let suggestions: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM suggestions WHERE model_version = ? \
-             AND ticket_id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(model_version)
-        .bind(&ids)
-        .fetch_one(self.pool())
-        .await?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM suggestions WHERE model_version = ? AND ticket_id IN ({ids})"
+        );
+        let suggestions: i64 = sqlx::query_scalar(&self.sql(&sql))
+            .bind(model_version)
+            .fetch_one(self.pool())
+            .await?;
         counts.suggestions = suggestions as usize;
         Ok(counts)
     }
 }
 
 /// What triage decided for one ticket, as the evaluation reads it back.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TriageRow {
     pub ticket_id: i64,
     pub outcome: String,
@@ -71,14 +75,28 @@ pub struct TriageRow {
 impl Store {
     /// Every triage row written under `model_version`.
     pub async fn triage_rows(&self, model_version: &str) -> Result<Vec<TriageRow>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows = sqlx::query(&self.sql(
             "SELECT ticket_id, outcome, category, category_confidence, category_status, urgency, \
              urgency_confidence, urgency_status FROM triage_results WHERE model_version = ? \
              ORDER BY ticket_id",
-        )
+        ))
         .bind(model_version)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TriageRow {
+                    ticket_id: row.try_get("ticket_id")?,
+                    outcome: row.try_get("outcome")?,
+                    category: row.try_get("category")?,
+                    category_confidence: row.float_opt("category_confidence")?,
+                    category_status: row.try_get("category_status")?,
+                    urgency: row.try_get("urgency")?,
+                    urgency_confidence: row.float_opt("urgency_confidence")?,
+                    urgency_status: row.try_get("urgency_status")?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -90,14 +108,15 @@ impl Store {
         model_version: &str,
         kind: &str,
     ) -> Result<Vec<(i64, i64, f32)>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows: Vec<(i64, i64, f64)> = sqlx::query_as(&self.sql(
             "SELECT ticket_id, target_id, score FROM suggestions \
              WHERE model_version = ? AND kind = ? ORDER BY ticket_id, rank",
-        )
+        ))
         .bind(model_version)
         .bind(kind)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(|(t, a, s)| (t, a, s as f32)).collect())
     }
 }
 
@@ -118,7 +137,7 @@ impl Store {
             "SELECT r.category, r.category_status, t.category AS category_now, \
              r.urgency, r.urgency_status, t.urgency AS urgency_now \
              FROM triage_results r JOIN tickets t ON t.id = r.ticket_id \
-             WHERE r.outcome != 'skipped' AND r.triaged_at = \
+             WHERE r.outcome <> 'skipped' AND r.triaged_at = \
              (SELECT MAX(triaged_at) FROM triage_results l WHERE l.ticket_id = r.ticket_id)",
         )
         .fetch_all(self.pool())

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::problems::release_members;
-use super::{ProblemRow, Store, StoreError};
+use super::{stamp, ProblemRow, RowExt, Store, StoreError};
 
 /// One incident of a problem, as shown to the problem manager.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,7 +31,7 @@ pub struct ProblemDetail {
 impl Store {
     pub async fn problem(&self, id: i64) -> Result<ProblemDetail, StoreError> {
         let merged_into: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT merged_into FROM problems WHERE id = ?")
+            sqlx::query_scalar(&self.sql("SELECT merged_into FROM problems WHERE id = ?"))
                 .bind(id)
                 .fetch_optional(self.pool())
                 .await?;
@@ -41,11 +41,11 @@ impl Store {
             .await?
             .pop()
             .ok_or(StoreError::NoSuchProblem(id))?;
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT m.ticket_id, COALESCE(t.subject, '') AS subject, m.similarity, t.created_at \
              FROM problem_members m JOIN tickets t ON t.id = m.ticket_id \
              WHERE m.problem_id = ? ORDER BY m.similarity DESC, m.ticket_id",
-        )
+        ))
         .bind(id)
         .fetch_all(self.pool())
         .await?;
@@ -55,7 +55,7 @@ impl Store {
                 Ok(ProblemMember {
                     ticket_id: r.try_get("ticket_id")?,
                     subject: r.try_get("subject")?,
-                    similarity: r.try_get("similarity")?,
+                    similarity: r.float("similarity")?,
                     created_at: r.try_get("created_at")?,
                 })
             })
@@ -85,12 +85,12 @@ impl Store {
                 "problem {id} was merged into another; review that one"
             )));
         }
-        sqlx::query(
+        sqlx::query(&self.sql(
             "UPDATE problems SET status = ?, reviewed_at = ?, \
              rejected_size = CASE WHEN ? = 'rejected' THEN size ELSE NULL END WHERE id = ?",
-        )
+        ))
         .bind(status)
-        .bind(Utc::now())
+        .bind(stamp(Utc::now()))
         .bind(status)
         .bind(id)
         .execute(self.pool())
@@ -112,33 +112,33 @@ impl Store {
             }
         }
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO problem_members (problem_id, ticket_id, similarity) \
              SELECT ?, ticket_id, similarity FROM problem_members WHERE problem_id = ? \
              ON CONFLICT (problem_id, ticket_id) DO NOTHING",
-        )
+        ))
         .bind(into)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        release_members(&mut tx, id, Some(into)).await?;
-        sqlx::query(
+        release_members(&mut tx, self.backend(), id, Some(into)).await?;
+        sqlx::query(&self.sql(
             "UPDATE problems SET size = (SELECT COUNT(*) FROM problem_members WHERE problem_id = ?), \
              requesters = (SELECT COUNT(DISTINCT t.requester) FROM problem_members m \
                  JOIN tickets t ON t.id = m.ticket_id WHERE m.problem_id = ?), \
              updated_at = ? WHERE id = ?",
-        )
+        ))
         .bind(into)
         .bind(into)
-        .bind(Utc::now())
+        .bind(stamp(Utc::now()))
         .bind(into)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sqlx::query(&self.sql(
             "UPDATE problems SET status = 'merged', merged_into = ?, reviewed_at = ? WHERE id = ?",
-        )
+        ))
         .bind(into)
-        .bind(Utc::now())
+        .bind(stamp(Utc::now()))
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -147,7 +147,7 @@ impl Store {
     }
 
     async fn status_of(&self, id: i64) -> Result<String, StoreError> {
-        sqlx::query_scalar("SELECT status FROM problems WHERE id = ?")
+        sqlx::query_scalar(&self.sql("SELECT status FROM problems WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?

@@ -113,3 +113,92 @@ pub async fn demo_server(
     let state = ticketlens::serve::AppState::new(pipeline, &serve_config, Some(token));
     (state, serve_config, store)
 }
+
+/// The PostgreSQL server the tests use: `TICKETLENS_TEST_POSTGRES`, or the local one every
+/// machine of this project runs. Tests never skip when it is down: they fail and say so.
+pub fn postgres_server() -> String {
+    std::env::var("TICKETLENS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty database for one test: a SQLite file in a temporary directory, or a new
+/// database on the PostgreSQL server, dropped when this is.
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { server: String, name: String },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        TestDb::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    pub async fn postgres() -> Self {
+        use sqlx::Connection;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let server = postgres_server();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("ticketlens_test_{}_{n}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&server)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the PostgreSQL tests need a server at {server} ({e}); start it with \
+                 pg_ctlcluster or set TICKETLENS_TEST_POSTGRES"
+                )
+            });
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        TestDb::Postgres { server, name }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!("sqlite://{}", dir.path().join("t.db").display()),
+            TestDb::Postgres { server, name } => {
+                let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+                format!("{base}/{name}")
+            }
+        }
+    }
+
+    /// A directory for files the test writes beside the store.
+    pub fn dir(&self) -> std::path::PathBuf {
+        match self {
+            TestDb::Sqlite(dir) => dir.path().to_owned(),
+            TestDb::Postgres { name, .. } => {
+                let dir = std::env::temp_dir().join(name);
+                std::fs::create_dir_all(&dir).unwrap();
+                dir
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let TestDb::Postgres { server, name } = self else {
+            return;
+        };
+        let (server, name) = (server.clone(), name.clone());
+        // Its own runtime: Drop may run inside or outside the test's.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(&drop).execute(&mut admin).await;
+                }
+            });
+            let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&name));
+        })
+        .join();
+    }
+}

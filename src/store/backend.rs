@@ -1,0 +1,162 @@
+//! The two databases the native schema runs on, and the little that differs between them.
+//!
+//! Every query is written once, in the SQL both accept, with `?` placeholders; PostgreSQL gets
+//! them numbered (`$1`, `$2`, …). Timestamps are stored as RFC 3339 text in UTC on both (the
+//! format sqlx has always written to SQLite), which sorts as time does, so a store moved from
+//! one to the other keeps its meaning. Rows are read through sqlx's `Any` driver: the helpers
+//! below decode what it does not (floats stored as doubles, 0/1 flags, timestamps).
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::StoreError;
+
+/// Which database a store URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// From the URL's scheme; `None` for a scheme the native schema does not run on.
+    pub fn of(url: &str) -> Option<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            _ => None,
+        }
+    }
+
+    /// `sql` with its placeholders in this database's syntax: `?` and `?N` as they are for
+    /// SQLite, `$N` for PostgreSQL. Question marks inside quoted literals are left alone.
+    pub fn sql<'a>(&self, sql: &'a str) -> Cow<'a, str> {
+        if *self == Backend::Sqlite || !sql.contains('?') {
+            return Cow::Borrowed(sql);
+        }
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut next = 0;
+        let mut quoted = false;
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    out.push(c);
+                }
+                '?' if !quoted => {
+                    let mut digits = String::new();
+                    while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                        digits.push(*d);
+                        chars.next();
+                    }
+                    if digits.is_empty() {
+                        next += 1;
+                        digits = next.to_string();
+                    }
+                    out.push('$');
+                    out.push_str(&digits);
+                }
+                _ => out.push(c),
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// An expression giving a text column's value as bytes (SQLite may hold text that is not
+    /// valid UTF-8; PostgreSQL's text always is).
+    pub fn text_as_bytes(&self, column: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("CAST({column} AS BLOB)"),
+            Backend::Postgres => format!("convert_to({column}, 'UTF8')"),
+        }
+    }
+}
+
+/// A timestamp as the store keeps it.
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// Reads a stored timestamp: RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS[.fff]` (UTC) that a
+/// person or another tool may have written.
+pub(crate) fn parse_stamp(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|t| t.and_utc())
+        })
+        .map_err(|_| StoreError::BadTimestamp(text.to_owned()))
+}
+
+/// Decoding help for the `Any` driver's rows.
+pub(crate) trait RowExt {
+    /// A REAL / DOUBLE PRECISION column as `f32` (both databases hand back doubles).
+    fn float(&self, column: &str) -> Result<f32, sqlx::Error>;
+    fn float_opt(&self, column: &str) -> Result<Option<f32>, sqlx::Error>;
+    /// A 0/1 integer column.
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
+}
+
+impl RowExt for AnyRow {
+    fn float(&self, column: &str) -> Result<f32, sqlx::Error> {
+        Ok(self.try_get::<f64, _>(column)? as f32)
+    }
+
+    fn float_opt(&self, column: &str) -> Result<Option<f32>, sqlx::Error> {
+        Ok(self.try_get::<Option<f64>, _>(column)?.map(|x| x as f32))
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+        Ok(self.try_get::<i64, _>(column)? != 0)
+    }
+
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        parse_stamp(&self.try_get::<String, _>(column)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_gets_numbered_placeholders() {
+        let pg = Backend::Postgres;
+        assert_eq!(
+            pg.sql("SELECT a FROM t WHERE b = ? AND c = ?"),
+            "SELECT a FROM t WHERE b = $1 AND c = $2"
+        );
+        assert_eq!(
+            pg.sql("SELECT ?1, ?2 WHERE x = ?1"),
+            "SELECT $1, $2 WHERE x = $1"
+        );
+        assert_eq!(pg.sql("SELECT '?' , ?"), "SELECT '?' , $1");
+        assert_eq!(Backend::Sqlite.sql("SELECT ?"), "SELECT ?");
+    }
+
+    #[test]
+    fn schemes_pick_the_backend() {
+        assert_eq!(Backend::of("sqlite://x.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of("postgres://h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::of("postgresql://h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::of("mysql://h/db"), None);
+    }
+
+    #[test]
+    fn stamps_read_back_and_sort_as_time() {
+        let a: DateTime<Utc> = "2026-03-01T09:00:00Z".parse().unwrap();
+        let b = a + chrono::Duration::milliseconds(250);
+        assert_eq!(parse_stamp(&stamp(a)).unwrap(), a);
+        assert_eq!(parse_stamp(&stamp(b)).unwrap(), b);
+        assert!(stamp(a) < stamp(b));
+        assert_eq!(parse_stamp("2026-03-01 09:00:00").unwrap(), a);
+        assert!(parse_stamp("yesterday").is_err());
+    }
+}
