@@ -46,14 +46,59 @@ pub struct PipelineConfig {
     /// The HTTP API and pages (`ticketlens serve`).
     #[serde(default)]
     pub serve: crate::serve::ServeConfig,
+    /// What is written back to a GLPI store.
+    #[serde(default)]
+    pub glpi: crate::glpi::GlpiConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// Where ticketlens' native schema lives: `sqlite://FILE` (created if missing) or
+    /// What `url` holds: `native` (ticketlens' own schema) or `glpi` (a GLPI 10 database).
+    /// Default: from the URL's scheme (`mysql://` and `mariadb://` are GLPI).
+    pub kind: Option<StoreKind>,
+    /// The ticket store. Native: `sqlite://FILE` (created if missing) or
     /// `postgres://USER@HOST/DATABASE` (several `ticketlens run` processes may share it).
+    /// GLPI: `mysql://USER:PASSWORD@HOST/DATABASE` of GLPI's own database.
     pub url: String,
+    /// With GLPI: where ticketlens keeps its own tables (the tickets it has read, triage
+    /// audit, embedding cache, candidate problems and review decisions), a `sqlite://` or
+    /// `postgres://` URL. GLPI's tables are never altered; in GLPI's database ticketlens only
+    /// adds rows, and two tables of its own that make a replayed batch write nothing twice.
+    /// Default: `sqlite://ticketlens-<name>.db`.
+    pub state: Option<String>,
+}
+
+/// The kinds of ticket store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Native,
+    Glpi,
+}
+
+impl StoreConfig {
+    pub fn kind(&self) -> StoreKind {
+        self.kind.unwrap_or_else(|| {
+            let scheme = self.url.split(':').next().unwrap_or_default();
+            if matches!(scheme, "mysql" | "mariadb") {
+                StoreKind::Glpi
+            } else {
+                StoreKind::Native
+            }
+        })
+    }
+
+    /// Where ticketlens' own tables are: the store itself, or for GLPI `state`.
+    pub fn native_url(&self, pipeline: &str) -> String {
+        match self.kind() {
+            StoreKind::Native => self.url.clone(),
+            StoreKind::Glpi => self
+                .state
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://ticketlens-{pipeline}.db")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +305,9 @@ impl PipelineConfig {
                     .into(),
             );
         }
+        if self.store.kind() == StoreKind::Glpi && self.store.url.starts_with("sqlite") {
+            return Err("store.kind = \"glpi\" needs GLPI's mysql:// URL".into());
+        }
         if !(0.0..2.0).contains(&self.problems.max_distance) {
             return Err("problems.max_distance is a cosine distance between 0 and 2".into());
         }
@@ -276,6 +324,18 @@ mod tests {
         let config = PipelineConfig::load(Path::new("pipelines/demo.toml")).unwrap();
         assert_eq!(config.name, "demo");
         assert_eq!(config.problems.window_days, 14);
+    }
+
+    #[test]
+    fn the_glpi_pipeline_parses_and_keeps_its_own_tables_apart() {
+        let config = PipelineConfig::load(Path::new("pipelines/glpi.toml")).unwrap();
+        assert_eq!(config.store.kind(), StoreKind::Glpi);
+        assert_eq!(config.store.native_url("glpi"), "sqlite://ticketlens-glpi.db");
+        assert!(!config.glpi.write_urgency);
+        let by_scheme = "name = \"x\"\n[store]\nurl = \"mariadb://db/glpi\"\n";
+        let config = PipelineConfig::parse(by_scheme, Path::new("p.toml")).unwrap();
+        assert_eq!(config.store.kind(), StoreKind::Glpi);
+        assert_eq!(config.store.native_url("x"), "sqlite://ticketlens-x.db");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod demo;
 pub mod eval;
+pub mod glpi;
 pub mod jsonl;
 pub mod knowledge;
 pub mod metrics;

@@ -52,6 +52,7 @@ enum Command {
     ///
     /// The batch in flight is always finished and written first. On a PostgreSQL store
     /// several `run` processes may share one pipeline: each ticket change is triaged once.
+    /// On GLPI, results go into GLPI's own tables (see the README, "Connect to GLPI").
     Run {
         /// The pipeline file.
         #[arg(long)]
@@ -59,6 +60,10 @@ enum Command {
         /// Process everything new, cluster once, and exit.
         #[arg(long)]
         once: bool,
+        /// With --once: print what would be written to the ticket system (GLPI) and write
+        /// nothing there; no batch is acknowledged, so a real run afterwards does it all.
+        #[arg(long, requires = "once")]
+        dry_run: bool,
         /// Print the final report as JSON.
         #[arg(long)]
         json: bool,
@@ -298,8 +303,9 @@ async fn main() -> Result<()> {
         Command::Run {
             pipeline,
             once,
+            dry_run,
             json,
-        } => commands::run(&pipeline, once, json).await?,
+        } => commands::run(&pipeline, once, dry_run, json).await?,
         Command::Serve { pipeline, listen } => commands::serve(&pipeline, listen).await?,
         Command::Classify(args) => {
             let assessment = assess(&args).await?;
@@ -327,7 +333,8 @@ async fn main() -> Result<()> {
             store,
         } => {
             let config = load_config(&store)?;
-            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            let store =
+                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
             store.record_feedback(answer, verdict == "helped").await?;
             println!("Thank you: answer {answer} marked {verdict}.");
         }
@@ -337,7 +344,8 @@ async fn main() -> Result<()> {
             json,
         } => {
             let config = load_config(&store)?;
-            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            let store =
+                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
             commands::problems(
                 &store,
                 action.unwrap_or(ProblemsCommand::List { all: false }),
@@ -347,7 +355,8 @@ async fn main() -> Result<()> {
         }
         Command::Report { store, json } => {
             let config = load_config(&store)?;
-            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            let store =
+                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
             let report = ticketlens::report::summarise(&store.field_outcomes().await?);
             let deflection = store.deflection().await?;
             if json {
@@ -424,7 +433,8 @@ async fn main() -> Result<()> {
         }
         Command::Articles(ArticlesCommand::Drafts { store, json }) => {
             let config = load_config(&store)?;
-            let store = ticketlens::store::Store::open(&config.store.url).await?;
+            let store =
+                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
             let drafts = store.drafts().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&drafts)?);

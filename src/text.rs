@@ -75,7 +75,7 @@ fn looks_like_html(text: &str) -> bool {
 
 /// Drops tags, comments and the contents of `script`/`style`, and decodes entities. Mail
 /// clients' HTML is the target, not arbitrary web pages.
-fn strip_html(html: &str) -> String {
+pub fn strip_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(start) = rest.find('<') {

@@ -13,12 +13,15 @@ use ticketlens::pipeline::Pipeline;
 use super::print;
 use crate::ProblemsCommand;
 
-pub async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
+pub async fn run(path: &Path, once: bool, dry_run: bool, json: bool) -> Result<()> {
     let config = PipelineConfig::load(path)?;
     let name = config.name.clone();
     let mut pipeline = Pipeline::open(config)
         .await
         .with_context(|| format!("cannot start pipeline {name}"))?;
+    if dry_run {
+        pipeline.start_dry_run()?;
+    }
     let report = if once {
         let report = pipeline.drain(|_| {}).await?;
         pipeline.detect_problems().await?;
@@ -33,9 +36,20 @@ pub async fn run(path: &Path, once: bool, json: bool) -> Result<()> {
         });
         pipeline.run(shutdown).await?
     };
+    let plan = pipeline.dry_run_plan();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(report)?;
+        if dry_run {
+            value["would_write"] = serde_json::json!(plan);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
+        if dry_run {
+            println!("Dry run: nothing was written to the ticket system. It would write:");
+            for line in plan {
+                println!("  {line}");
+            }
+        }
         println!(
             "{name}: {} changed tickets read, {} triaged ({} applied, {} need review, {} skipped), {} suggestions.",
             report.read, report.triaged, report.applied, report.needs_review, report.skipped, report.suggestions

@@ -189,6 +189,7 @@ impl Replay<'_> {
         let mut config = self.config.clone();
         config.name = "eval".into();
         config.store.url = format!("sqlite://{}", dir.path().join("eval.db").display());
+        config.store.kind = Some(crate::config::StoreKind::Native);
         let store = Store::open(&config.store.url).await?;
 
         // Ticket ids are positions: history first, then incoming, in file (time) order.

@@ -7,6 +7,7 @@
 mod cache;
 mod gaps;
 mod public;
+mod system;
 mod writeback;
 
 use std::collections::HashSet;
@@ -22,17 +23,21 @@ pub use cache::{embed_cached, text_hash};
 pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
+use crate::glpi::{GlpiError, Outcome, ProblemOutcome};
 use crate::knowledge::{
     self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Limits, Query, Sources, Suggestions,
 };
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
-use crate::store::{ClassifierRecord, OwnerKind, Store, StoreError, Taken, TicketRow, Worker};
+use crate::store::{
+    Backend, Claim, ClassifierRecord, OwnerKind, Store, StoreError, Taken, TicketRow, Worker,
+};
 use crate::text::{self, Prepared};
 use crate::triage::{
     self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
 };
 use crate::vectors::VectorIndex;
+use system::TicketSystem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -46,6 +51,8 @@ pub enum PipelineError {
     Embed(#[from] EmbedError),
     #[error(transparent)]
     Problems(#[from] ProblemError),
+    #[error(transparent)]
+    Glpi(#[from] GlpiError),
 }
 
 impl PipelineError {
@@ -53,6 +60,7 @@ impl PipelineError {
     pub fn is_retriable(&self) -> bool {
         match self {
             PipelineError::Store(e) => e.is_retriable(),
+            PipelineError::Glpi(e) => e.is_retriable(),
             PipelineError::Embed(e) => matches!(e, EmbedError::Overloaded),
             _ => false,
         }
@@ -74,11 +82,14 @@ pub struct BatchReport {
     pub skipped: usize,
     /// Suggestion rows written.
     pub suggestions: usize,
+    /// Changes written to the ticket system (GLPI); with a dry run, that would have been.
+    pub written_back: usize,
 }
 
 impl BatchReport {
     fn add(&mut self, other: BatchReport) {
         self.read += other.read;
+        self.written_back += other.written_back;
         self.triaged += other.triaged;
         self.applied += other.applied;
         self.needs_review += other.needs_review;
@@ -119,14 +130,49 @@ pub struct Pipeline {
     version: String,
     /// Who holds this process's leases on a shared (PostgreSQL) store.
     worker: Worker,
+    /// Where the tickets come from and the results go (the store itself, or GLPI).
+    system: TicketSystem,
+    /// Set for a dry run: nothing is written to the ticket system or acknowledged.
+    dry_run: Option<DryRun>,
+}
+
+/// A dry run's progress: the batches are never acknowledged, so it keeps its own place.
+#[derive(Debug, Default)]
+struct DryRun {
+    position: i64,
+    plan: Vec<String>,
 }
 
 impl Pipeline {
     /// Opens the store and the model (fetching it on first use) and loads what triage needs.
     pub async fn open(config: PipelineConfig) -> Result<Self, PipelineError> {
-        let store = Store::open(&config.store.url).await?;
+        let store = Store::open(&config.store.native_url(&config.name)).await?;
+        let system = TicketSystem::connect(&config).await?;
+        // History and articles come from the ticket system before triage learns from them.
+        system.pull(&store).await?;
         let embedder = start_model(&config.model).await?;
-        Self::with_parts(config, store, embedder).await
+        let mut pipeline = Self::with_parts(config, store, embedder).await?;
+        pipeline.system = system;
+        Ok(pipeline)
+    }
+
+    /// From now on, write nothing to the ticket system and acknowledge no batch: each batch
+    /// is read, triaged and rolled back, and [`Pipeline::dry_run_plan`] says what would have
+    /// been written. Only for a store read by cursor (SQLite): leases would hold the tickets.
+    pub fn start_dry_run(&mut self) -> Result<(), PipelineError> {
+        if self.store.backend() != Backend::Sqlite {
+            return Err(PipelineError::Config(ConfigError::Invalid {
+                path: "store.url".into(),
+                message: "a dry run needs ticketlens' own tables on SQLite (store.state)".into(),
+            }));
+        }
+        self.dry_run = Some(DryRun::default());
+        Ok(())
+    }
+
+    /// What a dry run would have written, one line per change.
+    pub fn dry_run_plan(&self) -> &[String] {
+        self.dry_run.as_ref().map_or(&[], |d| &d.plan)
     }
 
     /// Builds a pipeline over an open store and a running model.
@@ -166,6 +212,8 @@ impl Pipeline {
             last_drafted: None,
             last_training: None,
             worker,
+            system: TicketSystem::Native,
+            dry_run: None,
         };
         pipeline.reload_knowledge().await?;
         pipeline.reload_articles().await?;
@@ -387,18 +435,16 @@ impl Pipeline {
 
     /// Processes the next batch of changed tickets; `None` when there is nothing new.
     pub async fn step(&mut self) -> Result<Option<BatchReport>, PipelineError> {
-        let taken = self
-            .store
-            .take_changes(
-                &self.config.name,
-                &self.worker,
-                self.config.source.batch_size,
-            )
-            .await?;
+        let mut taken = self.take().await?;
+        // The store's queue is empty: read what changed in the ticket system, if anything.
+        if taken.is_empty() && self.system.pull(&self.store).await? > 0 {
+            taken = self.take().await?;
+        }
         if taken.is_empty() {
             return Ok(None);
         }
         let Taken { rows, claim } = taken;
+        let mut outcomes = Vec::new();
         let open: Vec<&TicketRow> = rows.iter().filter(|r| r.is_open()).collect();
         let prepared: Vec<Result<Prepared, text::Unusable>> = open
             .iter()
@@ -422,7 +468,15 @@ impl Pipeline {
                 Ok(p) => p,
                 Err(why) => {
                     report.skipped += 1;
-                    writeback::write_skipped(&mut writer, row.id, &self.version, why).await?;
+                    let record =
+                        writeback::write_skipped(&mut writer, row.id, &self.version, why).await?;
+                    if self.system.writes_back() {
+                        outcomes.push(Outcome {
+                            record,
+                            text_hash: cache::text_hash(&row.subject_text()),
+                            suggestions: Vec::new(),
+                        });
+                    }
                     continue;
                 }
             };
@@ -463,14 +517,35 @@ impl Pipeline {
                 suggestions: &suggestions,
                 problem,
             };
-            if writeback::write(&mut writer, triaged).await? {
+            let record = writeback::write(&mut writer, triaged).await?;
+            if record.outcome == "needs_review" {
                 report.needs_review += 1;
             } else {
                 report.applied += 1;
             }
             report.suggestions += suggestions.len();
+            if self.system.writes_back() {
+                outcomes.push(Outcome {
+                    record,
+                    text_hash: cache::text_hash(&prepared.text),
+                    suggestions,
+                });
+            }
         }
-        writer.commit(&self.config.name, &claim).await?;
+        // The ticket system first: if acknowledging fails after it, the replay finds the
+        // batch written there and writes nothing twice.
+        let written = self.system.push(&outcomes, self.dry_run.is_some()).await?;
+        report.written_back = written.len();
+        match &mut self.dry_run {
+            Some(dry) => {
+                if let Claim::Cursor(position) = claim {
+                    dry.position = position;
+                }
+                dry.plan.extend(written);
+                drop(writer);
+            }
+            None => writer.commit(&self.config.name, &claim).await?,
+        }
 
         // Tickets resolved in this batch are new history for the next ones. A replay of
         // history the index already holds (a first run over an old store) is not.
@@ -481,6 +556,28 @@ impl Pipeline {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))
+    }
+
+    /// The next batch: the store's, or in a dry run the one after the last batch looked at.
+    async fn take(&self) -> Result<Taken, PipelineError> {
+        let batch = self.config.source.batch_size;
+        let Some(dry) = &self.dry_run else {
+            return Ok(self
+                .store
+                .take_changes(&self.config.name, &self.worker, batch)
+                .await?);
+        };
+        let position = self
+            .store
+            .cursor(&self.config.name)
+            .await?
+            .max(dry.position);
+        let rows = self.store.changes_after(position, batch).await?;
+        let last = rows.last().map_or(position, |r| r.change_seq);
+        Ok(Taken {
+            rows,
+            claim: Claim::Cursor(last),
+        })
     }
 
     /// Processes batches until the store has nothing new; `on_batch` sees each report.
@@ -540,6 +637,27 @@ impl Pipeline {
         let matches = problems::match_stored(&candidates, &stored, 0.3);
         let (candidates, matches) = problems::fold_matched(candidates, matches);
         let saved = self.store.save_problems(&candidates, &matches).await?;
+        let to_system: Vec<ProblemOutcome> = saved
+            .iter()
+            .zip(&candidates)
+            .filter(|(p, _)| !p.rejected)
+            .map(|(p, c)| ProblemOutcome {
+                id: p.id,
+                title: c.title.clone(),
+                keywords: c.keywords.clone(),
+                tickets: c.members.iter().map(|m| m.ticket_id).collect(),
+                requesters: c.requesters,
+                first_seen: c.first_seen,
+                last_seen: c.last_seen,
+            })
+            .collect();
+        let written = self
+            .system
+            .push_problems(&to_system, self.dry_run.is_some())
+            .await?;
+        if let Some(dry) = &mut self.dry_run {
+            dry.plan.extend(written);
+        }
         // Rejected candidates attract no new incidents.
         self.known_problems = saved
             .iter()

@@ -18,11 +18,11 @@ pub(super) struct Triaged<'a> {
 }
 
 /// Fills the ticket's empty fields as decided, records the triage row and the suggestions.
-/// Returns whether the ticket needs a person's review.
+/// Returns the row (its outcome says whether the ticket needs a person's review).
 pub(super) async fn write(
     writer: &mut BatchWriter<'_>,
     t: Triaged<'_>,
-) -> Result<bool, StoreError> {
+) -> Result<TriageRecord, StoreError> {
     let verdict = t.verdict;
     let mut statuses = [t.decision.category, t.decision.urgency];
     let fills = [
@@ -80,7 +80,7 @@ pub(super) async fn write(
     writer
         .record_suggestions(t.ticket_id, t.version, t.suggestions)
         .await?;
-    Ok(needs_review)
+    Ok(record)
 }
 
 /// Records why a ticket could not be triaged; nothing of the ticket is changed.
@@ -89,7 +89,7 @@ pub(super) async fn write_skipped(
     ticket_id: i64,
     version: &str,
     why: &Unusable,
-) -> Result<(), StoreError> {
+) -> Result<TriageRecord, StoreError> {
     let review = FieldStatus::NeedsReview.as_str().to_owned();
     let record = TriageRecord {
         ticket_id,
@@ -107,5 +107,6 @@ pub(super) async fn write_skipped(
         problem_id: None,
         major_incident: false,
     };
-    writer.record_triage(&record).await
+    writer.record_triage(&record).await?;
+    Ok(record)
 }

@@ -11,6 +11,7 @@ mod backend;
 mod batch;
 mod classifiers;
 mod drafts;
+mod mirror;
 mod problems;
 mod public;
 mod queue;

@@ -202,3 +202,69 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// The MariaDB server the GLPI tests use: `TICKETLENS_TEST_MARIADB`, or the local one.
+pub fn mariadb_server() -> String {
+    std::env::var("TICKETLENS_TEST_MARIADB")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+/// A fresh database with GLPI 10's tables (tests/data/glpi10_schema.sql), dropped when this is.
+pub struct GlpiDb {
+    server: String,
+    pub name: String,
+}
+
+impl GlpiDb {
+    pub async fn new() -> Self {
+        use sqlx::Connection;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let server = mariadb_server();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("ticketlens_glpi_{}_{n}", std::process::id());
+        let mut admin = sqlx::MySqlConnection::connect(&server)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the GLPI tests need a MariaDB server at {server} ({e}); start it with \
+                     mariadbd or set TICKETLENS_TEST_MARIADB"
+                )
+            });
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"),
+        ] {
+            sqlx::query(&sql).execute(&mut admin).await.unwrap();
+        }
+        let db = GlpiDb { server, name };
+        let mut conn = sqlx::MySqlConnection::connect(&db.url()).await.unwrap();
+        let schema = std::fs::read_to_string("tests/data/glpi10_schema.sql").unwrap();
+        sqlx::raw_sql(&schema).execute(&mut conn).await.unwrap();
+        db
+    }
+
+    pub fn url(&self) -> String {
+        let base = self
+            .server
+            .rsplit_once('/')
+            .map_or(self.server.as_str(), |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for GlpiDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::MySqlConnection::connect(&server).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name}");
+                    let _ = sqlx::query(&drop).execute(&mut admin).await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,160 @@
+//! Reading GLPI into ticketlens' own tables: tickets changed since the last pass (with their
+//! category's full name and their latest solution) and knowledge-base items.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+
+use super::values::{self, Level};
+use super::{Glpi, GlpiError};
+use crate::store::{NewArticle, NewTicket, Store};
+
+/// Tickets read per query: a first pass over a large GLPI goes in pages.
+const PAGE: i64 = 500;
+
+impl Glpi {
+    /// Reads what changed in GLPI since the last pass into `store`; returns how many tickets
+    /// and articles were read (a ticket whose text did not change is read but not queued).
+    pub async fn pull(&self, store: &Store) -> Result<usize, GlpiError> {
+        let overlap = Duration::seconds(self.config.overlap_secs as i64);
+        let since = store
+            .source_position(&self.source)
+            .await?
+            .map(|p| p - overlap)
+            // GLPI's TIMESTAMPs start in 1970: the first pass reads everything.
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        let mut read = self.pull_articles(store, since).await?;
+        let mut latest = None;
+        let mut after = (since, 0i64);
+        loop {
+            let rows = sqlx::query(
+                "SELECT CAST(t.id AS SIGNED) AS id, t.name, t.content, \
+                 CAST(t.type AS SIGNED) AS type, CAST(t.status AS SIGNED) AS status, \
+                 CAST(t.urgency AS SIGNED) AS urgency, CAST(t.impact AS SIGNED) AS impact, \
+                 CAST(t.priority AS SIGNED) AS priority, c.completename AS category, \
+                 CAST(t.users_id_recipient AS SIGNED) AS recipient, t.date, t.solvedate, \
+                 COALESCE(t.date_mod, t.date) AS changed, \
+                 (SELECT s.content FROM glpi_itilsolutions s WHERE s.itemtype = 'Ticket' \
+                     AND s.items_id = t.id ORDER BY s.id DESC LIMIT 1) AS solution, \
+                 EXISTS (SELECT 1 FROM glpi_logs l WHERE l.itemtype = 'Ticket' \
+                     AND l.items_id = t.id AND l.linked_action <> ? AND l.user_name <> ?) \
+                     AS touched \
+                 FROM glpi_tickets t \
+                 LEFT JOIN glpi_itilcategories c ON c.id = t.itilcategories_id \
+                 WHERE t.is_deleted = 0 AND (COALESCE(t.date_mod, t.date) > ? \
+                     OR (COALESCE(t.date_mod, t.date) = ? AND t.id > ?)) \
+                 ORDER BY COALESCE(t.date_mod, t.date), t.id LIMIT ?",
+            )
+            .bind(values::HISTORY_CREATE_ITEM)
+            .bind(&self.config.user_name)
+            .bind(after.0)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(PAGE)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in &rows {
+                let ticket = self.ticket(row)?;
+                let changed: DateTime<Utc> = row.try_get("changed")?;
+                after = (changed, ticket.id.expect("read with its id"));
+                latest = Some(changed);
+                store.mirror_ticket(&ticket).await?;
+            }
+            read += rows.len();
+            if (rows.len() as i64) < PAGE {
+                break;
+            }
+        }
+        if let Some(latest) = latest {
+            store.set_source_position(&self.source, latest).await?;
+        }
+        Ok(read)
+    }
+
+    /// A GLPI ticket as ticketlens' tables hold it. An open ticket whose urgency triage may
+    /// set (allowed, and no agent touched the ticket) is read without urgency and priority,
+    /// so that triage proposes them; otherwise GLPI's values are the ones that stand.
+    fn ticket(&self, row: &sqlx::mysql::MySqlRow) -> Result<NewTicket, GlpiError> {
+        let status = values::status(row.try_get("status")?);
+        let open = !matches!(status, "resolved" | "closed");
+        let touched: i64 = row.try_get("touched")?;
+        let urgency_free = open && self.config.write_urgency && touched == 0;
+        let level = |column: &str| -> Result<Option<String>, GlpiError> {
+            let value: Option<i64> = row.try_get(column)?;
+            Ok(value
+                .and_then(Level::from_number)
+                .map(|l| l.label().to_owned()))
+        };
+        let recipient: Option<i64> = row.try_get("recipient")?;
+        Ok(NewTicket {
+            id: Some(row.try_get("id")?),
+            subject: row.try_get("name")?,
+            body: row
+                .try_get::<Option<String>, _>("content")?
+                .map(|c| values::from_glpi_html(&c)),
+            requester: recipient
+                .filter(|&u| u > 0)
+                .map(|u| format!("glpi-user-{u}")),
+            kind: if row.try_get::<i64, _>("type")? == 2 {
+                "request"
+            } else {
+                "incident"
+            }
+            .into(),
+            status: status.into(),
+            category: row.try_get("category")?,
+            urgency: if urgency_free {
+                None
+            } else {
+                level("urgency")?
+            },
+            impact: level("impact")?,
+            priority: if urgency_free {
+                None
+            } else {
+                level("priority")?
+            },
+            resolution: row.try_get::<Option<String>, _>("solution")?.map(|s| {
+                crate::text::strip_html(&values::from_glpi_html(&s))
+                    .trim()
+                    .to_owned()
+            }),
+            created_at: row
+                .try_get::<Option<DateTime<Utc>>, _>("date")?
+                .unwrap_or_else(Utc::now),
+            resolved_at: row.try_get("solvedate")?,
+        })
+    }
+
+    /// Knowledge-base items changed since `since`; FAQ items are the public ones.
+    async fn pull_articles(&self, store: &Store, since: DateTime<Utc>) -> Result<usize, GlpiError> {
+        let rows = sqlx::query(
+            "SELECT CAST(id AS SIGNED) AS id, name, answer, CAST(is_faq AS SIGNED) AS is_faq \
+             FROM glpi_knowbaseitems \
+             WHERE COALESCE(date_mod, date_creation, '1970-01-01 00:00:01') >= ? ORDER BY id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &rows {
+            let answer: Option<String> = row.try_get("answer")?;
+            let article = NewArticle {
+                id: Some(row.try_get("id")?),
+                title: row
+                    .try_get::<Option<String>, _>("name")?
+                    .unwrap_or_default(),
+                body: crate::text::strip_html(&values::from_glpi_html(
+                    answer.as_deref().unwrap_or_default(),
+                )),
+                category: None,
+                visibility: if row.try_get::<i64, _>("is_faq")? == 1 {
+                    "public"
+                } else {
+                    "internal"
+                }
+                .into(),
+            };
+            store.mirror_article(&article).await?;
+        }
+        Ok(rows.len())
+    }
+}

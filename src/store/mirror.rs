@@ -1,0 +1,119 @@
+//! Tickets and articles of an outside ticket system (GLPI), kept in ticketlens' own tables
+//! under the system's ids, so that the pipeline works on them as on native ones. A ticket is
+//! queued again only when what a person wrote changed (subject, body, kind, status); its
+//! fields are brought up to date without queueing it, so that what an agent set is known.
+
+use chrono::{DateTime, Utc};
+
+use super::backend::parse_stamp;
+use super::{stamp, NewArticle, NewTicket, Store, StoreError};
+
+impl Store {
+    /// Inserts or updates a ticket read from the outside system; `ticket.id` is required.
+    pub async fn mirror_ticket(&self, ticket: &NewTicket) -> Result<(), StoreError> {
+        let id = ticket.id.expect("a mirrored ticket keeps its id");
+        let mut tx = self.pool().begin().await?;
+        let updated_at = stamp(ticket.resolved_at.unwrap_or(ticket.created_at));
+        sqlx::query(&self.sql(
+            "INSERT INTO tickets (id, subject, body, requester, kind, status, category, urgency, \
+             impact, priority, resolution, created_at, updated_at, resolved_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        ))
+        .bind(id)
+        .bind(&ticket.subject)
+        .bind(&ticket.body)
+        .bind(&ticket.requester)
+        .bind(&ticket.kind)
+        .bind(&ticket.status)
+        .bind(&ticket.category)
+        .bind(&ticket.urgency)
+        .bind(&ticket.impact)
+        .bind(&ticket.priority)
+        .bind(&ticket.resolution)
+        .bind(stamp(ticket.created_at))
+        .bind(&updated_at)
+        .bind(ticket.resolved_at.map(stamp))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&self.sql(
+            "UPDATE tickets SET requester = ?, category = ?, urgency = ?, impact = ?, \
+             priority = ?, resolution = ?, updated_at = ?, resolved_at = ? WHERE id = ?",
+        ))
+        .bind(&ticket.requester)
+        .bind(&ticket.category)
+        .bind(&ticket.urgency)
+        .bind(&ticket.impact)
+        .bind(&ticket.priority)
+        .bind(&ticket.resolution)
+        .bind(&updated_at)
+        .bind(ticket.resolved_at.map(stamp))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        // The queueing triggers fire on any update of these columns: update them only when
+        // they differ.
+        sqlx::query(&self.sql(
+            "UPDATE tickets SET subject = ?1, body = ?2, kind = ?3, status = ?4 WHERE id = ?5 \
+             AND (COALESCE(subject, '') <> COALESCE(?1, '') OR COALESCE(body, '') <> \
+             COALESCE(?2, '') OR kind <> ?3 OR status <> ?4)",
+        ))
+        .bind(&ticket.subject)
+        .bind(&ticket.body)
+        .bind(&ticket.kind)
+        .bind(&ticket.status)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts or updates an article read from the outside system; `article.id` is required.
+    pub async fn mirror_article(&self, article: &NewArticle) -> Result<(), StoreError> {
+        let now = stamp(Utc::now());
+        sqlx::query(&self.sql(
+            "INSERT INTO articles (id, title, body, category, visibility, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+             body = excluded.body, category = excluded.category, \
+             visibility = excluded.visibility, updated_at = excluded.updated_at",
+        ))
+        .bind(article.id.expect("a mirrored article keeps its id"))
+        .bind(&article.title)
+        .bind(&article.body)
+        .bind(&article.category)
+        .bind(&article.visibility)
+        .bind(&now)
+        .bind(&now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The latest change time read from `source`, if it was ever read.
+    pub async fn source_position(&self, source: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let position: Option<String> =
+            sqlx::query_scalar(&self.sql("SELECT position FROM source_cursors WHERE source = ?"))
+                .bind(source)
+                .fetch_optional(self.pool())
+                .await?;
+        position.as_deref().map(parse_stamp).transpose()
+    }
+
+    pub async fn set_source_position(
+        &self,
+        source: &str,
+        position: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&self.sql(
+            "INSERT INTO source_cursors (source, position, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (source) DO UPDATE SET position = excluded.position, \
+             updated_at = excluded.updated_at",
+        ))
+        .bind(source)
+        .bind(stamp(position))
+        .bind(stamp(Utc::now()))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,740 @@
+//! GLPI 10 on MariaDB as the ticket store, for real: a database with GLPI's own tables
+//! (tests/data/glpi10_schema.sql), tickets, categories, solutions and knowledge-base items as
+//! GLPI stores them, the pipeline with the real model, and every row it writes checked.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::GlpiDb;
+use sqlx::{MySqlPool, Row};
+use ticketlens::config::PipelineConfig;
+use ticketlens::pipeline::Pipeline;
+use ticketlens::store::Store;
+
+/// GLPI's category ids in the fixture.
+const NETWORK_VPN: i64 = 2;
+const ACCOUNTS: i64 = 4;
+const VPN_FAQ: i64 = 1;
+
+const HISTORY: [(i64, i64, [&str; 6]); 3] = [
+    (
+        NETWORK_VPN,
+        4,
+        [
+            "VPN keeps disconnecting",
+            "Cannot connect to the VPN from home",
+            "VPN drops every few minutes",
+            "VPN client says authentication timeout",
+            "VPN very slow when working remotely",
+            "VPN tunnel closes after login",
+        ],
+    ),
+    (
+        3,
+        2,
+        [
+            "Printer on floor 2 is jammed",
+            "Printer shows offline",
+            "Toner empty on the big printer",
+            "Scanner does not send to e-mail",
+            "Print queue stuck with old jobs",
+            "Printing is very slow",
+        ],
+    ),
+    (
+        ACCOUNTS,
+        3,
+        [
+            "Password expired, cannot log in",
+            "Account locked after too many attempts",
+            "Need access to the finance shared folder",
+            "MFA prompt never arrives on my phone",
+            "Please reset my password",
+            "No permission to open the HR site",
+        ],
+    ),
+];
+const CONTEXT: [&str; 4] = [
+    "since this morning",
+    "again today",
+    "for the whole week",
+    "after the update",
+];
+
+/// GLPI 10 stores rich text with `<`, `>` and `&` as numeric entities.
+fn glpi_html(html: &str) -> String {
+    html.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+}
+
+async fn exec(pool: &MySqlPool, sql: &str) {
+    sqlx::raw_sql(sql).execute(pool).await.unwrap();
+}
+
+/// Adds a ticket as GLPI does (with the history row of its creation); returns its id.
+async fn add_ticket(pool: &MySqlPool, ticket: &GlpiTicket<'_>) -> i64 {
+    let id = sqlx::query(
+        "INSERT INTO glpi_tickets (name, content, status, type, urgency, impact, priority, \
+         itilcategories_id, users_id_recipient, date, date_mod, date_creation, solvedate) \
+         VALUES (?, ?, ?, 1, ?, 3, ?, ?, ?, NOW() - INTERVAL ? DAY, NOW() - INTERVAL ? DAY, \
+         NOW() - INTERVAL ? DAY, IF(? >= 5, NOW() - INTERVAL ? DAY, NULL))",
+    )
+    .bind(ticket.name)
+    .bind(glpi_html(&format!("<p>{}</p>", ticket.content)))
+    .bind(ticket.status)
+    .bind(ticket.urgency)
+    .bind(ticket.urgency)
+    .bind(ticket.category)
+    .bind(ticket.requester)
+    .bind(ticket.age_days)
+    .bind(ticket.age_days)
+    .bind(ticket.age_days)
+    .bind(ticket.status)
+    .bind(ticket.age_days)
+    .execute(pool)
+    .await
+    .unwrap()
+    .last_insert_id() as i64;
+    sqlx::query(
+        "INSERT INTO glpi_logs (itemtype, items_id, itemtype_link, linked_action, user_name, \
+         date_mod, id_search_option, old_value, new_value) \
+         VALUES ('Ticket', ?, '0', 20, 'glpi (2)', NOW(), 0, '', '')",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .unwrap();
+    if let Some(solution) = ticket.solution {
+        sqlx::query(
+            "INSERT INTO glpi_itilsolutions (itemtype, items_id, content, date_creation, \
+             users_id, status) VALUES ('Ticket', ?, ?, NOW(), 2, 3)",
+        )
+        .bind(id)
+        .bind(glpi_html(&format!("<p>{solution}</p>")))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    id
+}
+
+struct GlpiTicket<'a> {
+    name: &'a str,
+    content: &'a str,
+    status: i64,
+    urgency: i64,
+    category: i64,
+    requester: i64,
+    age_days: i64,
+    solution: Option<&'a str>,
+}
+
+impl<'a> GlpiTicket<'a> {
+    fn new_incident(name: &'a str, content: &'a str, requester: i64) -> Self {
+        GlpiTicket {
+            name,
+            content,
+            status: 1,
+            urgency: 3,
+            category: 0,
+            requester,
+            age_days: 0,
+            solution: None,
+        }
+    }
+}
+
+/// A GLPI with categories, the default priority matrix, two knowledge-base items (one FAQ)
+/// and 72 closed tickets with their category, urgency and solution.
+async fn seeded_glpi() -> (GlpiDb, MySqlPool) {
+    let db = GlpiDb::new().await;
+    let pool = MySqlPool::connect(&db.url()).await.unwrap();
+    exec(
+        &pool,
+        "INSERT INTO glpi_itilcategories (id, itilcategories_id, name, completename, level) VALUES \
+         (1, 0, 'Network', 'Network', 1), (2, 1, 'VPN', 'Network > VPN', 2), \
+         (3, 0, 'Printing', 'Printing', 1), (4, 0, 'Accounts', 'Accounts', 1); \
+         INSERT INTO glpi_configs (context, name, value) VALUES ('core', 'priority_matrix', \
+         '{\"1\":{\"1\":1,\"2\":1,\"3\":2,\"4\":2,\"5\":2},\"2\":{\"1\":1,\"2\":2,\"3\":2,\"4\":3,\"5\":3},\
+         \"3\":{\"1\":2,\"2\":2,\"3\":3,\"4\":4,\"5\":4},\"4\":{\"1\":2,\"2\":3,\"3\":4,\"4\":4,\"5\":5},\
+         \"5\":{\"1\":2,\"2\":3,\"3\":4,\"4\":5,\"5\":5}}');",
+    )
+    .await;
+    for (id, name, answer, faq) in [
+        (
+            VPN_FAQ,
+            "Connect to the VPN from home",
+            "<p>Open the VPN client, choose &quot;Office&quot; and sign in again when the \
+             VPN keeps disconnecting.</p>",
+            1,
+        ),
+        (
+            2,
+            "Reset a stuck print queue (runbook)",
+            "<p>On the print server, stop the spooler and clear the queue.</p>",
+            0,
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO glpi_knowbaseitems (id, name, answer, is_faq, date_creation, date_mod) \
+             VALUES (?, ?, ?, ?, NOW(), NOW())",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(glpi_html(answer))
+        .bind(faq)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let mut n = 0;
+    for (category, urgency, subjects) in HISTORY {
+        for i in 0..24 {
+            n += 1;
+            let name = format!("{} {}", subjects[i % 6], CONTEXT[(i / 6) % 4]);
+            let ticket = GlpiTicket {
+                name: &name,
+                content: "Reported through the portal.",
+                status: 6,
+                urgency,
+                category,
+                requester: 100 + n,
+                age_days: 40,
+                solution: Some("Fixed it with the user & closed."),
+            };
+            add_ticket(&pool, &ticket).await;
+        }
+    }
+    (db, pool)
+}
+
+fn pipeline_file(dir: &Path, glpi: &GlpiDb, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("glpi.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"glpi\"\n[store]\nkind = \"glpi\"\nurl = \"{}\"\nstate = \"sqlite://{}\"\n\
+             [glpi]\nwrite_urgency = true\n{extra}",
+            glpi.url(),
+            dir.join("state.db").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn count(pool: &MySqlPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// (id_search_option, old, new) of the field changes ticketlens logged on a ticket.
+async fn field_logs(pool: &MySqlPool, ticket: i64) -> Vec<(i64, String, String)> {
+    sqlx::query_as(
+        "SELECT CAST(id_search_option AS SIGNED), old_value, new_value FROM glpi_logs \
+         WHERE itemtype = 'Ticket' AND items_id = ? AND user_name = 'ticketlens' \
+         AND linked_action = 0 ORDER BY id",
+    )
+    .bind(ticket)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// (category, urgency, priority) of a GLPI ticket.
+async fn fields(pool: &MySqlPool, ticket: i64) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT CAST(itilcategories_id AS SIGNED), CAST(urgency AS SIGNED), \
+         CAST(priority AS SIGNED) FROM glpi_tickets WHERE id = ?",
+    )
+    .bind(ticket)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// (category, category status, urgency, urgency status) as ticketlens recorded them.
+async fn recorded(store: &Store, ticket: i64) -> (Option<String>, String, Option<String>, String) {
+    let row = sqlx::query(
+        "SELECT category, category_status, urgency, urgency_status FROM triage_results \
+         WHERE ticket_id = ?",
+    )
+    .bind(ticket)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    (row.get(0), row.get(1), row.get(2), row.get(3))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_they_set() {
+    let (glpi, pool) = seeded_glpi().await;
+    let vpn = add_ticket(
+        &pool,
+        &GlpiTicket::new_incident(
+            "The VPN keeps disconnecting every few minutes",
+            "Since this morning the VPN drops <b>every</b> few minutes & I lose my work.",
+            1,
+        ),
+    )
+    .await;
+    let mut more_vpn = Vec::new();
+    for (i, name) in [
+        "VPN disconnects again and again",
+        "VPN keeps dropping when I work from home",
+        "My VPN connection drops every ten minutes",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = add_ticket(
+            &pool,
+            &GlpiTicket::new_incident(name, "Please help.", 2 + i as i64),
+        )
+        .await;
+        more_vpn.push(id);
+    }
+    // An agent put this one in a category (the wrong one, even): it stays.
+    let agent_category = add_ticket(
+        &pool,
+        &GlpiTicket {
+            category: ACCOUNTS,
+            ..GlpiTicket::new_incident("Printer on floor 2 is jammed again", "Paper stuck.", 9)
+        },
+    )
+    .await;
+    exec(
+        &pool,
+        &format!(
+            "INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
+             id_search_option, old_value, new_value) VALUES ('Ticket', {agent_category}, 0, \
+             'Tech One (5)', NOW(), 7, '&nbsp; (0)', 'Accounts (4)')"
+        ),
+    )
+    .await;
+    // An agent raised this one's urgency: triage may not lower it.
+    let agent_urgency = add_ticket(
+        &pool,
+        &GlpiTicket {
+            urgency: 5,
+            ..GlpiTicket::new_incident(
+                "Please reset my password, my account is locked",
+                "I cannot log in.",
+                10,
+            )
+        },
+    )
+    .await;
+    exec(
+        &pool,
+        &format!(
+            "INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
+             id_search_option, old_value, new_value) VALUES ('Ticket', {agent_urgency}, 0, \
+             'Tech One (5)', NOW(), 10, '3', '5')"
+        ),
+    )
+    .await;
+    let empty = add_ticket(&pool, &GlpiTicket::new_incident("", "", 11)).await;
+    let open = [
+        vec![vpn],
+        more_vpn.clone(),
+        vec![agent_category, agent_urgency, empty],
+    ]
+    .concat();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = PipelineConfig::load(&pipeline_file(dir.path(), &glpi, "")).unwrap();
+    let mut pipeline = Pipeline::open(config).await.unwrap();
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("state.db").display()
+    ))
+    .await
+    .unwrap();
+
+    // Read: history with its labels and solutions, the knowledge base with the FAQ public.
+    let tickets = store.tickets().await.unwrap();
+    let history: Vec<_> = tickets.iter().filter(|t| !t.is_open()).collect();
+    assert_eq!(history.len(), 72);
+    assert!(history
+        .iter()
+        .all(|t| t.category.is_some() && t.urgency.is_some()));
+    assert_eq!(
+        history[0].resolution.as_deref(),
+        Some("Fixed it with the user & closed.")
+    );
+    assert!(history
+        .iter()
+        .any(|t| t.category.as_deref() == Some("Network > VPN")
+            && t.urgency.as_deref() == Some("high")));
+    let articles = store.articles().await.unwrap();
+    assert_eq!(articles.len(), 2);
+    assert!(articles.iter().any(|a| a.id == VPN_FAQ && a.public));
+    assert!(articles.iter().any(|a| a.id == 2 && !a.public));
+    let body = tickets
+        .iter()
+        .find(|t| t.id == vpn)
+        .unwrap()
+        .body
+        .clone()
+        .unwrap();
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("<b>every</b> few minutes & I lose"));
+
+    let report = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(report.triaged, open.len());
+    assert!(report.written_back > 0);
+
+    // The clear VPN ticket: category set, and the urgency with GLPI's priority from it.
+    let (category, category_status, urgency, urgency_status) = recorded(&store, vpn).await;
+    assert_eq!(
+        (category.as_deref(), category_status.as_str()),
+        (Some("Network > VPN"), "applied")
+    );
+    let (glpi_category, glpi_urgency, glpi_priority) = fields(&pool, vpn).await;
+    assert_eq!(glpi_category, NETWORK_VPN);
+    // 24 closed VPN tickets, all of urgency 4 (high): triage is sure enough to set it.
+    assert_eq!(
+        (urgency.as_deref(), urgency_status.as_str()),
+        (Some("high"), "applied")
+    );
+    assert_eq!(
+        (glpi_urgency, glpi_priority),
+        (4, 4),
+        "GLPI's matrix gives priority 4 for urgency 4 and impact 3"
+    );
+    let expected_logs = vec![
+        (
+            7,
+            "&nbsp; (0)".to_owned(),
+            "Network &#62; VPN (2)".to_owned(),
+        ),
+        (10, "3".to_owned(), "4".to_owned()),
+        (3, "3".to_owned(), "4".to_owned()),
+    ];
+    assert_eq!(field_logs(&pool, vpn).await, expected_logs);
+
+    // What agents set stands, and nothing is logged in ticketlens' name for it.
+    assert_eq!(fields(&pool, agent_category).await.0, ACCOUNTS);
+    assert_eq!(recorded(&store, agent_category).await.1, "kept");
+    assert!(field_logs(&pool, agent_category)
+        .await
+        .iter()
+        .all(|(o, _, _)| *o != 7));
+    let (_, urgency_now, priority_now) = fields(&pool, agent_urgency).await;
+    assert_eq!((urgency_now, priority_now), (5, 5));
+    assert!(field_logs(&pool, agent_urgency)
+        .await
+        .iter()
+        .all(|(o, _, _)| *o != 10 && *o != 3));
+
+    // Every open ticket has one private follow-up by ticketlens, logged as GLPI logs one.
+    let followups: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT CAST(items_id AS SIGNED), CAST(is_private AS SIGNED), content \
+         FROM glpi_itilfollowups WHERE itemtype = 'Ticket' ORDER BY items_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let by_ticket: BTreeMap<i64, (i64, String)> = followups
+        .iter()
+        .map(|(t, p, c)| (*t, (*p, c.clone())))
+        .collect();
+    assert_eq!(followups.len(), open.len(), "one each");
+    assert_eq!(by_ticket.keys().copied().collect::<Vec<_>>(), {
+        let mut o = open.clone();
+        o.sort();
+        o
+    });
+    assert!(followups.iter().all(|(_, private, _)| *private == 1));
+    let note = &by_ticket[&vpn].1;
+    assert!(
+        !note.contains('<'),
+        "stored as GLPI stores rich text: {note}"
+    );
+    let note = html_escape::decode_html_entities(note).into_owned();
+    assert!(note.contains("Category: Network &gt; VPN"), "{note}");
+    assert!(note.contains("set by ticketlens"), "{note}");
+    assert!(note.contains("#1 Connect to the VPN from home"), "{note}");
+    let skipped = html_escape::decode_html_entities(&by_ticket[&empty].1).into_owned();
+    assert!(
+        skipped.contains("Not triaged: subject and body are empty"),
+        "{skipped}"
+    );
+    for &ticket in &open {
+        let logged: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT CAST(linked_action AS SIGNED), new_value FROM glpi_logs \
+             WHERE itemtype = 'Ticket' AND items_id = ? AND itemtype_link = 'ITILFollowup' \
+             AND user_name = 'ticketlens' ORDER BY linked_action",
+        )
+        .bind(ticket)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let id: i64 = sqlx::query_scalar(
+            "SELECT CAST(id AS SIGNED) FROM glpi_itilfollowups WHERE items_id = ?",
+        )
+        .bind(ticket)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            logged,
+            [(12, format!("Followup ({id})")), (17, id.to_string())]
+        );
+    }
+
+    // The VPN FAQ is linked to the VPN ticket, with the link in both items' history.
+    let linked = count(
+        &pool,
+        &format!(
+            "SELECT COUNT(*) FROM glpi_knowbaseitems_items WHERE knowbaseitems_id = {VPN_FAQ} \
+             AND itemtype = 'Ticket' AND items_id = {vpn}"
+        ),
+    )
+    .await;
+    assert_eq!(linked, 1);
+    let relation_logs = count(
+        &pool,
+        &format!(
+            "SELECT COUNT(*) FROM glpi_logs WHERE linked_action = 15 AND user_name = 'ticketlens' \
+             AND ((itemtype = 'Ticket' AND items_id = {vpn} AND itemtype_link = 'KnowbaseItem' \
+             AND new_value = 'Connect to the VPN from home ({VPN_FAQ})') \
+             OR (itemtype = 'KnowbaseItem' AND items_id = {VPN_FAQ} AND itemtype_link = 'Ticket' \
+             AND new_value = 'The VPN keeps disconnecting every few minutes ({vpn})'))"
+        ),
+    )
+    .await;
+    assert_eq!(relation_logs, 2);
+
+    // Candidate problems become GLPI problems (status new) with their tickets linked.
+    pipeline.detect_problems().await.unwrap();
+    let problems: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        "SELECT CAST(id AS SIGNED), name, CAST(status AS SIGNED), content FROM glpi_problems",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let (problem, title, status, content) = problems
+        .iter()
+        .find(|(_, t, _, _)| t.to_lowercase().contains("vpn"))
+        .unwrap_or_else(|| panic!("a VPN problem in {problems:?}"));
+    assert_eq!(*status, 1);
+    let content = html_escape::decode_html_entities(content).into_owned();
+    assert!(content.contains("incidents from"), "{content}");
+    let members: Vec<i64> = sqlx::query_scalar(
+        "SELECT CAST(tickets_id AS SIGNED) FROM glpi_problems_tickets WHERE problems_id = ? \
+         ORDER BY tickets_id",
+    )
+    .bind(problem)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(members.len() >= 3 && members.contains(&vpn), "{members:?}");
+    let problem_logs = count(
+        &pool,
+        &format!(
+            "SELECT COUNT(*) FROM glpi_logs WHERE user_name = 'ticketlens' AND linked_action = 15 \
+             AND ((itemtype = 'Problem' AND items_id = {problem} AND itemtype_link = 'Ticket') \
+             OR (itemtype = 'Ticket' AND itemtype_link = 'Problem' AND new_value = '{} ({problem})'))",
+            title.replace('\'', "''")
+        ),
+    )
+    .await;
+    assert_eq!(problem_logs, 2 * members.len() as i64);
+    let snapshot = glpi_counts(&pool).await;
+
+    // Again, as after a crash between GLPI's commit and ticketlens' own: nothing twice.
+    sqlx::query("UPDATE pipeline_cursors SET position = 0")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let replay = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(replay.triaged, open.len());
+    pipeline.detect_problems().await.unwrap();
+    assert_eq!(
+        glpi_counts(&pool).await,
+        snapshot,
+        "a replay writes nothing twice"
+    );
+}
+
+/// Rows in the tables ticketlens writes to.
+async fn glpi_counts(pool: &MySqlPool) -> Vec<i64> {
+    let mut out = Vec::new();
+    for table in [
+        "glpi_itilfollowups",
+        "glpi_logs",
+        "glpi_knowbaseitems_items",
+        "glpi_problems",
+        "glpi_problems_tickets",
+        "ticketlens_written",
+    ] {
+        // ticketlens' own table appears when ticketlens first connects.
+        let exists = count(
+            pool,
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = '{table}'"
+            ),
+        )
+        .await;
+        let rows = if exists == 1 {
+            count(pool, &format!("SELECT COUNT(*) FROM {table}")).await
+        } else {
+            0
+        };
+        out.push(rows);
+    }
+    let changed: i64 = count(
+        pool,
+        "SELECT CAST(COALESCE(SUM(itilcategories_id + urgency * 10 + priority * 100), 0) \
+         AS SIGNED) FROM glpi_tickets",
+    )
+    .await;
+    out.push(changed);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_halfway_leaves_glpi_as_it_was_and_is_redone_once() {
+    let (glpi, pool) = seeded_glpi().await;
+    let mut open = Vec::new();
+    for (i, name) in [
+        "The VPN keeps disconnecting every few minutes",
+        "Printer shows offline again",
+        "Please reset my password",
+    ]
+    .iter()
+    .enumerate()
+    {
+        open.push(
+            add_ticket(
+                &pool,
+                &GlpiTicket::new_incident(name, "Help.", 20 + i as i64),
+            )
+            .await,
+        );
+    }
+    // The second follow-up of the batch fails, as a full disk or a killed server would.
+    exec(
+        &pool,
+        "CREATE TRIGGER fail_second_followup BEFORE INSERT ON glpi_itilfollowups FOR EACH ROW \
+         BEGIN IF (SELECT COUNT(*) FROM glpi_itilfollowups) >= 1 THEN \
+         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'disk full'; END IF; END",
+    )
+    .await;
+    let before = glpi_counts(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = pipeline_file(dir.path(), &glpi, "[problems]\ninterval_secs = 3600\n");
+    let mut pipeline = Pipeline::open(PipelineConfig::load(&path).unwrap())
+        .await
+        .unwrap();
+    let failed = pipeline.drain(|_| {}).await;
+    assert!(failed.is_err());
+    assert_eq!(
+        glpi_counts(&pool).await,
+        before,
+        "nothing of the batch is in GLPI"
+    );
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("state.db").display()
+    ))
+    .await
+    .unwrap();
+    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM triage_results")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded, 0,
+        "nor in ticketlens' own tables: the batch is not acknowledged"
+    );
+
+    exec(&pool, "DROP TRIGGER fail_second_followup").await;
+    let report = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(report.triaged, open.len());
+    let written = count(&pool, "SELECT COUNT(*) FROM glpi_itilfollowups").await;
+    assert_eq!(written, open.len() as i64, "redone, once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_prints_what_it_would_write_and_writes_nothing() {
+    let (glpi, pool) = seeded_glpi().await;
+    add_ticket(
+        &pool,
+        &GlpiTicket::new_incident("The VPN keeps disconnecting every few minutes", "Help.", 1),
+    )
+    .await;
+    drop(common::real_embedder());
+    let before = glpi_counts(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = pipeline_file(dir.path(), &glpi, "");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ticketlens"))
+        .args(["run", "--once", "--dry-run", "--json", "--pipeline"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let plan: Vec<&str> = report["would_write"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        plan.iter().any(|l| l.contains("category = Network > VPN")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter().any(|l| l.contains("private follow-up")),
+        "{plan:?}"
+    );
+    assert_eq!(glpi_counts(&pool).await, before, "nothing written to GLPI");
+
+    // The real run afterwards writes all of it.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ticketlens"))
+        .args(["run", "--once", "--pipeline"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        count(&pool, "SELECT COUNT(*) FROM glpi_itilfollowups").await,
+        1
+    );
+    assert_eq!(
+        fields(
+            &pool,
+            count(&pool, "SELECT CAST(MAX(id) AS SIGNED) FROM glpi_tickets").await
+        )
+        .await
+        .0,
+        NETWORK_VPN
+    );
+}
+
+#[tokio::test]
+async fn a_database_without_glpi_is_refused_with_a_clear_message() {
+    let glpi = GlpiDb::new().await;
+    let pool = MySqlPool::connect(&glpi.url()).await.unwrap();
+    exec(&pool, "DROP TABLE glpi_tickets").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = PipelineConfig::load(&pipeline_file(dir.path(), &glpi, "")).unwrap();
+    let err = match Pipeline::open(config).await {
+        Ok(_) => panic!("opened a database without GLPI's tables"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("no GLPI 10 tables"), "{err}");
+    assert!(!err.contains("root:"), "{err}");
+}
