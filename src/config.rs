@@ -330,7 +330,10 @@ mod tests {
     fn the_glpi_pipeline_parses_and_keeps_its_own_tables_apart() {
         let config = PipelineConfig::load(Path::new("pipelines/glpi.toml")).unwrap();
         assert_eq!(config.store.kind(), StoreKind::Glpi);
-        assert_eq!(config.store.native_url("glpi"), "sqlite://ticketlens-glpi.db");
+        assert_eq!(
+            config.store.native_url("glpi"),
+            "sqlite://ticketlens-glpi.db"
+        );
         assert!(!config.glpi.write_urgency);
         let by_scheme = "name = \"x\"\n[store]\nurl = \"mariadb://db/glpi\"\n";
         let config = PipelineConfig::parse(by_scheme, Path::new("p.toml")).unwrap();

@@ -82,7 +82,7 @@ async fn add_ticket(pool: &MySqlPool, ticket: &GlpiTicket<'_>) -> i64 {
          VALUES (?, ?, ?, 1, ?, 3, ?, ?, ?, NOW() - INTERVAL ? DAY, NOW() - INTERVAL ? DAY, \
          NOW() - INTERVAL ? DAY, IF(? >= 5, NOW() - INTERVAL ? DAY, NULL))",
     )
-    .bind(ticket.name)
+    .bind(glpi_html(ticket.name))
     .bind(glpi_html(&format!("<p>{}</p>", ticket.content)))
     .bind(ticket.status)
     .bind(ticket.urgency)
@@ -156,7 +156,8 @@ async fn seeded_glpi() -> (GlpiDb, MySqlPool) {
         &pool,
         "INSERT INTO glpi_itilcategories (id, itilcategories_id, name, completename, level) VALUES \
          (1, 0, 'Network', 'Network', 1), (2, 1, 'VPN', 'Network > VPN', 2), \
-         (3, 0, 'Printing', 'Printing', 1), (4, 0, 'Accounts', 'Accounts', 1); \
+         (3, 0, 'Printing', 'Printing', 1), \
+         (4, 0, 'Accounts &#38; Access', 'Accounts &#38; Access', 1); \
          INSERT INTO glpi_configs (context, name, value) VALUES ('core', 'priority_matrix', \
          '{\"1\":{\"1\":1,\"2\":1,\"3\":2,\"4\":2,\"5\":2},\"2\":{\"1\":1,\"2\":2,\"3\":2,\"4\":3,\"5\":3},\
          \"3\":{\"1\":2,\"2\":2,\"3\":3,\"4\":4,\"5\":4},\"4\":{\"1\":2,\"2\":3,\"3\":4,\"4\":4,\"5\":5},\
@@ -183,7 +184,7 @@ async fn seeded_glpi() -> (GlpiDb, MySqlPool) {
              VALUES (?, ?, ?, ?, NOW(), NOW())",
         )
         .bind(id)
-        .bind(name)
+        .bind(glpi_html(name))
         .bind(glpi_html(answer))
         .bind(faq)
         .execute(&pool)
@@ -310,7 +311,7 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
         &format!(
             "INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
              id_search_option, old_value, new_value) VALUES ('Ticket', {agent_category}, 0, \
-             'Tech One (5)', NOW(), 7, '&nbsp; (0)', 'Accounts (4)')"
+             'Tech One (5)', NOW(), 7, '&nbsp; (0)', 'Accounts &#38; Access (4)')"
         ),
     )
     .await;
@@ -337,10 +338,19 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
     )
     .await;
     let empty = add_ticket(&pool, &GlpiTicket::new_incident("", "", 11)).await;
+    let late = add_ticket(
+        &pool,
+        &GlpiTicket::new_incident(
+            "Cannot connect to the VPN from home",
+            "Since the update.",
+            12,
+        ),
+    )
+    .await;
     let open = [
         vec![vpn],
         more_vpn.clone(),
-        vec![agent_category, agent_urgency, empty],
+        vec![agent_category, agent_urgency, empty, late],
     ]
     .concat();
 
@@ -353,6 +363,21 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
     ))
     .await
     .unwrap();
+
+    // An agent works on this one after ticketlens read it and before it writes: the guards
+    // at write time keep the agent's category and urgency.
+    exec(
+        &pool,
+        &format!(
+            "UPDATE glpi_tickets SET itilcategories_id = 3, urgency = 2, priority = 2, \
+             date_mod = NOW() WHERE id = {late}; \
+             INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
+             id_search_option, old_value, new_value) VALUES \
+             ('Ticket', {late}, 0, 'Tech One (5)', NOW(), 7, '&nbsp; (0)', 'Printing (3)'), \
+             ('Ticket', {late}, 0, 'Tech One (5)', NOW(), 10, '3', '2')"
+        ),
+    )
+    .await;
 
     // Read: history with its labels and solutions, the knowledge base with the FAQ public.
     let tickets = store.tickets().await.unwrap();
@@ -424,8 +449,30 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
         .await
         .iter()
         .all(|(o, _, _)| *o != 7));
-    let (_, urgency_now, priority_now) = fields(&pool, agent_urgency).await;
+    let (category_now, urgency_now, priority_now) = fields(&pool, agent_urgency).await;
     assert_eq!((urgency_now, priority_now), (5, 5));
+    // Its category was empty: set, by a name with an ampersand, logged as GLPI encodes it.
+    assert_eq!(category_now, ACCOUNTS);
+    assert_eq!(
+        field_logs(&pool, agent_urgency).await,
+        [(
+            7,
+            "&nbsp; (0)".to_owned(),
+            "Accounts &#38; Access (4)".to_owned()
+        )]
+    );
+    let recorded_late = recorded(&store, late).await;
+    assert_eq!(
+        (recorded_late.1.as_str(), recorded_late.3.as_str()),
+        ("applied", "applied"),
+        "read before the agent's change, triage meant to set both"
+    );
+    assert_eq!(
+        fields(&pool, late).await,
+        (3, 2, 2),
+        "the agent's values stand"
+    );
+    assert!(field_logs(&pool, late).await.is_empty());
     assert!(field_logs(&pool, agent_urgency)
         .await
         .iter()
@@ -572,6 +619,8 @@ async fn glpi_counts(pool: &MySqlPool) -> Vec<i64> {
         "glpi_problems",
         "glpi_problems_tickets",
         "ticketlens_written",
+        "ticketlens_problems",
+        "ticketlens_problem_tickets",
     ] {
         // ticketlens' own table appears when ticketlens first connects.
         let exists = count(
@@ -701,6 +750,13 @@ async fn a_dry_run_prints_what_it_would_write_and_writes_nothing() {
         "{plan:?}"
     );
     assert_eq!(glpi_counts(&pool).await, before, "nothing written to GLPI");
+    let own_tables = count(
+        &pool,
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name LIKE 'ticketlens%'",
+    )
+    .await;
+    assert_eq!(own_tables, 0, "not even ticketlens' own tables");
 
     // The real run afterwards writes all of it.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_ticketlens"))

@@ -122,10 +122,6 @@ async fn workers_share_the_stream_and_a_killed_workers_batch_is_done_once_by_ano
     .execute(store.pool())
     .await
     .unwrap();
-    let mut expected = BTreeSet::new();
-    for n in 0..60 {
-        expected.insert(store.insert_ticket(&open_ticket(n)).await.unwrap());
-    }
     let pipeline = db.dir().join("workers.toml");
     std::fs::write(
         &pipeline,
@@ -140,6 +136,25 @@ async fn workers_share_the_stream_and_a_killed_workers_batch_is_done_once_by_ano
 
     let doomed = Process::start(&pipeline);
     let survivor = Process::start(&pipeline);
+    // Both up and listening before the tickets come, so that both take a share.
+    wait_until(
+        "both workers listen",
+        Duration::from_secs(180),
+        async || {
+            scalar(
+                &store,
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND query LIKE 'LISTEN%'",
+            )
+            .await
+                == 2
+        },
+    )
+    .await;
+    let mut expected = BTreeSet::new();
+    for n in 0..60 {
+        expected.insert(store.insert_ticket(&open_ticket(n)).await.unwrap());
+    }
     let doomed_leases = format!(
         "SELECT COUNT(*) FROM ticket_work WHERE lease_owner LIKE '{}' AND lease_until > now()",
         doomed.lease_prefix()
@@ -175,7 +190,7 @@ async fn workers_share_the_stream_and_a_killed_workers_batch_is_done_once_by_ano
         "the killed worker had committed its batch already; the kill tested nothing"
     );
 
-    // New tickets while one worker is left: a notification wakes it long before its 30 s poll.
+    // New tickets while one worker is left (its poll is 30 s; a notification wakes it).
     for n in 60..70 {
         expected.insert(store.insert_ticket(&open_ticket(n)).await.unwrap());
     }
@@ -265,10 +280,12 @@ async fn a_worker_whose_lease_ran_out_writes_nothing_and_an_edit_during_a_lease_
 
     let mut writer = store.begin_batch().await.unwrap();
     writer.record_triage(&record(id, "quick")).await.unwrap();
-    writer.commit("p", &taken.claim).await.unwrap();
+    writer.acknowledge("p", &taken.claim).await.unwrap();
+    writer.commit().await.unwrap();
     let mut writer = store.begin_batch().await.unwrap();
     writer.record_triage(&record(id, "slow")).await.unwrap();
-    let refused = writer.commit("p", &late.claim).await.unwrap_err();
+    let refused = writer.acknowledge("p", &late.claim).await.unwrap_err();
+    drop(writer);
     assert!(
         matches!(refused, StoreError::LeaseLost(t) if t == id),
         "{refused}"
@@ -296,13 +313,9 @@ async fn a_worker_whose_lease_ran_out_writes_nothing_and_an_edit_during_a_lease_
         .execute(store.pool())
         .await
         .unwrap();
-    store
-        .begin_batch()
-        .await
-        .unwrap()
-        .commit("p", &taken.claim)
-        .await
-        .unwrap();
+    let mut writer = store.begin_batch().await.unwrap();
+    writer.acknowledge("p", &taken.claim).await.unwrap();
+    writer.commit().await.unwrap();
     let again = store.take_changes("p", &quick, 10).await.unwrap();
     assert_eq!(ids(&again), [edited]);
     assert_eq!(

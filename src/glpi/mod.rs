@@ -16,12 +16,12 @@ mod values;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::MySqlPool;
+use sqlx::{MySql, MySqlPool, Transaction};
 
 pub use config::GlpiConfig;
 pub use push::{Outcome, ProblemOutcome};
 
-use crate::store::StoreError;
+use crate::store::{redact, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GlpiError {
@@ -56,21 +56,38 @@ impl GlpiError {
     }
 }
 
-/// Tables of ticketlens' own in GLPI's database (created if missing).
-const OWN_TABLES: &str = "
-CREATE TABLE IF NOT EXISTS ticketlens_written (
+/// Tables of ticketlens' own in GLPI's database, created before the first write (a dry run
+/// uses temporary ones in their place).
+const OWN_TABLES: [(&str, &str); 3] = [
+    (
+        "ticketlens_written",
+        "CREATE {temporary} TABLE IF NOT EXISTS ticketlens_written (
     tickets_id   INT UNSIGNED NOT NULL,
     text_sha256  CHAR(64) NOT NULL,
     followups_id INT UNSIGNED NULL,
     written_at   TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     PRIMARY KEY (tickets_id, text_sha256)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
-CREATE TABLE IF NOT EXISTS ticketlens_problems (
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
+    ),
+    (
+        "ticketlens_problems",
+        "CREATE {temporary} TABLE IF NOT EXISTS ticketlens_problems (
     problem_id  BIGINT NOT NULL PRIMARY KEY,
     problems_id INT UNSIGNED NOT NULL,
     UNIQUE KEY problems_id (problems_id)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
-";
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
+    ),
+    (
+        // The (problem, ticket) links ticketlens made: each is made once, so one an agent
+        // removed stays removed.
+        "ticketlens_problem_tickets",
+        "CREATE {temporary} TABLE IF NOT EXISTS ticketlens_problem_tickets (
+    problems_id INT UNSIGNED NOT NULL,
+    tickets_id  INT UNSIGNED NOT NULL,
+    PRIMARY KEY (problems_id, tickets_id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci",
+    ),
+];
 
 /// A connection to one GLPI database.
 pub struct Glpi {
@@ -78,6 +95,8 @@ pub struct Glpi {
     config: GlpiConfig,
     /// Names this GLPI in ticketlens' own tables (its read position).
     source: String,
+    /// Set once ticketlens' own tables exist in GLPI's database.
+    own_tables: tokio::sync::OnceCell<()>,
 }
 
 impl Glpi {
@@ -104,7 +123,6 @@ impl Glpi {
         if tables == 0 {
             return Err(GlpiError::NotGlpi(redact(url)));
         }
-        sqlx::raw_sql(OWN_TABLES).execute(&pool).await?;
         let database: String = sqlx::query_scalar("SELECT DATABASE()")
             .fetch_one(&pool)
             .await?;
@@ -112,7 +130,58 @@ impl Glpi {
             pool,
             config,
             source: format!("glpi:{database}"),
+            own_tables: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Starts the transaction of a write. ticketlens' own tables are created first if missing
+    /// (DDL commits at once in MariaDB); a dry run creates none and, where they are missing,
+    /// uses temporary ones on the transaction's connection (see [`Glpi::finish`]).
+    async fn begin(&self, dry_run: bool) -> Result<Transaction<'static, MySql>, GlpiError> {
+        if !dry_run {
+            self.own_tables
+                .get_or_try_init(|| async {
+                    for (_, create) in OWN_TABLES {
+                        let sql = create.replace("{temporary}", "");
+                        sqlx::query(&sql).execute(&self.pool).await?;
+                    }
+                    Ok::<_, GlpiError>(())
+                })
+                .await?;
+            return Ok(self.pool.begin().await?);
+        }
+        let mut tx = self.pool.begin().await?;
+        for (name, create) in OWN_TABLES {
+            let exists: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?",
+            )
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+            if exists == 0 {
+                let sql = create.replace("{temporary}", "TEMPORARY");
+                sqlx::query(&sql).execute(&mut *tx).await?;
+            }
+        }
+        Ok(tx)
+    }
+
+    /// Commits a write, or for a dry run rolls it back (and drops the temporary tables it
+    /// may have made, which a rollback does not).
+    async fn finish(tx: Transaction<'static, MySql>, dry_run: bool) -> Result<(), GlpiError> {
+        if !dry_run {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let mut tx = tx;
+        for (name, _) in OWN_TABLES {
+            sqlx::query(&format!("DROP TEMPORARY TABLE IF EXISTS {name}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.rollback().await?;
+        Ok(())
     }
 
     pub fn pool(&self) -> &MySqlPool {
@@ -121,32 +190,5 @@ impl Glpi {
 
     pub fn writes_problems(&self) -> bool {
         self.config.problems
-    }
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_stay_out_of_messages() {
-        assert_eq!(
-            super::redact("mysql://glpi:s3cret@db/glpi"),
-            "mysql://glpi@db/glpi"
-        );
-        assert_eq!(
-            super::redact("mysql://root@db/glpi"),
-            "mysql://root@db/glpi"
-        );
     }
 }

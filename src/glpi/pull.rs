@@ -23,6 +23,10 @@ impl Glpi {
             // GLPI's TIMESTAMPs start in 1970: the first pass reads everything.
             .unwrap_or(DateTime::UNIX_EPOCH);
         let mut read = self.pull_articles(store, since).await?;
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT CAST(id AS SIGNED) FROM glpi_knowbaseitems")
+            .fetch_all(&self.pool)
+            .await?;
+        store.retire_articles_except(&ids).await?;
         let mut latest = None;
         let mut after = (since, 0i64);
         loop {
@@ -87,7 +91,7 @@ impl Glpi {
         let recipient: Option<i64> = row.try_get("recipient")?;
         Ok(NewTicket {
             id: Some(row.try_get("id")?),
-            subject: row.try_get("name")?,
+            subject: decoded(row, "name")?,
             body: row
                 .try_get::<Option<String>, _>("content")?
                 .map(|c| values::from_glpi_html(&c)),
@@ -101,7 +105,7 @@ impl Glpi {
             }
             .into(),
             status: status.into(),
-            category: row.try_get("category")?,
+            category: decoded(row, "category")?,
             urgency: if urgency_free {
                 None
             } else {
@@ -128,7 +132,9 @@ impl Glpi {
     /// Knowledge-base items changed since `since`; FAQ items are the public ones.
     async fn pull_articles(&self, store: &Store, since: DateTime<Utc>) -> Result<usize, GlpiError> {
         let rows = sqlx::query(
-            "SELECT CAST(id AS SIGNED) AS id, name, answer, CAST(is_faq AS SIGNED) AS is_faq \
+            "SELECT CAST(id AS SIGNED) AS id, name, answer, CAST(is_faq = 1 \
+             AND (begin_date IS NULL OR begin_date <= NOW()) \
+             AND (end_date IS NULL OR end_date > NOW()) AS SIGNED) AS public \
              FROM glpi_knowbaseitems \
              WHERE COALESCE(date_mod, date_creation, '1970-01-01 00:00:01') >= ? ORDER BY id",
         )
@@ -139,14 +145,14 @@ impl Glpi {
             let answer: Option<String> = row.try_get("answer")?;
             let article = NewArticle {
                 id: Some(row.try_get("id")?),
-                title: row
-                    .try_get::<Option<String>, _>("name")?
-                    .unwrap_or_default(),
+                title: decoded(row, "name")?.unwrap_or_default(),
                 body: crate::text::strip_html(&values::from_glpi_html(
                     answer.as_deref().unwrap_or_default(),
                 )),
                 category: None,
-                visibility: if row.try_get::<i64, _>("is_faq")? == 1 {
+                // What GLPI shows anonymous and self-service users: FAQ items in their
+                // publication window. Entity and profile targets are not read.
+                visibility: if row.try_get::<i64, _>("public")? == 1 {
                     "public"
                 } else {
                     "internal"
@@ -157,4 +163,11 @@ impl Glpi {
         }
         Ok(rows.len())
     }
+}
+
+/// A text column as GLPI 10 stores it (HTML-encoded, even names), decoded.
+fn decoded(row: &sqlx::mysql::MySqlRow, column: &str) -> Result<Option<String>, GlpiError> {
+    Ok(row
+        .try_get::<Option<String>, _>(column)?
+        .map(|v| values::from_glpi_html(&v)))
 }

@@ -44,13 +44,14 @@ impl Glpi {
         outcomes: &[Outcome],
         dry_run: bool,
     ) -> Result<Vec<String>, GlpiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin(dry_run).await?;
         let matrix = priority_matrix(&mut tx).await?;
         let mut plan = Vec::new();
         for outcome in outcomes {
-            self.push_one(&mut tx, outcome, &matrix, &mut plan).await?;
+            self.push_one(&mut tx, outcome, &matrix, &mut plan, dry_run)
+                .await?;
         }
-        finish(tx, dry_run).await?;
+        Glpi::finish(tx, dry_run).await?;
         Ok(plan)
     }
 
@@ -60,6 +61,7 @@ impl Glpi {
         outcome: &Outcome,
         matrix: &PriorityMatrix,
         plan: &mut Vec<String>,
+        dry_run: bool,
     ) -> Result<(), GlpiError> {
         let record = &outcome.record;
         let ticket = record.ticket_id;
@@ -179,7 +181,12 @@ impl Glpi {
             .bind(&outcome.text_hash)
             .execute(&mut **tx)
             .await?;
-            plan.push(format!("ticket {ticket}: private follow-up {followup}"));
+            // A dry run's ids are never used (its rows are rolled back).
+            if dry_run {
+                plan.push(format!("ticket {ticket}: private follow-up"));
+            } else {
+                plan.push(format!("ticket {ticket}: private follow-up {followup}"));
+            }
         }
         Ok(())
     }
@@ -258,6 +265,13 @@ impl Glpi {
             return Ok(());
         }
         if levels.urgency == urgency.number() {
+            return Ok(());
+        }
+        if !matrix.urgency_enabled(urgency) {
+            plan.push(format!(
+                "ticket {ticket}: urgency {} is not enabled in GLPI; kept",
+                urgency.label()
+            ));
             return Ok(());
         }
         let impact = Level::from_number(levels.impact).unwrap_or(Level::from_number(3).unwrap());
@@ -379,7 +393,7 @@ impl Glpi {
                 .fetch_optional(&mut **tx)
                 .await?;
             if let Some(Some(name)) = name {
-                out.insert((s.kind, s.target_id), name);
+                out.insert((s.kind, s.target_id), values::from_glpi_html(&name));
             }
         }
         Ok(out)
@@ -445,7 +459,7 @@ impl Glpi {
         problems: &[ProblemOutcome],
         dry_run: bool,
     ) -> Result<Vec<String>, GlpiError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin(dry_run).await?;
         let mut plan = Vec::new();
         for p in problems {
             let known: Option<i64> = sqlx::query_scalar(
@@ -455,14 +469,28 @@ impl Glpi {
             .fetch_optional(&mut *tx)
             .await?;
             let id = match known {
-                Some(id) => id,
+                Some(id) => {
+                    // A problem that was deleted, solved or closed in GLPI is the problem
+                    // manager's: nothing more is linked to it.
+                    let open: Option<i64> = sqlx::query_scalar(
+                        "SELECT CAST(id AS SIGNED) FROM glpi_problems WHERE id = ? \
+                         AND is_deleted = 0 AND status NOT IN (5, 6)",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match open {
+                        Some(id) => id,
+                        None => continue,
+                    }
+                }
                 None => {
                     let id = sqlx::query(
                         "INSERT INTO glpi_problems (name, entities_id, is_recursive, status, \
                          content, date, date_mod, date_creation, urgency, impact, priority) \
                          VALUES (?, 0, 0, ?, ?, NOW(), NOW(), NOW(), 3, 3, 3)",
                     )
-                    .bind(&p.title)
+                    .bind(values::to_glpi_html(&p.title))
                     .bind(values::PROBLEM_NEW)
                     .bind(values::to_glpi_html(&problem_content(p)))
                     .execute(&mut *tx)
@@ -487,13 +515,21 @@ impl Glpi {
                 }
             };
             for &ticket in &p.tickets {
-                let linked = sqlx::query(
-                    "INSERT INTO glpi_problems_tickets (problems_id, tickets_id) \
-                     SELECT ?, ? FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM glpi_problems_tickets \
-                     WHERE problems_id = ? AND tickets_id = ?)",
+                let first = sqlx::query(
+                    "INSERT IGNORE INTO ticketlens_problem_tickets (problems_id, tickets_id) \
+                     VALUES (?, ?)",
                 )
                 .bind(id)
                 .bind(ticket)
+                .execute(&mut *tx)
+                .await?;
+                if first.rows_affected() == 0 {
+                    continue;
+                }
+                let linked = sqlx::query(
+                    "INSERT IGNORE INTO glpi_problems_tickets (problems_id, tickets_id) \
+                     VALUES (?, ?)",
+                )
                 .bind(id)
                 .bind(ticket)
                 .execute(&mut *tx)
@@ -505,7 +541,7 @@ impl Glpi {
                 }
             }
         }
-        finish(tx, dry_run).await?;
+        Glpi::finish(tx, dry_run).await?;
         Ok(plan)
     }
 }
@@ -550,40 +586,73 @@ struct Levels {
 }
 
 /// GLPI's priority by urgency and impact, from its configuration (`priority_matrix`, JSON
-/// keyed by urgency then impact), or its default.
-struct PriorityMatrix(Option<HashMap<String, HashMap<String, i64>>>);
+/// keyed by urgency then impact; GLPI's form saves the values as strings), or its default;
+/// and the urgencies the administrator enabled (`urgency_mask`, bit `1 << level`).
+struct PriorityMatrix {
+    levels: HashMap<(i64, i64), i64>,
+    urgency_mask: i64,
+}
 
 impl PriorityMatrix {
     fn priority(&self, urgency: Level, impact: Level) -> Level {
-        self.0
-            .as_ref()
-            .and_then(|m| m.get(&urgency.number().to_string()))
-            .and_then(|row| row.get(&impact.number().to_string()))
+        self.levels
+            .get(&(urgency.number(), impact.number()))
             .and_then(|&p| Level::from_number(p))
             .unwrap_or_else(|| values::default_priority(urgency, impact))
+    }
+
+    fn urgency_enabled(&self, urgency: Level) -> bool {
+        self.urgency_mask & (1 << urgency.number()) != 0
+    }
+
+    /// From the stored JSON; `None` if it is not a matrix.
+    fn parse(json: &str) -> Option<HashMap<(i64, i64), i64>> {
+        let number = |v: &serde_json::Value| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        };
+        let value: serde_json::Value = serde_json::from_str(json).ok()?;
+        let mut levels = HashMap::new();
+        for (urgency, row) in value.as_object()? {
+            for (impact, priority) in row.as_object()? {
+                let key = (urgency.parse().ok()?, impact.parse().ok()?);
+                levels.insert(key, number(priority)?);
+            }
+        }
+        Some(levels)
     }
 }
 
 async fn priority_matrix(tx: &mut Transaction<'_, MySql>) -> Result<PriorityMatrix, GlpiError> {
-    let stored: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT value FROM glpi_configs WHERE context = 'core' AND name = 'priority_matrix'",
+    let config: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT name, value FROM glpi_configs WHERE context = 'core' \
+         AND name IN ('priority_matrix', 'urgency_mask')",
     )
-    .fetch_optional(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(PriorityMatrix(
-        stored
-            .flatten()
-            .and_then(|json| serde_json::from_str(&json).ok()),
-    ))
-}
-
-async fn finish(tx: Transaction<'_, MySql>, dry_run: bool) -> Result<(), GlpiError> {
-    if dry_run {
-        tx.rollback().await?;
-    } else {
-        tx.commit().await?;
+    let mut matrix = PriorityMatrix {
+        levels: HashMap::new(),
+        // GLPI's default: urgencies 1 to 5 enabled.
+        urgency_mask: 62,
+    };
+    for (name, value) in config {
+        let value = value.unwrap_or_default();
+        match name.as_deref() {
+            Some("priority_matrix") => match PriorityMatrix::parse(&value) {
+                Some(levels) => matrix.levels = levels,
+                None => tracing::warn!(
+                    "GLPI's priority_matrix is not a matrix; using GLPI's default one"
+                ),
+            },
+            Some("urgency_mask") => {
+                if let Ok(mask) = value.trim().parse() {
+                    matrix.urgency_mask = mask;
+                }
+            }
+            _ => {}
+        }
     }
-    Ok(())
+    Ok(matrix)
 }
 
 fn reason(record: &TriageRecord) -> String {
@@ -632,4 +701,19 @@ fn problem_content(p: &ProblemOutcome) -> String {
         values::escape(&p.keywords.join(", ")),
         tickets.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PriorityMatrix;
+
+    #[test]
+    fn the_matrix_reads_as_glpi_saves_it_with_numbers_or_strings() {
+        let numbers = PriorityMatrix::parse(r#"{"4":{"3":4,"5":5}}"#).unwrap();
+        let strings = PriorityMatrix::parse(r#"{"4":{"3":"4","5":"5"}}"#).unwrap();
+        assert_eq!(numbers, strings);
+        assert_eq!(numbers[&(4, 3)], 4);
+        assert!(PriorityMatrix::parse("[1, 2]").is_none());
+        assert!(PriorityMatrix::parse(r#"{"4":{"3":"high"}}"#).is_none());
+    }
 }

@@ -15,6 +15,11 @@ impl Pipeline {
     /// `draft_window_days`; returns how many new drafts were stored. Nothing is clustered
     /// again while those tickets are the same as at the last pass.
     pub async fn draft_articles(&mut self) -> Result<usize, PipelineError> {
+        // On GLPI the articles table mirrors GLPI's knowledge base under GLPI's ids: a draft
+        // of ours could collide with one, and GLPI has no place for drafts yet.
+        if self.system.writes_back() || self.is_dry_run() {
+            return Ok(0);
+        }
         let since = Utc::now() - Duration::days(i64::from(self.config.knowledge.draft_window_days));
         let rows = self.store.resolved_since(since).await?;
         let with_resolution: Vec<_> = rows

@@ -160,14 +160,27 @@ impl Pipeline {
     /// is read, triaged and rolled back, and [`Pipeline::dry_run_plan`] says what would have
     /// been written. Only for a store read by cursor (SQLite): leases would hold the tickets.
     pub fn start_dry_run(&mut self) -> Result<(), PipelineError> {
+        let refuse = |message: &str| {
+            Err(PipelineError::Config(ConfigError::Invalid {
+                path: "store".into(),
+                message: message.into(),
+            }))
+        };
+        if !self.system.writes_back() {
+            return refuse(
+                "a dry run shows what would be written to GLPI; this pipeline's store is \
+                 ticketlens' own schema, where triage writes directly",
+            );
+        }
         if self.store.backend() != Backend::Sqlite {
-            return Err(PipelineError::Config(ConfigError::Invalid {
-                path: "store.url".into(),
-                message: "a dry run needs ticketlens' own tables on SQLite (store.state)".into(),
-            }));
+            return refuse("a dry run needs ticketlens' own tables on SQLite (store.state)");
         }
         self.dry_run = Some(DryRun::default());
         Ok(())
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run.is_some()
     }
 
     /// What a dry run would have written, one line per change.
@@ -532,9 +545,15 @@ impl Pipeline {
                 });
             }
         }
-        // The ticket system first: if acknowledging fails after it, the replay finds the
-        // batch written there and writes nothing twice.
-        let written = self.system.push(&outcomes, self.dry_run.is_some()).await?;
+        // The acknowledgement first, inside our own transaction: it holds the batch's leases
+        // (a worker whose lease went elsewhere stops here, before writing anywhere). Then the
+        // ticket system, then our commit: if that fails, the replay finds the batch written
+        // in the ticket system and writes nothing twice.
+        let dry_run = self.dry_run.is_some();
+        if !dry_run {
+            writer.acknowledge(&self.config.name, &claim).await?;
+        }
+        let written = self.system.push(&outcomes, dry_run).await?;
         report.written_back = written.len();
         match &mut self.dry_run {
             Some(dry) => {
@@ -544,7 +563,7 @@ impl Pipeline {
                 dry.plan.extend(written);
                 drop(writer);
             }
-            None => writer.commit(&self.config.name, &claim).await?,
+            None => writer.commit().await?,
         }
 
         // Tickets resolved in this batch are new history for the next ones. A replay of

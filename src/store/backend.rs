@@ -77,6 +77,18 @@ impl Backend {
     }
 }
 
+/// A database URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// A timestamp as the store keeps it.
 pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
@@ -147,6 +159,16 @@ mod tests {
         assert_eq!(Backend::of("postgres://h/db"), Some(Backend::Postgres));
         assert_eq!(Backend::of("postgresql://h/db"), Some(Backend::Postgres));
         assert_eq!(Backend::of("mysql://h/db"), None);
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("mysql://glpi:s3cret@db/glpi"),
+            "mysql://glpi@db/glpi"
+        );
+        assert_eq!(redact("postgres://u:p@w@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://t.db"), "sqlite://t.db");
     }
 
     #[test]

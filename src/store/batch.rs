@@ -182,13 +182,18 @@ impl<'c> BatchWriter<'c> {
         Ok(())
     }
 
-    /// Acknowledges the batch's tickets (moves the cursor, or ends the leases) and commits
-    /// the whole batch. A lease that ran out and went to another worker fails the commit:
-    /// nothing of this batch is written, and that worker's is the one that counts.
-    pub async fn commit(mut self, pipeline: &str, claim: &Claim) -> Result<(), StoreError> {
+    /// Acknowledges the batch's tickets (moves the cursor, or ends the leases), to take
+    /// effect with [`BatchWriter::commit`]; from here until then the leases' rows are locked.
+    /// A lease that ran out and went to another worker fails with
+    /// [`StoreError::LeaseLost`]: nothing of this batch may be written, that worker's counts.
+    pub async fn acknowledge(&mut self, pipeline: &str, claim: &Claim) -> Result<(), StoreError> {
         claim
             .acknowledge(&mut self.tx, self.backend, pipeline)
-            .await?;
+            .await
+    }
+
+    /// Commits the whole batch.
+    pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
         Ok(())
     }

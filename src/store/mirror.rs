@@ -89,6 +89,27 @@ impl Store {
         Ok(())
     }
 
+    /// Retires the published articles whose ids are not in `ids` (gone from the outside
+    /// system): they are suggested no more.
+    pub async fn retire_articles_except(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let keep: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let keep = if keep.is_empty() {
+            "-1".to_owned()
+        } else {
+            keep.join(", ")
+        };
+        // Integers only: the list is safe to write into the statement.
+        let sql = format!(
+            "UPDATE articles SET status = 'retired', updated_at = ? \
+             WHERE status = 'published' AND id NOT IN ({keep})"
+        );
+        sqlx::query(&self.sql(&sql))
+            .bind(stamp(Utc::now()))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The latest change time read from `source`, if it was ever read.
     pub async fn source_position(&self, source: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let position: Option<String> =

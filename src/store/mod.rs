@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
-pub use backend::Backend;
+pub use backend::{redact, Backend};
 pub(crate) use backend::{stamp, RowExt};
 pub use batch::{BatchWriter, TicketField};
 pub use classifiers::ClassifierRecord;
@@ -111,9 +111,9 @@ impl Store {
     /// Opens the store at `url` (`sqlite://FILE`, created if missing, or
     /// `postgres://HOST/DATABASE`) and applies migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let backend = Backend::of(url).ok_or_else(|| StoreError::Unsupported(url.to_owned()))?;
+        let backend = Backend::of(url).ok_or_else(|| StoreError::Unsupported(redact(url)))?;
         let open_error = |source| StoreError::Open {
-            url: url.to_owned(),
+            url: redact(url),
             source,
         };
         sqlx::any::install_default_drivers();

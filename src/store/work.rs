@@ -172,6 +172,8 @@ impl Store {
         }
     }
 
+    /// Takes rows whose lease ran out, and this worker's own: a batch it failed to write is
+    /// taken again at once rather than after its lease.
     async fn lease(
         &self,
         pipeline: &str,
@@ -183,7 +185,8 @@ impl Store {
             "UPDATE ticket_work SET lease_owner = $2, \
              lease_until = now() + make_interval(secs => $3) \
              WHERE (pipeline, ticket_id) IN (SELECT pipeline, ticket_id FROM ticket_work \
-                 WHERE pipeline = $1 AND (lease_until IS NULL OR lease_until < now()) \
+                 WHERE pipeline = $1 AND (lease_until IS NULL OR lease_until < now() \
+                     OR lease_owner = $2) \
                  ORDER BY change_seq LIMIT $4 FOR UPDATE SKIP LOCKED) \
              RETURNING ticket_id, change_seq",
         )
