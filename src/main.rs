@@ -1,5 +1,10 @@
 //! The `ticketlens` command line.
 
+// candle allocates a fresh buffer for nearly every tensor op; glibc's malloc hands large ones
+// back to the kernel and faults them in again on the next batch. mimalloc keeps them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
