@@ -1,17 +1,18 @@
-//! The sentence encoder: candle's BERT, attention-masked mean pooling and L2 normalisation,
-//! as sentence-transformers computes all-MiniLM-L6-v2.
+//! The sentence encoder: BERT (`forward.rs`), attention-masked mean pooling and L2
+//! normalisation, as sentence-transformers computes all-MiniLM-L6-v2.
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::{Tokenizer, TruncationParams};
 
+use super::forward::Bert;
 use super::{EmbedError, Encoder, Manifest, ModelError};
 
 pub struct BertEncoder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     device: Device,
     version: String,
@@ -48,7 +49,7 @@ impl BertEncoder {
         // while mapped; candle needs the mapping to outlive the model, which owns it.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
             .map_err(|e| load_error(e.to_string()))?;
-        let model = BertModel::load(vb, &config).map_err(|e| load_error(e.to_string()))?;
+        let model = Bert::load(vb, &config).map_err(|e| load_error(e.to_string()))?;
         Ok(Self {
             model,
             tokenizer,
@@ -71,8 +72,7 @@ impl BertEncoder {
         let shape = (batch.len(), longest);
         let ids = Tensor::from_vec(ids, shape, &self.device)?;
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        let token_types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
+        let hidden = self.model.forward(&ids, &mask)?;
 
         // Mean over real tokens only, then unit length: cosine similarity becomes a dot product.
         let mask = mask.unsqueeze(2)?;

@@ -1,7 +1,8 @@
-//! The embedding model: manifests and fetching ([`manifest`]), the candle BERT encoder
-//! ([`bert`]) and the thread that serves it to async code ([`worker`]).
+//! The embedding model: manifests and fetching ([`manifest`]), the BERT encoder ([`bert`],
+//! its forward pass in `forward`) and the thread that serves it to async code ([`worker`]).
 
 mod bert;
+mod forward;
 mod manifest;
 pub mod throughput;
 mod worker;
