@@ -121,6 +121,23 @@ async fn add_ticket(pool: &MySqlPool, ticket: &GlpiTicket<'_>) -> i64 {
     id
 }
 
+/// The history row GLPI writes when an agent changes a ticket field (`option` is the field's
+/// search option).
+async fn agent_changed(pool: &MySqlPool, ticket: i64, option: i64, old: &str, new: &str) {
+    sqlx::query(
+        "INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
+         id_search_option, old_value, new_value) \
+         VALUES ('Ticket', ?, 0, 'Tech One (5)', NOW(), ?, ?, ?)",
+    )
+    .bind(ticket)
+    .bind(option)
+    .bind(old)
+    .bind(new)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 struct GlpiTicket<'a> {
     name: &'a str,
     content: &'a str,
@@ -306,13 +323,12 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
         },
     )
     .await;
-    exec(
+    agent_changed(
         &pool,
-        &format!(
-            "INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
-             id_search_option, old_value, new_value) VALUES ('Ticket', {agent_category}, 0, \
-             'Tech One (5)', NOW(), 7, '&nbsp; (0)', 'Accounts &#38; Access (4)')"
-        ),
+        agent_category,
+        7,
+        "&nbsp; (0)",
+        "Accounts &#38; Access (4)",
     )
     .await;
     // An agent raised this one's urgency: triage may not lower it.
@@ -328,15 +344,7 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
         },
     )
     .await;
-    exec(
-        &pool,
-        &format!(
-            "INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
-             id_search_option, old_value, new_value) VALUES ('Ticket', {agent_urgency}, 0, \
-             'Tech One (5)', NOW(), 10, '3', '5')"
-        ),
-    )
-    .await;
+    agent_changed(&pool, agent_urgency, 10, "3", "5").await;
     let empty = add_ticket(&pool, &GlpiTicket::new_incident("", "", 11)).await;
     let late = add_ticket(
         &pool,
@@ -370,14 +378,12 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
         &pool,
         &format!(
             "UPDATE glpi_tickets SET itilcategories_id = 3, urgency = 2, priority = 2, \
-             date_mod = NOW() WHERE id = {late}; \
-             INSERT INTO glpi_logs (itemtype, items_id, linked_action, user_name, date_mod, \
-             id_search_option, old_value, new_value) VALUES \
-             ('Ticket', {late}, 0, 'Tech One (5)', NOW(), 7, '&nbsp; (0)', 'Printing (3)'), \
-             ('Ticket', {late}, 0, 'Tech One (5)', NOW(), 10, '3', '2')"
+             date_mod = NOW() WHERE id = {late}"
         ),
     )
     .await;
+    agent_changed(&pool, late, 7, "&nbsp; (0)", "Printing (3)").await;
+    agent_changed(&pool, late, 10, "3", "2").await;
 
     // Read: history with its labels and solutions, the knowledge base with the FAQ public.
     let tickets = store.tickets().await.unwrap();

@@ -184,10 +184,6 @@ impl Glpi {
         Ok(())
     }
 
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     pub fn writes_problems(&self) -> bool {
         self.config.problems
     }

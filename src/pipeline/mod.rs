@@ -591,12 +591,7 @@ impl Pipeline {
             .cursor(&self.config.name)
             .await?
             .max(dry.position);
-        let rows = self.store.changes_after(position, batch).await?;
-        let last = rows.last().map_or(position, |r| r.change_seq);
-        Ok(Taken {
-            rows,
-            claim: Claim::Cursor(last),
-        })
+        Ok(self.store.take_after(position, batch).await?)
     }
 
     /// Processes batches until the store has nothing new; `on_batch` sees each report.

@@ -77,6 +77,12 @@ impl Backend {
     }
 }
 
+/// SQL for the number of rows where `condition` holds, a BIGINT on both databases (SQLite
+/// sums booleans, PostgreSQL does not; PostgreSQL's SUM of a BIGINT is a NUMERIC).
+pub(crate) fn count_where(condition: &str) -> String {
+    format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)")
+}
+
 /// A database URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

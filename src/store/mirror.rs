@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::backend::parse_stamp;
-use super::{stamp, NewArticle, NewTicket, Store, StoreError};
+use super::{bind_ticket, insert_ticket_sql, stamp, NewArticle, NewTicket, Store, StoreError};
 
 impl Store {
     /// Inserts or updates a ticket read from the outside system; `ticket.id` is required.
@@ -14,27 +14,11 @@ impl Store {
         let id = ticket.id.expect("a mirrored ticket keeps its id");
         let mut tx = self.pool().begin().await?;
         let updated_at = stamp(ticket.resolved_at.unwrap_or(ticket.created_at));
-        sqlx::query(&self.sql(
-            "INSERT INTO tickets (id, subject, body, requester, kind, status, category, urgency, \
-             impact, priority, resolution, created_at, updated_at, resolved_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        ))
-        .bind(id)
-        .bind(&ticket.subject)
-        .bind(&ticket.body)
-        .bind(&ticket.requester)
-        .bind(&ticket.kind)
-        .bind(&ticket.status)
-        .bind(&ticket.category)
-        .bind(&ticket.urgency)
-        .bind(&ticket.impact)
-        .bind(&ticket.priority)
-        .bind(&ticket.resolution)
-        .bind(stamp(ticket.created_at))
-        .bind(&updated_at)
-        .bind(ticket.resolved_at.map(stamp))
-        .execute(&mut *tx)
-        .await?;
+        let insert = insert_ticket_sql("ON CONFLICT (id) DO NOTHING");
+        let insert = self.sql(&insert);
+        bind_ticket(sqlx::query(&insert), ticket)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(&self.sql(
             "UPDATE tickets SET requester = ?, category = ?, urgency = ?, impact = ?, \
              priority = ?, resolution = ?, updated_at = ?, resolved_at = ? WHERE id = ?",

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 
 pub use backend::{redact, Backend};
 pub(crate) use backend::{stamp, RowExt};
@@ -255,28 +255,12 @@ impl Store {
 
     /// Adds a ticket as a help desk would; returns its id.
     pub async fn insert_ticket(&self, ticket: &NewTicket) -> Result<i64, StoreError> {
-        let updated_at = ticket.resolved_at.unwrap_or(ticket.created_at);
-        Ok(sqlx::query_scalar(&self.sql(
-            "INSERT INTO tickets (id, subject, body, requester, kind, status, category, urgency, \
-             impact, priority, resolution, created_at, updated_at, resolved_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        ))
-        .bind(ticket.id)
-        .bind(&ticket.subject)
-        .bind(&ticket.body)
-        .bind(&ticket.requester)
-        .bind(&ticket.kind)
-        .bind(&ticket.status)
-        .bind(&ticket.category)
-        .bind(&ticket.urgency)
-        .bind(&ticket.impact)
-        .bind(&ticket.priority)
-        .bind(&ticket.resolution)
-        .bind(stamp(ticket.created_at))
-        .bind(stamp(updated_at))
-        .bind(ticket.resolved_at.map(stamp))
-        .fetch_one(&self.pool)
-        .await?)
+        let sql = insert_ticket_sql("RETURNING id");
+        let sql = self.sql(&sql);
+        Ok(bind_ticket(sqlx::query(&sql), ticket)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
     }
 
     pub async fn insert_article(&self, article: &NewArticle) -> Result<i64, StoreError> {
@@ -361,6 +345,38 @@ impl Store {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// The insert of a whole ticket, ending in `tail` (`RETURNING …`, `ON CONFLICT …`); its
+/// values are bound by [`bind_ticket`].
+fn insert_ticket_sql(tail: &str) -> String {
+    format!(
+        "INSERT INTO tickets (id, subject, body, requester, kind, status, category, urgency, \
+         impact, priority, resolution, created_at, updated_at, resolved_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {tail}"
+    )
+}
+
+fn bind_ticket<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ticket: &'q NewTicket,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let updated_at = ticket.resolved_at.unwrap_or(ticket.created_at);
+    query
+        .bind(ticket.id)
+        .bind(&ticket.subject)
+        .bind(&ticket.body)
+        .bind(&ticket.requester)
+        .bind(&ticket.kind)
+        .bind(&ticket.status)
+        .bind(&ticket.category)
+        .bind(&ticket.urgency)
+        .bind(&ticket.impact)
+        .bind(&ticket.priority)
+        .bind(&ticket.resolution)
+        .bind(stamp(ticket.created_at))
+        .bind(stamp(updated_at))
+        .bind(ticket.resolved_at.map(stamp))
 }
 
 /// A value bound to a placeholder of a query assembled at run time.

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use serde::Serialize;
 
+use super::backend::count_where;
 use super::{stamp, Store, StoreError};
 
 /// Before-filing answers over a period, for `ticketlens report`.
@@ -80,13 +81,13 @@ impl Store {
     }
 
     pub async fn deflection(&self) -> Result<Deflection, StoreError> {
-        let (asked, answered, rated, helped): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN shown <> '[]' THEN 1 ELSE 0 END), 0) \
-             AS BIGINT), COUNT(helped), CAST(COALESCE(SUM(helped), 0) AS BIGINT) \
-             FROM public_answers",
-        )
-        .fetch_one(self.pool())
-        .await?;
+        let sql = format!(
+            "SELECT COUNT(*), {}, COUNT(helped), {} FROM public_answers",
+            count_where("shown <> '[]'"),
+            count_where("helped = 1"),
+        );
+        let (asked, answered, rated, helped): (i64, i64, i64, i64) =
+            sqlx::query_as(&sql).fetch_one(self.pool()).await?;
         Ok(Deflection {
             asked,
             answered,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::backend::count_where;
 use super::{ArticleRow, RowExt, Store, StoreError};
 
 /// The latest triage row of each ticket, as a subquery.
@@ -95,11 +96,6 @@ fn view(row: &AnyRow) -> Result<TriageView, StoreError> {
         problem_id: row.try_get("problem_id")?,
         major_incident: row.flag("major_incident")?,
     })
-}
-
-/// The number of rows where `condition` holds, as a BIGINT on both databases.
-fn count_where(condition: &str) -> String {
-    format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)")
 }
 
 fn select_views(condition: &str) -> String {

@@ -161,12 +161,7 @@ impl Store {
         match self.backend {
             Backend::Sqlite => {
                 let position = self.cursor(pipeline).await?;
-                let rows = self.changes_after(position, limit).await?;
-                let last = rows.last().map_or(position, |r| r.change_seq);
-                Ok(Taken {
-                    rows,
-                    claim: Claim::Cursor(last),
-                })
+                self.take_after(position, limit).await
             }
             Backend::Postgres => self.lease(pipeline, worker, limit).await,
         }
@@ -174,6 +169,16 @@ impl Store {
 
     /// Takes rows whose lease ran out, and this worker's own: a batch it failed to write is
     /// taken again at once rather than after its lease.
+    /// Up to `limit` changes after `position`, claimed by moving the cursor past them.
+    pub async fn take_after(&self, position: i64, limit: usize) -> Result<Taken, StoreError> {
+        let rows = self.changes_after(position, limit).await?;
+        let last = rows.last().map_or(position, |r| r.change_seq);
+        Ok(Taken {
+            rows,
+            claim: Claim::Cursor(last),
+        })
+    }
+
     async fn lease(
         &self,
         pipeline: &str,

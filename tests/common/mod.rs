@@ -186,21 +186,29 @@ impl Drop for TestDb {
         let TestDb::Postgres { server, name } = self else {
             return;
         };
-        let (server, name) = (server.clone(), name.clone());
-        // Its own runtime: Drop may run inside or outside the test's.
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
-                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(&drop).execute(&mut admin).await;
-                }
-            });
-            let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&name));
-        })
-        .join();
+        drop_database(
+            server,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(name));
     }
+}
+
+/// Runs `drop` on `server`, best effort. Its own thread and runtime: a Drop may run inside or
+/// outside the test's runtime.
+fn drop_database(server: &str, drop: &str) {
+    let (server, drop) = (server.to_owned(), drop.to_owned());
+    let _ = std::thread::spawn(move || {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            if let Ok(mut admin) = sqlx::AnyConnection::connect(&server).await {
+                let _ = sqlx::query(&drop).execute(&mut admin).await;
+            }
+        });
+    })
+    .join();
 }
 
 /// The MariaDB server the GLPI tests use: `TICKETLENS_TEST_MARIADB`, or the local one.
@@ -254,17 +262,9 @@ impl GlpiDb {
 
 impl Drop for GlpiDb {
     fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async {
-                if let Ok(mut admin) = sqlx::MySqlConnection::connect(&server).await {
-                    let drop = format!("DROP DATABASE IF EXISTS {name}");
-                    let _ = sqlx::query(&drop).execute(&mut admin).await;
-                }
-            });
-        })
-        .join();
+        drop_database(
+            &self.server,
+            &format!("DROP DATABASE IF EXISTS {}", self.name),
+        );
     }
 }
