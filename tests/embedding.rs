@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{cosine, real_embedder};
+use common::{cosine, real_embedder, real_embedder_computing};
 use serde::Deserialize;
+use ticketlens::model::{Compute, Embedder, Isa, Precision};
 
 #[derive(Deserialize)]
 struct Reference {
@@ -24,11 +25,11 @@ fn reference() -> Reference {
     serde_json::from_str(&text).unwrap()
 }
 
-#[tokio::test]
-async fn vectors_match_sentence_transformers() {
+/// Embeds every reference sentence alone and returns the lowest cosine to the reference,
+/// failing on the first below `least`.
+async fn lowest_cosine_to_reference(embedder: &Embedder, least: f32) -> f32 {
     let reference = reference();
     assert_eq!(reference.max_seq_length, 256);
-    let embedder = real_embedder();
     let mut lowest = f32::MAX;
     for sentence in &reference.sentences {
         let ours = embedder
@@ -42,19 +43,60 @@ async fn vectors_match_sentence_transformers() {
         let similarity = cosine(&ours, &sentence.embedding);
         lowest = lowest.min(similarity);
         assert!(
-            similarity >= 0.9999,
+            similarity >= least,
             "cosine {similarity} for a {}-token text: {:.60}",
             sentence.tokens,
             sentence.text
         );
     }
+    lowest
+}
+
+#[tokio::test]
+async fn vectors_match_sentence_transformers() {
+    let lowest = lowest_cosine_to_reference(&real_embedder(), 0.9999).await;
     eprintln!("lowest cosine to sentence-transformers: {lowest:.7}");
     // The set covers texts past the tokenizer file's 128 and past the model's 256 tokens.
+    let reference = reference();
     assert!(reference
         .sentences
         .iter()
         .any(|s| s.tokens > 128 && s.tokens < 256));
     assert!(reference.sentences.iter().any(|s| s.tokens == 256));
+}
+
+/// What a CPU without AVX2 or AVX-512 (or an aarch64) runs.
+#[tokio::test]
+async fn the_portable_kernels_give_the_same_vectors() {
+    let portable = Compute {
+        precision: Precision::Fp32,
+        isa: Isa::portable(),
+    };
+    let lowest = lowest_cosine_to_reference(&real_embedder_computing(portable), 0.9999).await;
+    eprintln!("portable kernels, lowest cosine to sentence-transformers: {lowest:.7}");
+}
+
+#[tokio::test]
+async fn int8_vectors_stay_close_to_the_reference_on_every_kernel() {
+    let texts: Vec<String> = reference().sentences.into_iter().map(|s| s.text).collect();
+    let mut vectors = Vec::new();
+    for isa in [Isa::detect(), Isa::portable()] {
+        let int8 = real_embedder_computing(Compute {
+            precision: Precision::Int8,
+            isa,
+        });
+        assert!(int8.version().ends_with("+int8"), "{}", int8.version());
+        let lowest = lowest_cosine_to_reference(&int8, 0.99).await;
+        eprintln!(
+            "int8 on {}: lowest cosine to sentence-transformers {lowest:.5}",
+            isa.name()
+        );
+        vectors.push(int8.embed(texts.clone()).await.unwrap());
+    }
+    // Integer sums are exact on every kernel; only the float steps may round differently.
+    for (a, b) in vectors[0].iter().zip(&vectors[1]) {
+        assert!(cosine(a, b) > 0.9999, "{}", cosine(a, b));
+    }
 }
 
 #[tokio::test]

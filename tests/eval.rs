@@ -16,6 +16,7 @@ async fn eval_scores_the_demo_history_and_caches_its_embeddings() {
         cache: dir.path().join("cache.db"),
         learning_curve: vec![40, 100],
         articles: None,
+        precision: None,
     };
     let report = eval::run(&options).await.unwrap();
     assert_eq!((report.history, report.incoming), (255, 85));
@@ -95,6 +96,7 @@ async fn eval_scores_article_suggestions_against_the_answers() {
         cache: dir.path().join("cache.db"),
         learning_curve: Vec::new(),
         articles: Some(data.join("articles.jsonl")),
+        precision: None,
     };
     let report = eval::run(&options).await.unwrap();
     assert!(

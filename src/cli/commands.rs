@@ -119,12 +119,21 @@ struct TicketText {
     body: Option<String>,
 }
 
-pub fn bench_embed(
-    input: Option<PathBuf>,
-    batch: usize,
-    manifest: &Path,
-    json: bool,
-) -> Result<()> {
+/// What `bench embed` was asked to measure.
+pub struct BenchEmbed {
+    pub input: Option<PathBuf>,
+    pub batch: usize,
+    pub manifest: PathBuf,
+    pub json: bool,
+}
+
+pub fn bench_embed(args: BenchEmbed, compute: model::Compute) -> Result<()> {
+    let BenchEmbed {
+        input,
+        batch,
+        manifest,
+        json,
+    } = args;
     let files = match input {
         Some(file) => vec![file],
         None => vec![
@@ -143,24 +152,27 @@ pub fn bench_embed(
         }
     }
     anyhow::ensure!(!texts.is_empty(), "no usable ticket text in {files:?}");
-    let encoder = model::load(manifest)?;
+    let encoder = model::load(&manifest, compute)?;
     eprintln!(
-        "Embedding {} texts: a warm-up, then 3 timed runs…",
-        texts.len()
+        "Embedding {} texts ({}, {} kernels): a warm-up, then 3 timed runs…",
+        texts.len(),
+        compute.precision,
+        compute.isa.name()
     );
-    let t = model::throughput::measure(&encoder, &texts, batch, 3)?;
+    let t = model::throughput::measure(&encoder, compute, &texts, batch, 3)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&t)?);
     } else {
         let runs: Vec<String> = t.runs.iter().map(|s| format!("{s:.2}")).collect();
         println!(
-            "{} texts, {} tokens ({:.1} per text), batches of {}, {}: {:.1} texts/s, {:.0} tokens/s; \
-             padding {:.1}% extra; runs {} s",
+            "{} texts, {} tokens ({:.1} per text), batches of {}, {} ({} kernels): {:.1} texts/s, \
+             {:.0} tokens/s; padding {:.1}% extra; runs {} s",
             t.texts,
             t.tokens,
             t.tokens as f64 / t.texts as f64,
             t.batch,
             t.precision,
+            t.kernels,
             t.texts_per_s,
             t.tokens_per_s,
             100.0 * t.padding_overhead,

@@ -18,7 +18,7 @@ use crate::config::PipelineConfig;
 use crate::jsonl::{self, JsonlError};
 use crate::knowledge::article_text;
 use crate::metrics;
-use crate::model::Embedder;
+use crate::model::{Embedder, Precision};
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
 use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRow};
 use crate::text;
@@ -56,6 +56,8 @@ pub struct EvalOptions {
     /// Knowledge articles (`{"id", "title", "body"}` lines), published in the temporary store;
     /// with them the report scores the article suggestions.
     pub articles: Option<PathBuf>,
+    /// Overrides the pipeline's `model.precision`.
+    pub precision: Option<Precision>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,9 @@ pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
     let mut config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
     // Enough ranks to score recall at 10.
     config.knowledge.articles = config.knowledge.articles.max(knowledge::RANKS);
+    if let Some(precision) = options.precision {
+        config.model.precision = precision;
+    }
     let embedder = pipeline::start_model(&config.model)
         .await
         .map_err(PipelineError::from)?;

@@ -3,25 +3,25 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::forward::Bert;
-use super::{EmbedError, Encoder, Manifest, ModelError};
+use super::{Compute, EmbedError, Encoder, Manifest, ModelError, Precision};
 
 pub struct BertEncoder {
     model: Bert,
     tokenizer: Tokenizer,
-    device: Device,
     version: String,
     dimension: usize,
 }
 
 impl BertEncoder {
-    /// Loads the files of `manifest` from the installed folder `dir`.
-    pub fn load(manifest: &Manifest, dir: &Path) -> Result<Self, ModelError> {
+    /// Loads the files of `manifest` from the installed folder `dir`, to compute as `compute`
+    /// says.
+    pub fn load(manifest: &Manifest, dir: &Path, compute: Compute) -> Result<Self, ModelError> {
         let load_error = |message: String| ModelError::Load {
             dir: dir.to_owned(),
             message,
@@ -49,38 +49,36 @@ impl BertEncoder {
         // while mapped; candle needs the mapping to outlive the model, which owns it.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
             .map_err(|e| load_error(e.to_string()))?;
-        let model = Bert::load(vb, &config).map_err(|e| load_error(e.to_string()))?;
+        let model = Bert::load(vb, &config, compute.precision, compute.isa)
+            .map_err(|e| load_error(e.to_string()))?;
+        // Vectors of one store come from one function: another precision is another version.
+        let version = match compute.precision {
+            Precision::Fp32 => manifest.version(),
+            other => format!("{}+{other}", manifest.version()),
+        };
         Ok(Self {
             model,
             tokenizer,
-            device,
-            version: manifest.version(),
+            version,
             dimension: config.hidden_size,
         })
     }
 
     fn forward(&self, batch: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let longest = batch.iter().map(|ids| ids.len()).max().unwrap_or(0);
-        let mut ids = Vec::with_capacity(batch.len() * longest);
-        let mut mask = Vec::with_capacity(batch.len() * longest);
-        for seq in batch {
-            ids.extend_from_slice(seq);
-            ids.extend(std::iter::repeat_n(0, longest - seq.len()));
-            mask.extend(std::iter::repeat_n(1f32, seq.len()));
-            mask.extend(std::iter::repeat_n(0f32, longest - seq.len()));
-        }
-        let shape = (batch.len(), longest);
-        let ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        let hidden = self.model.forward(&ids, &mask)?;
-
-        // Mean over real tokens only, then unit length: cosine similarity becomes a dot product.
-        let mask = mask.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        mean.broadcast_div(&norms)?.to_vec2()
+        let hidden = self.model.forward(batch)?;
+        let mut rows = hidden.chunks_exact(self.dimension);
+        // The mean over the tokens at unit length (the sum at unit length is the same vector):
+        // cosine similarity becomes a dot product.
+        let pooled = batch.iter().map(|seq| {
+            let mut mean = vec![0f32; self.dimension];
+            for row in rows.by_ref().take(seq.len()) {
+                mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+            }
+            let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
+            mean.iter_mut().for_each(|m| *m /= norm);
+            mean
+        });
+        Ok(pooled.collect())
     }
 }
 
@@ -104,5 +102,9 @@ impl Encoder for BertEncoder {
     fn encode(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
         self.forward(batch)
             .map_err(|e| EmbedError::Model(e.to_string()))
+    }
+
+    fn pads(&self) -> bool {
+        false
     }
 }

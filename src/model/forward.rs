@@ -1,191 +1,358 @@
-//! BERT's forward pass, written out so that its slow steps can be ours. It reads the same
-//! weights as candle-transformers' `BertModel` (HF names, `config.json` mirrored by its
-//! `Config`) and computes the same function; the difference is the GELU, which candle
-//! evaluates with libm's scalar `erf` per element (13% of the encoder's time under perf) and
-//! which is here a branch-free rational approximation the compiler vectorises.
+//! BERT's forward pass over the real tokens of a batch only: the sequences are laid end to end
+//! (no padding row is ever computed), the linear layers are one product over all of them, and
+//! attention runs per sequence. It reads the Hugging Face weights (`config.json` mirrored by
+//! candle-transformers' `Config`) and computes the function of candle's `BertModel`; the
+//! arithmetic is in [`super::kernels`] and the gemm crate.
+//!
+//! Fusions that save passes over memory: the query, key and value projections are one product;
+//! biases and residual connections are added by the products themselves (they accumulate into
+//! their output); softmax and its scaling are one pass.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
-use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::kernels::{self, Isa, QuantizedMatrix, QuantizedRows};
+use super::Precision;
 
 pub struct Bert {
-    words: Embedding,
-    positions: Embedding,
-    token_types: Embedding,
-    embeddings_norm: LayerNorm,
+    /// (vocabulary × hidden), (positions × hidden), and token type 0's row.
+    words: Vec<f32>,
+    positions: Vec<f32>,
+    token_type: Vec<f32>,
+    embeddings_norm: Norm,
     layers: Vec<Layer>,
+    hidden: usize,
     heads: usize,
+    isa: Isa,
 }
 
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// Query, key and value side by side: (tokens × 3·hidden) in one product.
+    qkv: Linear,
     attention_out: Linear,
-    attention_norm: LayerNorm,
+    attention_norm: Norm,
     intermediate: Linear,
     output: Linear,
-    output_norm: LayerNorm,
+    output_norm: Norm,
+}
+
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    eps: f32,
+}
+
+struct Linear {
+    inputs: usize,
+    outputs: usize,
+    bias: Vec<f32>,
+    weights: Weights,
+}
+
+enum Weights {
+    /// Transposed to (inputs × outputs), row-major.
+    F32(Vec<f32>),
+    Int8(QuantizedMatrix),
+}
+
+/// Buffers of one forward pass, reused from layer to layer.
+struct Scratch {
+    qkv: Vec<f32>,
+    context: Vec<f32>,
+    inner: Vec<f32>,
+    quantized: QuantizedRows,
+}
+
+fn values(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Vec<f32>> {
+    vb.get(shape, name)?.flatten_all()?.to_vec1()
 }
 
 impl Bert {
-    pub fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
+    pub fn load(vb: VarBuilder, config: &Config, precision: Precision, isa: Isa) -> Result<Self> {
         // Checkpoints saved from a task model carry a "bert." prefix.
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
         } else {
             vb.pp("bert")
         };
-        let (h, eps) = (config.hidden_size, config.layer_norm_eps);
+        let (h, eps) = (config.hidden_size, config.layer_norm_eps as f32);
+        if h % config.num_attention_heads != 0 {
+            candle_core::bail!("hidden size {h} is not a multiple of the heads");
+        }
         let e = vb.pp("embeddings");
         let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), config))
+            .map(|i| Layer::load(&vb.pp(format!("encoder.layer.{i}")), config, precision))
             .collect::<Result<_>>()?;
+        let token_types = values(
+            &e,
+            &[config.type_vocab_size, h],
+            "token_type_embeddings.weight",
+        )?;
         Ok(Self {
-            words: embedding(config.vocab_size, h, e.pp("word_embeddings"))?,
-            positions: embedding(
-                config.max_position_embeddings,
-                h,
-                e.pp("position_embeddings"),
+            words: values(&e, &[config.vocab_size, h], "word_embeddings.weight")?,
+            positions: values(
+                &e,
+                &[config.max_position_embeddings, h],
+                "position_embeddings.weight",
             )?,
-            token_types: embedding(config.type_vocab_size, h, e.pp("token_type_embeddings"))?,
-            embeddings_norm: layer_norm(h, eps, e.pp("LayerNorm"))?,
+            token_type: token_types[..h].to_vec(),
+            embeddings_norm: Norm::load(&e.pp("LayerNorm"), h, eps)?,
             layers,
+            hidden: h,
             heads: config.num_attention_heads,
+            isa,
         })
     }
 
-    /// Hidden states (batch, tokens, hidden) of `ids` (batch, tokens), where `mask` is 1 for
-    /// real tokens and 0 for padding.
-    pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (_, tokens) = ids.dims2()?;
-        let positions = Tensor::arange(0u32, tokens as u32, ids.device())?;
-        let mut x = self
-            .words
-            .forward(ids)?
-            .broadcast_add(&self.positions.forward(&positions)?)?
-            .broadcast_add(&self.token_types.forward(&ids.zeros_like()?)?)?;
-        x = self.embeddings_norm.forward(&x)?;
-        // Padding gets a large negative score before the softmax: (batch, 1, 1, tokens).
-        let bias = ((mask.to_dtype(DType::F32)? - 1.0)? * f64::from(f32::MAX))?
-            .unsqueeze(1)?
-            .unsqueeze(1)?;
+    /// Final hidden states of every real token, the sequences of `batch` end to end:
+    /// (Σ lengths × hidden), row-major.
+    pub fn forward(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
+        let h = self.hidden;
+        let mut starts = vec![0];
+        for seq in batch {
+            starts.push(starts.last().unwrap() + seq.len());
+        }
+        let tokens = *starts.last().unwrap();
+        let mut x = self.embed(batch, tokens)?;
+        let inner = self.layers.first().map_or(0, |l| l.intermediate.outputs);
+        let mut s = Scratch {
+            qkv: vec![0.0; tokens * 3 * h],
+            context: vec![0.0; tokens * h],
+            inner: vec![0.0; tokens * inner],
+            quantized: QuantizedRows::default(),
+        };
         for layer in &self.layers {
-            x = layer.forward(&x, &bias, self.heads)?;
+            let isa = self.isa;
+            layer
+                .qkv
+                .apply(isa, &x, &mut s.quantized, &mut s.qkv, false);
+            self.attention(&s.qkv, &starts, &mut s.context);
+            layer
+                .attention_out
+                .apply(isa, &s.context, &mut s.quantized, &mut x, true);
+            layer.attention_norm.apply(isa, &mut x);
+            layer
+                .intermediate
+                .apply(isa, &x, &mut s.quantized, &mut s.inner, false);
+            kernels::gelu(isa, &mut s.inner);
+            layer
+                .output
+                .apply(isa, &s.inner, &mut s.quantized, &mut x, true);
+            layer.output_norm.apply(isa, &mut x);
         }
         Ok(x)
     }
+
+    fn embed(&self, batch: &[&[u32]], tokens: usize) -> Result<Vec<f32>> {
+        let h = self.hidden;
+        let mut x = Vec::with_capacity(tokens * h);
+        for seq in batch {
+            if seq.len() * h > self.positions.len() {
+                candle_core::bail!("{} tokens exceed the model's positions", seq.len());
+            }
+            for (i, &id) in seq.iter().enumerate() {
+                let Some(word) = self.words.get(id as usize * h..(id as usize + 1) * h) else {
+                    candle_core::bail!("token id {id} is outside the vocabulary");
+                };
+                let position = &self.positions[i * h..(i + 1) * h];
+                x.extend(
+                    word.iter()
+                        .zip(position)
+                        .zip(&self.token_type)
+                        .map(|((w, p), t)| w + p + t),
+                );
+            }
+        }
+        self.embeddings_norm.apply(self.isa, &mut x);
+        Ok(x)
+    }
+
+    /// Scaled dot-product attention of each sequence with itself, head by head, the
+    /// sequences shared among the threads. `qkv` holds each token's query, key and value.
+    fn attention(&self, qkv: &[f32], starts: &[usize], context: &mut [f32]) {
+        let (h, heads, isa) = (self.hidden, self.heads, self.isa);
+        let d = h / heads;
+        let stride = 3 * h;
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut parts = Vec::with_capacity(starts.len());
+        let mut rest = context;
+        for w in starts.windows(2) {
+            let (part, tail) = rest.split_at_mut((w[1] - w[0]) * h);
+            parts.push((&qkv[w[0] * stride..w[1] * stride], part));
+            rest = tail;
+        }
+        parts
+            .into_par_iter()
+            .for_each_init(Vec::new, |scores, (qkv, out)| {
+                let len = out.len() / h;
+                scores.resize(len * len, 0.0);
+                for head in 0..heads {
+                    let (q, k, v) = (head * d, h + head * d, 2 * h + head * d);
+                    // SAFETY: every operand lies within `qkv`, `scores` or `out`: rows < len,
+                    // columns within the head's d values of a stride-wide row.
+                    unsafe {
+                        product(Product {
+                            shape: (len, len, d),
+                            dst: (scores.as_mut_ptr(), len),
+                            lhs: (qkv.as_ptr().add(q), stride as isize, 1),
+                            rhs: (qkv.as_ptr().add(k), 1, stride as isize),
+                            accumulate: false,
+                            threads: Parallelism::None,
+                        });
+                    }
+                    kernels::softmax(isa, scores, len, scale);
+                    // SAFETY: as above; the head's output columns of `out`.
+                    unsafe {
+                        product(Product {
+                            shape: (len, d, len),
+                            dst: (out.as_mut_ptr().add(head * d), h),
+                            lhs: (scores.as_ptr(), len as isize, 1),
+                            rhs: (qkv.as_ptr().add(v), stride as isize, 1),
+                            accumulate: false,
+                            threads: Parallelism::None,
+                        });
+                    }
+                }
+            });
+    }
+}
+
+/// One fp32 matrix product `dst (+)= lhs · rhs` for the gemm crate, which picks its kernel
+/// for the CPU at run time. Operands are (pointer, row stride, column stride); `dst` is
+/// row-major with the given row stride.
+struct Product {
+    /// (rows, columns, inner dimension).
+    shape: (usize, usize, usize),
+    dst: (*mut f32, usize),
+    lhs: (*const f32, isize, isize),
+    rhs: (*const f32, isize, isize),
+    accumulate: bool,
+    threads: Parallelism,
+}
+
+/// # Safety
+/// Every element the shape and strides address must lie in a live allocation, and `dst`'s
+/// must not overlap the operands.
+unsafe fn product(p: Product) {
+    let (m, n, k) = p.shape;
+    gemm::gemm(
+        m,
+        n,
+        k,
+        p.dst.0,
+        1,
+        p.dst.1 as isize,
+        p.accumulate,
+        p.lhs.0,
+        p.lhs.2,
+        p.lhs.1,
+        p.rhs.0,
+        p.rhs.2,
+        p.rhs.1,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        p.threads,
+    );
 }
 
 impl Layer {
-    fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
-        let (h, i, eps) = (
-            config.hidden_size,
-            config.intermediate_size,
-            config.layer_norm_eps,
-        );
+    fn load(vb: &VarBuilder, config: &Config, precision: Precision) -> Result<Self> {
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let eps = config.layer_norm_eps as f32;
         let a = vb.pp("attention");
+        let qkv = ["self.query", "self.key", "self.value"].map(|n| a.pp(n));
         Ok(Self {
-            query: linear(h, h, a.pp("self.query"))?,
-            key: linear(h, h, a.pp("self.key"))?,
-            value: linear(h, h, a.pp("self.value"))?,
-            attention_out: linear(h, h, a.pp("output.dense"))?,
-            attention_norm: layer_norm(h, eps, a.pp("output.LayerNorm"))?,
-            intermediate: linear(h, i, vb.pp("intermediate.dense"))?,
-            output: linear(i, h, vb.pp("output.dense"))?,
-            output_norm: layer_norm(h, eps, vb.pp("output.LayerNorm"))?,
+            qkv: Linear::load(&qkv, h, h, precision)?,
+            attention_out: Linear::load(&[a.pp("output.dense")], h, h, precision)?,
+            attention_norm: Norm::load(&a.pp("output.LayerNorm"), h, eps)?,
+            intermediate: Linear::load(&[vb.pp("intermediate.dense")], h, i, precision)?,
+            output: Linear::load(&[vb.pp("output.dense")], i, h, precision)?,
+            output_norm: Norm::load(&vb.pp("output.LayerNorm"), h, eps)?,
+        })
+    }
+}
+
+impl Norm {
+    fn load(vb: &VarBuilder, width: usize, eps: f32) -> Result<Self> {
+        Ok(Self {
+            gamma: values(vb, &[width], "weight")?,
+            beta: values(vb, &[width], "bias")?,
+            eps,
         })
     }
 
-    fn forward(&self, x: &Tensor, bias: &Tensor, heads: usize) -> Result<Tensor> {
-        let (batch, tokens, hidden) = x.dims3()?;
-        let per_head = hidden / heads;
-        let split = |t: Tensor| -> Result<Tensor> {
-            t.reshape((batch, tokens, heads, per_head))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(self.query.forward(x)?)?;
-        let k = split(self.key.forward(x)?)?;
-        let v = split(self.value.forward(x)?)?;
-        let scores = (q.matmul(&k.t()?)? / (per_head as f64).sqrt())?.broadcast_add(bias)?;
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = weights
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((batch, tokens, hidden))?;
-        let x = self
-            .attention_norm
-            .forward(&(self.attention_out.forward(&context)? + x)?)?;
-        let inner = self.intermediate.forward(&x)?.apply_op1_no_bwd(&Gelu)?;
-        self.output_norm
-            .forward(&(self.output.forward(&inner)? + x)?)
+    fn apply(&self, isa: Isa, x: &mut [f32]) {
+        kernels::layer_norm(isa, x, &self.gamma, &self.beta, self.eps);
     }
 }
 
-/// GELU with erf, as BERT defines it: `x/2 · (1 + erf(x/√2))`.
-struct Gelu;
-
-impl CustomOp1 for Gelu {
-    fn name(&self) -> &'static str {
-        "gelu-erf-rational"
+impl Linear {
+    /// The layers `parts` (each `outputs` × `inputs`) as one whose outputs are theirs side by
+    /// side.
+    fn load(
+        parts: &[VarBuilder],
+        inputs: usize,
+        outputs: usize,
+        precision: Precision,
+    ) -> Result<Self> {
+        let mut weights = Vec::with_capacity(parts.len() * outputs * inputs);
+        let mut bias = Vec::with_capacity(parts.len() * outputs);
+        for vb in parts {
+            weights.extend(values(vb, &[outputs, inputs], "weight")?);
+            bias.extend(values(vb, &[outputs], "bias")?);
+        }
+        let outputs = bias.len();
+        let weights = match precision {
+            Precision::Fp32 => {
+                let w = Tensor::from_vec(weights, (outputs, inputs), &candle_core::Device::Cpu)?;
+                Weights::F32(w.t()?.contiguous()?.flatten_all()?.to_vec1()?)
+            }
+            Precision::Int8 => Weights::Int8(QuantizedMatrix::new(&weights, outputs, inputs)),
+        };
+        Ok(Self {
+            inputs,
+            outputs,
+            bias,
+            weights,
+        })
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("{} is for f32 tensors", self.name());
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("{} needs a contiguous tensor", self.name());
-        };
-        let out: Vec<f32> = data[start..end].iter().map(|&x| gelu(x)).collect();
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-}
-
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
-}
-
-/// erf as `x·P(x²)/Q(x²)` on [-4, 4] (beyond, erf is ±1 in f32): within 7e-8 of the exact
-/// value in an f64 evaluation of the same coefficients; the tests hold the GELU to candle's
-/// exact one. No branch and no libm call, so a loop over it vectorises.
-fn erf(x: f32) -> f32 {
-    const P: [f32; 7] = [
-        -2.726_142_3e-10,
-        2.770_681_4e-8,
-        -2.101_024e-6,
-        -5.692_506_4e-5,
-        -7.349_906_3e-4,
-        -2.9546e-3,
-        -1.609_603_3e-2,
-    ];
-    const Q: [f32; 5] = [
-        -1.456_607_2e-5,
-        -2.133_740_6e-4,
-        -1.682_827e-3,
-        -7.373_329_2e-3,
-        -1.426_474e-2,
-    ];
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let p = P.iter().fold(0.0, |acc, &c| acc * x2 + c);
-    let q = Q.iter().fold(0.0, |acc, &c| acc * x2 + c);
-    x * p / q
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_op_matches_candles_exact_gelu() {
-        let xs: Vec<f32> = (-500..500).map(|i| i as f32 / 50.0).collect();
-        let t = Tensor::new(xs.as_slice(), &candle_core::Device::Cpu).unwrap();
-        let ours: Vec<f32> = t.apply_op1_no_bwd(&Gelu).unwrap().to_vec1().unwrap();
-        let exact: Vec<f32> = t.gelu_erf().unwrap().to_vec1().unwrap();
-        for ((o, e), x) in ours.iter().zip(&exact).zip(&xs) {
-            assert!((o - e).abs() < 1e-6, "x = {x}: {o} against {e}");
+    /// `out` = x·Wᵀ + b, or `out +=` that where `accumulate`; all threads take part.
+    fn apply(&self, isa: Isa, x: &[f32], q: &mut QuantizedRows, out: &mut [f32], accumulate: bool) {
+        let rows = x.len() / self.inputs;
+        assert_eq!(out.len(), rows * self.outputs);
+        match &self.weights {
+            Weights::F32(w) => {
+                for row in out.chunks_exact_mut(self.outputs) {
+                    if accumulate {
+                        row.iter_mut().zip(&self.bias).for_each(|(o, b)| *o += b);
+                    } else {
+                        row.copy_from_slice(&self.bias);
+                    }
+                }
+                // SAFETY: x is (rows × inputs), w (inputs × outputs), out (rows × outputs),
+                // all row-major and distinct.
+                unsafe {
+                    product(Product {
+                        shape: (rows, self.outputs, self.inputs),
+                        dst: (out.as_mut_ptr(), self.outputs),
+                        lhs: (x.as_ptr(), self.inputs as isize, 1),
+                        rhs: (w.as_ptr(), self.outputs as isize, 1),
+                        accumulate: true,
+                        threads: Parallelism::Rayon(0),
+                    });
+                }
+            }
+            Weights::Int8(w) => {
+                q.quantize(isa, x, self.inputs);
+                w.apply(isa, q, &self.bias, out, accumulate);
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{EmbedError, Encoder};
+use super::{Compute, EmbedError, Encoder};
 
 /// The figures of one measurement.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +20,8 @@ pub struct Throughput {
     /// Padded positions computed for nothing, as a share of the real tokens.
     pub padding_overhead: f64,
     pub precision: &'static str,
+    /// The instruction set the kernels ran with (avx512, avx2 or portable).
+    pub kernels: &'static str,
     /// Texts per batch.
     pub batch: usize,
     /// Seconds of each timed run; the figures above come from the median one.
@@ -28,9 +30,10 @@ pub struct Throughput {
 }
 
 /// Embeds `texts` once to warm up, then `runs` times timed, in length-sorted batches of
-/// `batch` texts.
+/// `batch` texts, with an encoder that computes as `compute` says.
 pub fn measure<E: Encoder>(
     encoder: &E,
+    compute: Compute,
     texts: &[String],
     batch: usize,
     runs: usize,
@@ -45,8 +48,13 @@ pub fn measure<E: Encoder>(
         let (mut real, mut padded) = (0, 0);
         for chunk in tokens.chunks(batch) {
             let inputs: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
-            real += inputs.iter().map(|t| t.len()).sum::<usize>();
-            padded += inputs.len() * inputs[0].len(); // longest first
+            let tokens = inputs.iter().map(|t| t.len()).sum::<usize>();
+            real += tokens;
+            padded += if encoder.pads() {
+                inputs.len() * inputs[0].len() // longest first
+            } else {
+                tokens
+            };
             std::hint::black_box(encoder.encode(&inputs)?);
         }
         Ok((real, padded))
@@ -67,7 +75,8 @@ pub fn measure<E: Encoder>(
         texts: texts.len(),
         tokens,
         padding_overhead: padded as f64 / tokens.max(1) as f64 - 1.0,
-        precision: "fp32",
+        precision: compute.precision.name(),
+        kernels: compute.isa.name(),
         batch,
         runs: seconds,
     })
@@ -99,7 +108,7 @@ mod tests {
     #[test]
     fn counts_tokens_and_the_padding_of_sorted_batches() {
         let texts: Vec<String> = ["aaaa", "a", "aaa", "aa"].map(String::from).into();
-        let t = measure(&Bytes, &texts, 2, 3).unwrap();
+        let t = measure(&Bytes, Compute::default(), &texts, 2, 3).unwrap();
         assert_eq!((t.texts, t.tokens, t.runs.len()), (4, 10, 3));
         // Batches [4, 3] and [2, 1]: 8 + 4 padded positions for 10 tokens.
         assert!((t.padding_overhead - 0.2).abs() < 1e-9, "{t:?}");

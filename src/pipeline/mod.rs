@@ -811,7 +811,8 @@ pub async fn start_model(config: &ModelConfig) -> Result<Embedder, ModelError> {
         max_batch_tokens: config.batch_tokens,
         ..Default::default()
     };
-    tokio::task::spawn_blocking(move || model::start(&manifest, limits))
+    let compute = model::Compute::new(config.precision);
+    tokio::task::spawn_blocking(move || model::start(&manifest, limits, compute))
         .await
         .expect("model loading does not panic")
 }

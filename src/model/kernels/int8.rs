@@ -1,0 +1,305 @@
+//! int8 products for the linear layers: weights quantised once per output channel, activations
+//! per row as they arrive (dynamic quantisation, as ONNX Runtime's), products summed exactly in
+//! i32 and scaled back to f32.
+//!
+//! The unsigned-times-signed byte products are what AVX-512 VNNI's `vpdpbusd` computes (64
+//! per instruction, against 16 for an fp32 FMA). Activations are stored as `q + 128` so they
+//! are unsigned, and `128·Σw` is taken off again per output. Integer sums are exact, so the
+//! portable kernel gives bit-for-bit the results of the VNNI one.
+
+use rayon::prelude::*;
+
+use super::{max_of, multiversion, Isa, Level, ROUNDER};
+
+/// Output columns per packed panel: four 16-lane registers of i32 sums.
+const PANEL: usize = 64;
+/// Rows one VNNI tile computes: 6 × 4 accumulators, 4 weight registers and a broadcast stay
+/// within AVX-512's 32 registers.
+const TILE_ROWS: usize = 6;
+/// Rows of the output one task computes, so that a weight panel is reused from cache.
+const TASK_ROWS: usize = 8 * TILE_ROWS;
+
+/// A linear layer's weights (outputs × inputs), as signed bytes with one scale per output.
+pub struct QuantizedMatrix {
+    outputs: usize,
+    /// Inputs rounded up to whole groups of four bytes, divided by four.
+    groups: usize,
+    /// Per panel of 64 outputs, per group of 4 inputs: 64 × 4 bytes (zero-padded).
+    packed: Vec<i8>,
+    scales: Vec<f32>,
+    /// 128 · Σ_k w[n, k]: what the +128 of the activations added to output n.
+    offsets: Vec<i32>,
+}
+
+impl QuantizedMatrix {
+    /// Quantises `weights`, row-major (outputs × inputs) as Hugging Face stores a linear layer.
+    pub fn new(weights: &[f32], outputs: usize, inputs: usize) -> Self {
+        assert_eq!(weights.len(), outputs * inputs);
+        let groups = inputs.div_ceil(4);
+        let panels = outputs.div_ceil(PANEL);
+        let mut packed = vec![0i8; panels * groups * PANEL * 4];
+        let mut scales = vec![0f32; panels * PANEL];
+        let mut offsets = vec![0i32; panels * PANEL];
+        for (n, row) in weights.chunks_exact(inputs).enumerate() {
+            let top = row.iter().fold(0f32, |m, w| m.max(w.abs()));
+            let scale = if top > 0.0 { top / 127.0 } else { 1.0 };
+            scales[n] = scale;
+            let (panel, lane) = (n / PANEL, n % PANEL);
+            for (k, w) in row.iter().enumerate() {
+                let q = (w / scale).round_ties_even() as i8;
+                offsets[n] += 128 * i32::from(q);
+                packed[((panel * groups + k / 4) * PANEL + lane) * 4 + k % 4] = q;
+            }
+        }
+        Self {
+            outputs,
+            groups,
+            packed,
+            scales,
+            offsets,
+        }
+    }
+
+    /// `out` (rows × outputs) = x·Wᵀ + bias, or `out +=` that where `accumulate` (a residual
+    /// connection added for free).
+    pub fn apply(
+        &self,
+        isa: Isa,
+        x: &QuantizedRows,
+        bias: &[f32],
+        out: &mut [f32],
+        accumulate: bool,
+    ) {
+        let n = self.outputs;
+        assert_eq!(
+            x.stride,
+            self.groups * 4,
+            "activations quantised for another width"
+        );
+        assert_eq!(out.len(), x.scales.len() * n);
+        let panel_len = self.groups * PANEL * 4;
+        out.par_chunks_mut(TASK_ROWS * n)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let first = task * TASK_ROWS;
+                let mut sums = [[0i32; PANEL]; TILE_ROWS];
+                for (p, panel) in self.packed.chunks_exact(panel_len).enumerate() {
+                    let cols = p * PANEL..((p + 1) * PANEL).min(n);
+                    for tile in (0..out.len() / n).step_by(TILE_ROWS) {
+                        let rows = (out.len() / n - tile).min(TILE_ROWS);
+                        let xs = &x.data[(first + tile) * x.stride..][..rows * x.stride];
+                        products(isa, xs, x.stride, panel, &mut sums[..rows]);
+                        for (r, sum) in sums[..rows].iter().enumerate() {
+                            let row_scale = x.scales[first + tile + r];
+                            let dst = &mut out[(tile + r) * n..][cols.clone()];
+                            let range = cols.clone();
+                            scale_back(
+                                isa,
+                                Epilogue {
+                                    sums: &sum[..dst.len()],
+                                    scales: &self.scales[range.clone()],
+                                    offsets: &self.offsets[range.clone()],
+                                    bias: &bias[range],
+                                    row_scale,
+                                    accumulate,
+                                },
+                                dst,
+                            );
+                        }
+                    }
+                }
+            });
+    }
+}
+
+/// Activations quantised per row to `q + 128` bytes; reused across layers to save allocations.
+#[derive(Default)]
+pub struct QuantizedRows {
+    /// Bytes per row: the width rounded up to whole groups of four (padding is 128, i.e. 0).
+    stride: usize,
+    data: Vec<u8>,
+    scales: Vec<f32>,
+}
+
+impl QuantizedRows {
+    /// Quantises `x`, rows of `width` values.
+    pub fn quantize(&mut self, isa: Isa, x: &[f32], width: usize) {
+        let rows = x.len() / width;
+        self.stride = width.div_ceil(4) * 4;
+        self.data.clear();
+        self.data.resize(rows * self.stride, 128);
+        self.scales.clear();
+        self.scales.resize(rows, 0.0);
+        let stride = self.stride;
+        x.par_chunks(TASK_ROWS * width)
+            .zip(self.data.par_chunks_mut(TASK_ROWS * stride))
+            .zip(self.scales.par_chunks_mut(TASK_ROWS))
+            .for_each(|((x, data), scales)| quantize_rows(isa, x, width, stride, data, scales));
+    }
+}
+
+multiversion! {
+    fn quantize_rows(
+        x: &[f32],
+        width: usize,
+        stride: usize,
+        data: &mut [u8],
+        scales: &mut [f32],
+    ) {
+        for ((row, out), scale) in x
+            .chunks_exact(width)
+            .zip(data.chunks_exact_mut(stride))
+            .zip(scales.iter_mut())
+        {
+            let top = max_of(row, f32::abs);
+            *scale = if top > 0.0 { top / 127.0 } else { 1.0 };
+            let inv = 1.0 / *scale;
+            for (o, v) in out.iter_mut().zip(row) {
+                // 128 + the rounded value (1..=255) lands in the low byte.
+                *o = (v * inv + (128.0 + ROUNDER)).to_bits() as u8;
+            }
+        }
+    }
+}
+
+/// What turns one row's i32 sums back into outputs.
+struct Epilogue<'a> {
+    sums: &'a [i32],
+    scales: &'a [f32],
+    offsets: &'a [i32],
+    bias: &'a [f32],
+    row_scale: f32,
+    accumulate: bool,
+}
+
+multiversion! {
+    fn scale_back(e: Epilogue, dst: &mut [f32]) {
+        let parts = e.sums.iter().zip(e.offsets).zip(e.scales).zip(e.bias);
+        for (d, (((&s, &o), &w), &b)) in dst.iter_mut().zip(parts) {
+            let v = (s - o) as f32 * (e.row_scale * w) + b;
+            *d = if e.accumulate { *d + v } else { v };
+        }
+    }
+}
+
+/// i32 sums of `rows` rows of `x` (each `stride` bytes) times one packed panel.
+fn products(isa: Isa, x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; PANEL]]) {
+    assert!(x.len() >= sums.len() * stride && panel.len() >= stride * PANEL);
+    #[cfg(target_arch = "x86_64")]
+    if isa.level() == Level::Avx512 {
+        // SAFETY: the level says the CPU has AVX-512 VNNI; the assertion above keeps every
+        // read within `x` and `panel`.
+        unsafe {
+            if sums.len() == TILE_ROWS {
+                vnni::<TILE_ROWS>(x, stride, panel, sums);
+            } else {
+                for (r, sum) in sums.iter_mut().enumerate() {
+                    vnni::<1>(&x[r * stride..], stride, panel, std::slice::from_mut(sum));
+                }
+            }
+        }
+        return;
+    }
+    products_portable(isa, x, stride, panel, sums);
+}
+
+multiversion! {
+    fn products_portable(x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; PANEL]]) {
+        for (row, sum) in x.chunks_exact(stride).zip(sums.iter_mut()) {
+            *sum = [0; PANEL];
+            for (xs, ws) in row.chunks_exact(4).zip(panel.chunks_exact(PANEL * 4)) {
+                for (s, w) in sum.iter_mut().zip(ws.chunks_exact(4)) {
+                    *s += i32::from(xs[0]) * i32::from(w[0])
+                        + i32::from(xs[1]) * i32::from(w[1])
+                        + i32::from(xs[2]) * i32::from(w[2])
+                        + i32::from(xs[3]) * i32::from(w[3]);
+                }
+            }
+        }
+    }
+}
+
+/// `R` rows × 64 outputs with `vpdpbusd`: per group of four inputs, four loads of the panel
+/// and one broadcast of each row's four bytes feed 4·R multiply-adds of 64 byte products.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn vnni<const R: usize>(x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; PANEL]]) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_si512(); 4]; R];
+    let (xp, wp) = (x.as_ptr(), panel.as_ptr());
+    for g in 0..stride / 4 {
+        let w = wp.add(g * PANEL * 4);
+        let ws = [0, 1, 2, 3].map(|j| _mm512_loadu_si512(w.add(64 * j).cast()));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let xs = _mm512_set1_epi32(xp.add(r * stride + 4 * g).cast::<i32>().read_unaligned());
+            for (a, w) in acc.iter_mut().zip(ws) {
+                *a = _mm512_dpbusd_epi32(*a, xs, w);
+            }
+        }
+    }
+    for (acc, sum) in acc.iter().zip(sums.iter_mut()) {
+        for (j, a) in acc.iter().enumerate() {
+            _mm512_storeu_si512(sum.as_mut_ptr().add(16 * j).cast(), *a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1) with a few larger ones, like a layer's activations.
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+                if i % 97 == 0 {
+                    v * 8.0
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
+    fn product(isa: Isa, w: &QuantizedMatrix, x: &[f32], width: usize, bias: &[f32]) -> Vec<f32> {
+        let mut q = QuantizedRows::default();
+        q.quantize(isa, x, width);
+        let mut out = vec![1.0; x.len() / width * w.outputs];
+        w.apply(isa, &q, bias, &mut out, true);
+        out
+    }
+
+    #[test]
+    fn quantised_products_are_close_to_fp32_and_the_same_on_every_level() {
+        // Sizes that are not multiples of the panel, the tile or the groups of four.
+        let (rows, inputs, outputs) = (53, 390, 70);
+        let w = values(outputs * inputs, 1);
+        let x = values(rows * inputs, 2);
+        let bias = values(outputs, 3);
+        let q = QuantizedMatrix::new(&w, outputs, inputs);
+        let portable = product(Isa::portable(), &q, &x, inputs, &bias);
+        assert_eq!(product(Isa::detect(), &q, &x, inputs, &bias), portable);
+        let top = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let mut errors = 0f64;
+        for (r, xr) in x.chunks(inputs).enumerate() {
+            for (n, wn) in w.chunks(inputs).enumerate() {
+                let exact: f32 = xr.iter().zip(wn).map(|(a, b)| a * b).sum();
+                let err = portable[r * outputs + n] - (1.0 + exact + bias[n]);
+                // Each factor is off by at most half its row's step (largest / 127).
+                let bound = top(xr) / 254.0 * wn.iter().map(|v| v.abs()).sum::<f32>()
+                    + top(wn) / 254.0 * xr.iter().map(|v| v.abs()).sum::<f32>();
+                assert!(
+                    err.abs() <= bound * 1.01,
+                    "row {r}, output {n}: off by {err}"
+                );
+                errors += f64::from(err * err);
+            }
+        }
+        assert!(errors > 0.0, "suspiciously exact: was anything quantised?");
+    }
+}

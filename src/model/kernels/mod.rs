@@ -1,0 +1,308 @@
+//! The encoder's arithmetic besides fp32 matrix products (which the gemm crate does, with its
+//! own run-time dispatch): layer norm, GELU, softmax, int8 quantisation and products.
+//!
+//! Every kernel is plain Rust written so that the compiler vectorises it, compiled three times
+//! — for the target's baseline, for AVX2+FMA and for AVX-512 — and the variant runs that the
+//! CPU has, detected once. The baseline variant is the portable path (any x86-64, aarch64);
+//! `TICKETLENS_CPU=portable` forces it, and tests force it through [`Isa::portable`].
+
+mod int8;
+
+pub use int8::{QuantizedMatrix, QuantizedRows};
+
+/// The instruction set the kernels run with. Only [`Isa::detect`] can name a SIMD level, so
+/// holding one proves the CPU has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Isa(Level);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Portable,
+    Avx2,
+    /// AVX-512 F/BW/VL with VNNI (Ice Lake, Zen 4 and later).
+    Avx512,
+}
+
+impl Isa {
+    /// The best level this CPU runs, unless the environment says `TICKETLENS_CPU=portable`.
+    pub fn detect() -> Self {
+        if std::env::var("TICKETLENS_CPU").is_ok_and(|v| v.eq_ignore_ascii_case("portable")) {
+            return Self::portable();
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni") {
+                return Self(Level::Avx512);
+            }
+            if has!("avx2") && has!("fma") {
+                return Self(Level::Avx2);
+            }
+        }
+        Self::portable()
+    }
+
+    /// Plain Rust at the target's baseline: correct everywhere, fastest nowhere.
+    pub fn portable() -> Self {
+        Self(Level::Portable)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Level::Portable => "portable",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+        }
+    }
+}
+
+/// Defines `fn $name(isa: Isa, args…)` running `$body` compiled for `isa`. The body and what
+/// it calls must be `#[inline(always)]` so that they are compiled with the target's features.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        $vis fn $name(isa: $crate::model::kernels::Isa, $($arg: $ty),*) {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) { generic($($arg),*) }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) { generic($($arg),*) }
+            match isa.level() {
+                // SAFETY: an `Isa` names a level only where `Isa::detect` found its features.
+                #[cfg(target_arch = "x86_64")]
+                $crate::model::kernels::Level::Avx2 => unsafe { avx2($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                $crate::model::kernels::Level::Avx512 => unsafe { avx512($($arg),*) },
+                _ => generic($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use multiversion;
+
+impl Isa {
+    fn level(self) -> Level {
+        self.0
+    }
+}
+
+/// Lanes the reductions below keep apart, so that the compiler may vectorise them (f32
+/// addition is not associative, so it will not reorder a single running sum).
+const LANES: usize = 16;
+
+#[inline(always)]
+fn sum(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder().iter().sum::<f32>();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// The largest of `f(x)` over `xs` (at least `f32::MIN`).
+#[inline(always)]
+fn max_of(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [f32::MIN; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(f32::MIN, |m, &x| m.max(f(x)));
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = a.max(f(x));
+        }
+    }
+    acc.iter().fold(rest, |m, &x| m.max(x))
+}
+
+multiversion! {
+    /// Normalises each row of `width` values to zero mean and unit variance, then scales by
+    /// `gamma` and shifts by `beta`, in place.
+    pub fn layer_norm(rows: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+        let width = gamma.len();
+        for row in rows.chunks_exact_mut(width) {
+            let mean = sum(row) / width as f32;
+            for x in row.iter_mut() {
+                *x -= mean;
+            }
+            let mut squares = [0f32; LANES];
+            for c in row.chunks_exact(LANES) {
+                for (s, x) in squares.iter_mut().zip(c) {
+                    *s += x * x;
+                }
+            }
+            let tail = row.chunks_exact(LANES).remainder().iter().map(|x| x * x).sum::<f32>();
+            let inv = 1.0 / ((squares.iter().sum::<f32>() + tail) / width as f32 + eps).sqrt();
+            for ((x, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+                *x = *x * inv * g + b;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// GELU with erf, as BERT defines it (`x/2 · (1 + erf(x/√2))`), in place.
+    pub fn gelu(xs: &mut [f32]) {
+        for x in xs.iter_mut() {
+            *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
+}
+
+multiversion! {
+    /// Softmax of each row of `width` scores after multiplying them by `scale`, in place.
+    pub fn softmax(rows: &mut [f32], width: usize, scale: f32) {
+        for row in rows.chunks_exact_mut(width) {
+            let top = max_of(row, |x| x);
+            for x in row.iter_mut() {
+                *x = exp((*x - top) * scale);
+            }
+            let inv = 1.0 / sum(row);
+            for x in row.iter_mut() {
+                *x *= inv;
+            }
+        }
+    }
+}
+
+/// erf as `x·P(x²)/Q(x²)` on [-4, 4] (beyond, erf is ±1 in f32): within 7e-8 of the exact
+/// value in an f64 evaluation of the same coefficients. No branch and no libm call, so a loop
+/// over it vectorises.
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    const P: [f32; 7] = [
+        -2.726_142_3e-10,
+        2.770_681_4e-8,
+        -2.101_024e-6,
+        -5.692_506_4e-5,
+        -7.349_906_3e-4,
+        -2.9546e-3,
+        -1.609_603_3e-2,
+    ];
+    const Q: [f32; 5] = [
+        -1.456_607_2e-5,
+        -2.133_740_6e-4,
+        -1.682_827e-3,
+        -7.373_329_2e-3,
+        -1.426_474e-2,
+    ];
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let p = P.iter().fold(0.0, |acc, &c| acc * x2 + c);
+    let q = Q.iter().fold(0.0, |acc, &c| acc * x2 + c);
+    x * p / q
+}
+
+/// Adding 1.5·2²³ to a float of magnitude below 2²² rounds it to an integer (ties to even)
+/// held in the low mantissa bits: rounding and conversion without a float-to-int instruction,
+/// whose saturating form in Rust the compiler does not vectorise.
+pub(crate) const ROUNDER: f32 = 12_582_912.0;
+
+/// e^x for x ≤ 0 (softmax's arguments): x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor
+/// polynomial to degree 6 (relative error below 3e-7), 2^n built in the exponent bits.
+/// At -87 and below the result is e^-87, as good as 0 for a softmax weight.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.max(-87.0);
+    let t = x * std::f32::consts::LOG2_E + ROUNDER;
+    let n = t - ROUNDER;
+    // ln 2 in two parts, so that n·ln2 is subtracted without losing r's low bits.
+    let r = (x - n * 0.693_145_75) - n * 1.428_606_8e-6;
+    let p = [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ]
+    .iter()
+    .fold(0.0f32, |acc, &c| acc * r + c);
+    // t's low 9 bits hold n (-126 ≤ n ≤ 0) in two's complement; + 127 is the biased
+    // exponent of 2^n, which the shift moves into place (the bits above fall off).
+    p * f32::from_bits(t.to_bits().wrapping_add(127) << 23)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn isas() -> Vec<Isa> {
+        let mut all = vec![Isa::portable(), Isa::detect()];
+        all.dedup();
+        all
+    }
+
+    #[test]
+    fn exp_is_within_a_few_ulps_on_softmaxs_range() {
+        for i in 0..=87_000 {
+            let x = -(i as f32) / 1000.0;
+            let (ours, exact) = (exp(x), (x as f64).exp());
+            assert!(
+                ((ours as f64 - exact) / exact).abs() < 4e-7,
+                "exp({x}) = {ours}, exactly {exact}"
+            );
+        }
+        assert_eq!(exp(-200.0), exp(-87.0));
+    }
+
+    #[test]
+    fn gelu_matches_candles_exact_one_on_every_level() {
+        let xs: Vec<f32> = (-500..500).map(|i| i as f32 / 50.0).collect();
+        let t = candle_core::Tensor::new(xs.as_slice(), &candle_core::Device::Cpu).unwrap();
+        let exact: Vec<f32> = t.gelu_erf().unwrap().to_vec1().unwrap();
+        for isa in isas() {
+            let mut ours = xs.clone();
+            gelu(isa, &mut ours);
+            for ((o, e), x) in ours.iter().zip(&exact).zip(&xs) {
+                assert!((o - e).abs() < 1e-6, "{isa:?} x = {x}: {o} against {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_and_layer_norm_agree_with_f64_on_every_level() {
+        let width = 37; // not a multiple of the lanes
+        let data: Vec<f32> = (0..width * 3)
+            .map(|i| ((i * 7919) % 113) as f32 / 9.0 - 6.0)
+            .collect();
+        let gamma: Vec<f32> = (0..width).map(|i| 1.0 + i as f32 / 50.0).collect();
+        let beta: Vec<f32> = (0..width).map(|i| i as f32 / 100.0).collect();
+        for isa in isas() {
+            let mut s = data.clone();
+            softmax(isa, &mut s, width, 0.5);
+            let mut n = data.clone();
+            layer_norm(isa, &mut n, &gamma, &beta, 1e-12);
+            for (r, row) in data.chunks(width).enumerate() {
+                let top = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
+                let e: Vec<f64> = row
+                    .iter()
+                    .map(|&x| ((x as f64 - top) * 0.5).exp())
+                    .collect();
+                let total: f64 = e.iter().sum();
+                let mean = row.iter().map(|&x| x as f64).sum::<f64>() / width as f64;
+                let var =
+                    row.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / width as f64;
+                for i in 0..width {
+                    let got = s[r * width + i] as f64;
+                    assert!((got - e[i] / total).abs() < 1e-6, "{isa:?} softmax");
+                    let want =
+                        (row[i] as f64 - mean) / var.sqrt() * gamma[i] as f64 + beta[i] as f64;
+                    assert!(
+                        (n[r * width + i] as f64 - want).abs() < 1e-5,
+                        "{isa:?} layer norm"
+                    );
+                }
+            }
+        }
+    }
+}
