@@ -46,7 +46,12 @@ fn main() {
         .take(ARTICLES)
         .collect();
     let vectors: Vec<(Vec<f32>, Vec<f32>)> = (0..texts.len() as u64)
-        .map(|i| (unit_vector(2 * i, DIMENSION), unit_vector(2 * i + 1, DIMENSION)))
+        .map(|i| {
+            (
+                unit_vector(2 * i, DIMENSION),
+                unit_vector(2 * i + 1, DIMENSION),
+            )
+        })
         .collect();
     let articles = ArticleIndex::new(
         DIMENSION,

@@ -52,7 +52,10 @@ fn main() {
     let demo = std::fs::read_to_string("pipelines/demo.toml").unwrap();
     let pipeline = dir.path().join("pipeline.toml");
     let demo_url = "sqlite://ticketlens-demo/ticketlens-demo.db";
-    assert!(demo.contains(demo_url), "pipelines/demo.toml names its store");
+    assert!(
+        demo.contains(demo_url),
+        "pipelines/demo.toml names its store"
+    );
     std::fs::write(&pipeline, demo.replace(demo_url, &url)).unwrap();
 
     let started = Instant::now();
@@ -131,7 +134,12 @@ async fn fill(url: &str, size: usize) -> usize {
 }
 
 /// Caches a vector for each ticket's text and resolution, as the pipeline would have.
-async fn cache_vectors(store: &Store, version: &str, tickets: &[(i64, NewTicket)], dimension: usize) {
+async fn cache_vectors(
+    store: &Store,
+    version: &str,
+    tickets: &[(i64, NewTicket)],
+    dimension: usize,
+) {
     let mut texts = Vec::new();
     let mut resolutions = Vec::new();
     for (id, t) in tickets {
@@ -140,7 +148,11 @@ async fn cache_vectors(store: &Store, version: &str, tickets: &[(i64, NewTicket)
             texts.push((*id, text_hash(&p.text), unit_vector(*id as u64, dimension)));
         }
         let resolution = t.resolution.as_deref().unwrap_or_default();
-        resolutions.push((*id, text_hash(resolution), unit_vector(!(*id as u64), dimension)));
+        resolutions.push((
+            *id,
+            text_hash(resolution),
+            unit_vector(!(*id as u64), dimension),
+        ));
     }
     for (kind, entries) in [
         (OwnerKind::Ticket, texts),
