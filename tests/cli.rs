@@ -308,7 +308,26 @@ fn bench_embed_measures_the_given_tickets() {
     assert!(figures["tokens"].as_u64().unwrap() > 5 * 5);
     assert_eq!(figures["runs_s"].as_array().unwrap().len(), 3);
 
-    let refused = ticketlens(&["bench", "embed", "--input", input, "--precision", "int8"]);
+    let int8 = ticketlens(&[
+        "bench",
+        "embed",
+        "--input",
+        input,
+        "--precision",
+        "int8",
+        "--json",
+    ]);
+    let figures = json_of(&int8);
+    assert_eq!(
+        (figures["precision"].as_str(), figures["texts"].as_u64()),
+        (Some("int8"), Some(5))
+    );
+
+    let refused = ticketlens(&["bench", "embed", "--input", input, "--precision", "fp16"]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("fp32"));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("fp32") && message.contains("int8"),
+        "{message}"
+    );
 }

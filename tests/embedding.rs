@@ -124,3 +124,20 @@ async fn related_tickets_are_closer_than_unrelated_ones() {
         .unwrap();
     assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2);
 }
+
+#[test]
+fn an_empty_sequence_in_a_batch_gets_a_vector_and_spoils_nothing() {
+    use ticketlens::model::Encoder;
+    let encoder =
+        ticketlens::model::load(std::path::Path::new(common::MANIFEST), Compute::default())
+            .unwrap();
+    let ids = encoder.tokenize("VPN drops every hour").unwrap();
+    let vectors = encoder.encode(&[&ids, &[]]).unwrap();
+    let alone = encoder.encode(&[&ids]).unwrap();
+    assert_eq!(vectors.len(), 2);
+    assert!(
+        vectors[1].iter().all(|x| *x == 0.0),
+        "nothing to average: zeros"
+    );
+    assert!(cosine(&vectors[0], &alone[0]) > 0.9999);
+}

@@ -188,6 +188,9 @@ impl Bert {
             .into_par_iter()
             .for_each_init(Vec::new, |scores, (qkv, out)| {
                 let len = out.len() / h;
+                if len == 0 {
+                    return; // an empty sequence attends to nothing (and has no rows to point at)
+                }
                 scores.resize(len * len, 0.0);
                 for head in 0..heads {
                     let (q, k, v) = (head * d, h + head * d, 2 * h + head * d);

@@ -32,10 +32,12 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni") {
+            let avx2 = has!("avx2") && has!("fma");
+            if avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni")
+            {
                 return Self(Level::Avx512);
             }
-            if has!("avx2") && has!("fma") {
+            if avx2 {
                 return Self(Level::Avx2);
             }
         }
