@@ -149,11 +149,20 @@ def onnx_model(quantized):
         import torch
         from transformers import AutoModel
 
+        class HiddenStates(torch.nn.Module):
+            """The model with named inputs and one output, as ONNX wants it."""
+
+            def __init__(self):
+                super().__init__()
+                self.bert = AutoModel.from_pretrained(str(MODEL_DIR)).eval()
+
+            def forward(self, input_ids, attention_mask):
+                return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
         fp32.parent.mkdir(parents=True, exist_ok=True)
-        model = AutoModel.from_pretrained(str(MODEL_DIR)).eval()
         dummy = torch.ones((2, 8), dtype=torch.int64)
         torch.onnx.export(
-            model, (dummy, dummy), str(fp32), input_names=["input_ids", "attention_mask"],
+            HiddenStates(), (dummy, dummy), str(fp32), input_names=["input_ids", "attention_mask"],
             output_names=["last_hidden_state"], opset_version=17, dynamo=False,
             dynamic_axes={n: {0: "batch", 1: "tokens"} for n in ["input_ids", "attention_mask", "last_hidden_state"]},
         )
@@ -200,6 +209,7 @@ def measure(args):
         print(f"measuring {name}...", file=sys.stderr, flush=True)
         rate, runs = run()
         rows.append((name, rate, runs))
+        print(f"  {name}: {rate:.1f} texts/s, runs {', '.join(f'{s:.2f}' for s in runs)} s", file=sys.stderr, flush=True)
     base = next((r for n, r, _ in rows if n == "ONNX Runtime fp32"), None)
     print(f"{len(texts)} texts, batches of {args.batch}, {args.threads} threads, median of {args.runs} runs")
     print(f"{'system':32} {'texts/s':>8} {'vs ORT fp32':>12}  runs (s)")
