@@ -161,6 +161,10 @@ pub struct TriageConfig {
     /// A field is learned only from at least this many labelled tickets; below that, triage
     /// suggests from `labels` descriptions (or the nearest tickets) and applies nothing.
     pub min_history: usize,
+    /// The classifiers learn from at most this many labelled tickets, the most recent: a
+    /// desk's categories drift, and training time and memory stay bounded however large the
+    /// history grows (all of it is still searched for evidence and similar tickets).
+    pub training_window: usize,
     /// Write predictions but apply nothing: for a team that wants to watch first
     /// (`ticketlens report` compares them with what agents set).
     pub shadow: bool,
@@ -179,6 +183,7 @@ impl Default for TriageConfig {
             target_precision: 0.95,
             retrain_after: 100,
             min_history: 30,
+            training_window: 20_000,
             shadow: false,
             default_impact: "medium".into(),
             priority_matrix: PriorityMatrix::default(),
@@ -305,9 +310,14 @@ impl PipelineConfig {
                 t.default_impact
             ));
         }
-        if t.neighbours == 0 || self.source.batch_size == 0 || self.problems.min_size < 2 {
+        if t.neighbours == 0
+            || t.training_window == 0
+            || self.source.batch_size == 0
+            || self.problems.min_size < 2
+        {
             return Err(
-                "triage.neighbours and source.batch_size must be at least 1, problems.min_size at least 2"
+                "triage.neighbours, triage.training_window and source.batch_size must be at least 1, \
+                 problems.min_size at least 2"
                     .into(),
             );
         }

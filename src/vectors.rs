@@ -1,6 +1,53 @@
 //! Exact nearest-neighbour search over unit vectors. A help desk's history is thousands to
 //! tens of thousands of tickets: a scan of contiguous rows is fast enough and never misses.
 
+use std::sync::OnceLock;
+
+use crate::model::Isa;
+
+/// Vectors of one dimension in one buffer, row after row: one allocation for a whole history
+/// rather than one per ticket, and an index takes it over without a copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    dimension: usize,
+    data: Vec<f32>,
+}
+
+impl Rows {
+    /// `n` rows of zeros.
+    pub fn zeros(n: usize, dimension: usize) -> Self {
+        Self {
+            dimension,
+            data: vec![0.0; n * dimension],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dimension).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dimension..(i + 1) * self.dimension]
+    }
+
+    pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        &mut self.data[i * self.dimension..(i + 1) * self.dimension]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dimension.max(1))
+    }
+
+    /// One vector per row, for code that keeps them apart.
+    pub fn to_vecs(&self) -> Vec<Vec<f32>> {
+        self.iter().map(<[f32]>::to_vec).collect()
+    }
+}
+
 /// Rows of unit vectors with a payload each (a ticket or an article).
 #[derive(Debug, Clone)]
 pub struct VectorIndex<T> {
@@ -22,6 +69,16 @@ impl<T> VectorIndex<T> {
             dimension,
             rows: Vec::new(),
             items: Vec::new(),
+        }
+    }
+
+    /// An index of `items` whose vectors are `rows`, in the same order.
+    pub fn from_rows(rows: Rows, items: Vec<T>) -> Self {
+        assert_eq!(rows.len(), items.len(), "one vector per item");
+        Self {
+            dimension: rows.dimension,
+            rows: rows.data,
+            items,
         }
     }
 
@@ -51,15 +108,15 @@ impl<T> VectorIndex<T> {
 
     /// The `k` most similar items that pass `keep`, most similar first.
     pub fn nearest(&self, query: &[f32], k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'_, T>> {
+        assert_eq!(query.len(), self.dimension, "query of the wrong dimension");
+        let mut similarities = vec![0f32; self.items.len()];
+        crate::model::dot_rows(isa(), &self.rows, query, &mut similarities);
         let mut hits: Vec<Hit<'_, T>> = self
-            .rows
-            .chunks_exact(self.dimension)
-            .zip(&self.items)
-            .filter(|(_, item)| keep(item))
-            .map(|(row, item)| Hit {
-                item,
-                similarity: dot(row, query),
-            })
+            .items
+            .iter()
+            .zip(similarities)
+            .filter(|(item, _)| keep(item))
+            .map(|(item, similarity)| Hit { item, similarity })
             .collect();
         let k = k.min(hits.len());
         if k == 0 {
@@ -70,6 +127,12 @@ impl<T> VectorIndex<T> {
         hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
         hits
     }
+}
+
+/// The instruction set of the scans, detected once.
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(Isa::detect)
 }
 
 /// `v` scaled to unit length (a zero vector stays zero).
@@ -89,8 +152,13 @@ pub fn unit_mean<'a>(vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
     normalise(sum)
 }
 
+/// The dot product over the length of the shorter (an empty vector, as an empty mean is,
+/// gives 0).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let n = a.len().min(b.len());
+    let mut out = [0f32];
+    crate::model::dot_rows(isa(), &a[..n], &b[..n], &mut out);
+    out[0]
 }
 
 #[cfg(test)]

@@ -40,8 +40,11 @@ impl Pipeline {
             .iter()
             .map(|r| (r.id, r.resolution.clone().unwrap_or_default()))
             .collect();
-        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
-        let resolution_vectors = self.vectors(OwnerKind::Resolution, &resolutions).await?;
+        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?.to_vecs();
+        let resolution_vectors = self
+            .vectors(OwnerKind::Resolution, &resolutions)
+            .await?
+            .to_vecs();
         let tickets: Vec<ResolvedTicket> = usable
             .into_iter()
             .zip(vectors.into_iter().zip(resolution_vectors))

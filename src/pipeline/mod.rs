@@ -19,6 +19,7 @@ use chrono::Utc;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use cache::Ahead;
 pub use cache::{embed_cached, text_hash};
 pub use public::{PublicAnswer, PublicArticle};
 
@@ -36,7 +37,7 @@ use crate::text::{self, Prepared};
 use crate::triage::{
     self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
 };
-use crate::vectors::VectorIndex;
+use crate::vectors::{Rows, VectorIndex};
 use system::TicketSystem;
 
 #[derive(Debug, thiserror::Error)]
@@ -276,33 +277,38 @@ impl Pipeline {
         )
         .await?;
         bar.finish_and_clear();
-        let mut history = VectorIndex::new(self.embedder.dimension());
-        let mut examples = Vec::with_capacity(usable.len());
-        for ((row, (_, text)), vector) in usable.into_iter().zip(texts).zip(vectors) {
-            history.push(&vector, past_ticket(row));
-            if row.category.is_none() && row.urgency.is_none() {
-                continue;
-            }
-            examples.push(Example {
-                ticket_id: row.id,
-                text,
-                embedding: vector,
-                category: row.category.clone(),
-                urgency: row.urgency.clone(),
-            });
-        }
-        self.history_ids = history.iter().map(|(_, p)| p.id).collect();
-        self.triage.history = history;
-        self.retrain_if_due(examples).await?;
+        // The classifiers learn from the most recent labelled tickets (the store is read in
+        // id order): a desk's categories drift, and training time and memory stay bounded
+        // however old the store.
+        let labelled: Vec<usize> = (0..usable.len())
+            .filter(|&i| usable[i].category.is_some() || usable[i].urgency.is_some())
+            .collect();
+        let window = &labelled[labelled
+            .len()
+            .saturating_sub(self.config.triage.training_window)..];
+        let examples: Vec<Example> = window
+            .iter()
+            .map(|&i| Example {
+                ticket_id: usable[i].id,
+                text: texts[i].1.clone(),
+                embedding: vectors.row(i).to_vec(),
+                category: usable[i].category.clone(),
+                urgency: usable[i].urgency.clone(),
+            })
+            .collect();
+        let items = usable.into_iter().map(past_ticket).collect();
+        drop(texts);
+        self.triage.history = VectorIndex::from_rows(vectors, items);
+        self.history_ids = self.triage.history.iter().map(|(_, p)| p.id).collect();
+        drop(resolved);
 
         let (usable, texts) = prepared_texts(&open);
         let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
-        self.open = VectorIndex::new(self.embedder.dimension());
         self.open_ids = usable.iter().map(|row| row.id).collect();
-        for (row, vector) in usable.into_iter().zip(vectors) {
-            self.open.push(&vector, past_ticket(row));
-        }
-        Ok(())
+        self.open = VectorIndex::from_rows(vectors, usable.into_iter().map(past_ticket).collect());
+        drop((texts, open));
+        // Last, with the store's rows dropped: training holds the most memory.
+        self.retrain_if_due(examples, labelled.len()).await
     }
 
     /// Rebuilds the article index from the store's published articles; an edited article is
@@ -318,7 +324,7 @@ impl Pipeline {
         let title_vectors = self.vectors(OwnerKind::ArticleTitle, &titles).await?;
         let indexed = articles
             .iter()
-            .zip(vectors.iter().zip(&title_vectors))
+            .zip(vectors.iter().zip(title_vectors.iter()))
             .zip(&texts)
             .map(
                 |((article, (vector, title_vector)), (_, text))| IndexedArticle {
@@ -341,14 +347,19 @@ impl Pipeline {
         &self,
         kind: OwnerKind,
         texts: &[(i64, String)],
-    ) -> Result<Vec<Vec<f32>>, PipelineError> {
+    ) -> Result<Rows, PipelineError> {
         embed_cached(&self.store, &self.embedder, kind, texts, |_| {}).await
     }
 
     /// Trains a candidate classifier when enough new labels arrived since the last try, and
     /// puts it in use if it is no worse than the current one on the labels that one never saw.
-    async fn retrain_if_due(&mut self, examples: Vec<Example>) -> Result<(), PipelineError> {
-        let labelled = examples.len();
+    /// `labelled`: how many labelled tickets the history holds (`examples` are the most
+    /// recent of them).
+    async fn retrain_if_due(
+        &mut self,
+        examples: Vec<Example>,
+        labelled: usize,
+    ) -> Result<(), PipelineError> {
         if self
             .last_training
             .is_some_and(|last| labelled < last + self.config.triage.retrain_after)
@@ -468,7 +479,8 @@ impl Pipeline {
             .zip(&prepared)
             .filter_map(|(row, p)| p.as_ref().ok().map(|p| (row.id, p.text.clone())))
             .collect();
-        let mut vectors = self.vectors(OwnerKind::Ticket, &texts).await?.into_iter();
+        let mut vectors =
+            Ahead::start(&self.store, &self.embedder, OwnerKind::Ticket, texts).await?;
 
         let mut report = BatchReport {
             read: rows.len(),
@@ -493,23 +505,23 @@ impl Pipeline {
                     continue;
                 }
             };
-            let vector = vectors.next().expect("one vector per usable ticket");
-            let verdict = self.triage.verdict(&prepared.text, &vector, None);
+            let vector = vectors.next().await?;
+            let verdict = self.triage.verdict(&prepared.text, vector, None);
             let current = writer.current_fields(row.id).await?;
             let query = Query {
                 text: &prepared.text,
-                vector: &vector,
+                vector,
             };
             let suggestions = self.suggest(query, Audience::Agent, Some(row.id)).records();
             // Later tickets of this stream may duplicate this one.
             if self.open_ids.insert(row.id) {
-                self.open.push(&vector, past_ticket(row));
+                self.open.push(vector, past_ticket(row));
             }
             let problem = (row.kind == "incident")
                 .then(|| {
                     problems::join(
                         &self.known_problems,
-                        &vector,
+                        vector,
                         self.config.problems.join_similarity,
                     )
                 })
@@ -565,6 +577,7 @@ impl Pipeline {
             }
             None => writer.commit().await?,
         }
+        vectors.finish(&self.store).await?;
 
         // Tickets resolved in this batch are new history for the next ones. A replay of
         // history the index already holds (a first run over an old store) is not.
@@ -623,7 +636,7 @@ impl Pipeline {
         let window = chrono::Duration::days(i64::from(self.config.problems.window_days));
         let rows = self.store.incidents_since(now - window).await?;
         let (usable, texts) = prepared_texts(&rows);
-        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
+        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?.to_vecs();
         let incidents: Vec<WindowIncident> = usable
             .into_iter()
             .zip(texts)

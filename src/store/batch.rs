@@ -162,23 +162,31 @@ impl<'c> BatchWriter<'c> {
         .bind(model_version)
         .execute(&mut *self.tx)
         .await?;
+        if suggestions.is_empty() {
+            return Ok(());
+        }
+        // One statement for all of them: a ticket has a dozen, and each statement costs more
+        // than its row.
+        let rows = vec!["(?, ?, ?, ?, ?, ?)"; suggestions.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO suggestions (ticket_id, model_version, kind, rank, target_id, score) \
+             VALUES {rows}"
+        );
+        let sql = self.backend.sql(&sql);
+        let mut query = sqlx::query(&sql);
         let mut ranks = std::collections::HashMap::new();
         for s in suggestions {
             let rank = ranks.entry(s.kind).or_insert(0i64);
             *rank += 1;
-            sqlx::query(&self.backend.sql(
-                "INSERT INTO suggestions (ticket_id, model_version, kind, rank, target_id, score) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            ))
-            .bind(ticket_id)
-            .bind(model_version)
-            .bind(s.kind)
-            .bind(*rank)
-            .bind(s.target_id)
-            .bind(f64::from(s.score))
-            .execute(&mut *self.tx)
-            .await?;
+            query = query
+                .bind(ticket_id)
+                .bind(model_version)
+                .bind(s.kind)
+                .bind(*rank)
+                .bind(s.target_id)
+                .bind(f64::from(s.score));
         }
+        query.execute(&mut *self.tx).await?;
         Ok(())
     }
 

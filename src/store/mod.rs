@@ -26,6 +26,8 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::vectors::Rows;
+
 pub use backend::{redact, Backend};
 pub(crate) use backend::{stamp, RowExt};
 pub use batch::{BatchWriter, TicketField};
@@ -290,20 +292,23 @@ impl Store {
         rows.iter().map(ArticleRow::from_row).collect()
     }
 
-    /// Cached vectors for `owners` under `model_version`, where the text hash still matches.
+    /// Copies the cached vector of each of `wanted` (owner, text hash) under `model_version`
+    /// into its row of `rows`, where the text hash still matches; returns which were found.
+    /// Written in place: a history of 100,000 tickets is 150 MB of vectors.
     pub async fn cached_embeddings(
         &self,
         kind: OwnerKind,
         model_version: &str,
         wanted: &[(i64, String)],
-    ) -> Result<Vec<Option<Vec<f32>>>, StoreError> {
-        let mut out = Vec::with_capacity(wanted.len());
+        rows: &mut Rows,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut found = Vec::with_capacity(wanted.len());
         let mut conn = self.pool.acquire().await?;
         let sql = self.sql(
             "SELECT vector FROM embeddings WHERE owner_kind = ? AND owner_id = ? \
              AND model_version = ? AND text_hash = ?",
         );
-        for (owner_id, text_hash) in wanted {
+        for (i, (owner_id, text_hash)) in wanted.iter().enumerate() {
             let blob: Option<Vec<u8>> = sqlx::query_scalar(&sql)
                 .bind(kind.as_str())
                 .bind(owner_id)
@@ -311,9 +316,15 @@ impl Store {
                 .bind(text_hash)
                 .fetch_optional(&mut *conn)
                 .await?;
-            out.push(blob.map(|b| decode_vector(&b)));
+            let row = rows.row_mut(i);
+            // A vector of another length is not this model's: embedded again.
+            let usable = blob.filter(|b| b.len() == row.len() * 4);
+            if let Some(blob) = &usable {
+                decode_into(blob, row);
+            }
+            found.push(usable.is_some());
         }
-        Ok(out)
+        Ok(found)
     }
 
     pub async fn cache_embeddings(
@@ -401,8 +412,13 @@ pub(crate) fn encode_vector(vector: &[f32]) -> Vec<u8> {
 }
 
 pub(crate) fn decode_vector(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+    let mut out = vec![0.0; bytes.len() / 4];
+    decode_into(bytes, &mut out);
+    out
+}
+
+fn decode_into(bytes: &[u8], out: &mut [f32]) {
+    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
 }

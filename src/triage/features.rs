@@ -116,31 +116,58 @@ const CUES: &[(&str, &[&str])] = &[
 /// Index of the first cue feature; then the embedding, then the bias.
 const CUE_BASE: u32 = BUCKETS;
 
-/// A sparse feature vector, indices ascending-free (a feature may repeat only if hashed twice
-/// to the same bucket, which [`Featurizer::features`] merges).
+/// A feature vector: sparse n-grams, cues and bias, then the sentence embedding as a dense
+/// block. The embedding is borrowed, not copied: it is most of a ticket's features, and the
+/// history it comes from is the largest thing training holds.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Features {
+pub struct Features<'a> {
+    /// Sparse entries (a bucket may repeat only if hashed twice to it, which
+    /// [`Featurizer::features`] merges).
     pub indices: Vec<u32>,
     pub values: Vec<f32>,
+    /// The embedding, whose weights start at index `embedding_base`.
+    embedding: &'a [f32],
+    embedding_base: usize,
 }
 
-impl Features {
+impl<'a> Features<'a> {
+    /// Sparse features alone.
+    #[cfg(test)]
+    pub fn sparse(indices: Vec<u32>, values: Vec<f32>) -> Self {
+        Self {
+            indices,
+            values,
+            ..Self::default()
+        }
+    }
+
+    fn dense_weights<'w>(&self, weights: &'w [f32]) -> &'w [f32] {
+        &weights[self.embedding_base..self.embedding_base + self.embedding.len()]
+    }
+
     pub fn dot(&self, weights: &[f32]) -> f32 {
-        self.indices
+        let sparse: f32 = self
+            .indices
             .iter()
             .zip(&self.values)
             .map(|(&i, &v)| weights[i as usize] * v)
-            .sum()
+            .sum();
+        sparse + crate::vectors::dot(self.embedding, self.dense_weights(weights))
     }
 
     pub fn squared_norm(&self) -> f32 {
-        self.values.iter().map(|v| v * v).sum()
+        let dense: f32 = self.embedding.iter().map(|v| v * v).sum();
+        self.values.iter().map(|v| v * v).sum::<f32>() + dense
     }
 
     /// `weights += scale · self`.
     pub fn add_to(&self, weights: &mut [f32], scale: f32) {
         for (&i, &v) in self.indices.iter().zip(&self.values) {
             weights[i as usize] += scale * v;
+        }
+        let (base, n) = (self.embedding_base, self.embedding.len());
+        for (w, &v) in weights[base..base + n].iter_mut().zip(self.embedding) {
+            *w += scale * v;
         }
     }
 }
@@ -202,7 +229,7 @@ impl Featurizer {
     }
 
     /// The features of one text and its sentence embedding (already L2-normalised).
-    pub fn features(&self, text: &str, embedding: &[f32]) -> Features {
+    pub fn features<'a>(&self, text: &str, embedding: &'a [f32]) -> Features<'a> {
         let grams = grams(text);
         let mut out = Features::default();
         for block in [grams.words, grams.chars] {
@@ -227,11 +254,8 @@ impl Featurizer {
                 out.values.push(0.5);
             }
         }
-        let base = self.embedding_base();
-        for (j, &v) in embedding.iter().enumerate() {
-            out.indices.push(base + j as u32);
-            out.values.push(v);
-        }
+        out.embedding = embedding;
+        out.embedding_base = self.embedding_base() as usize;
         out.indices.push(self.bias_index());
         out.values.push(1.0);
         out
@@ -239,34 +263,58 @@ impl Featurizer {
 
     /// The word n-grams and cues of `text` that weigh most for a class whose weights are
     /// `weights`, strongest first.
+    #[cfg(test)]
     pub fn top_terms(&self, text: &str, weights: &[f32], limit: usize) -> Vec<Term> {
-        let mut seen = HashMap::new();
-        for_each_word_gram(text, |gram| {
-            seen.entry(word_bucket(gram))
-                .or_insert_with(|| gram.to_owned());
-        });
-        let features = self.features(text, &[]);
-        let mut terms: Vec<Term> = features
+        let names = TermNames::of(text);
+        self.top_terms_of(&self.features(text, &[]), &names, weights, limit)
+    }
+
+    /// As [`Featurizer::top_terms`], from the text's features and names computed once for
+    /// all the classes asked about.
+    pub fn top_terms_of(
+        &self,
+        x: &Features,
+        names: &TermNames,
+        weights: &[f32],
+        limit: usize,
+    ) -> Vec<Term> {
+        let mut terms: Vec<Term> = x
             .indices
             .iter()
-            .zip(&features.values)
+            .zip(&x.values)
             .filter_map(|(&i, &v)| {
-                let name = if i >= CUE_BASE && i < self.embedding_base() {
-                    CUES[(i - CUE_BASE) as usize].0.to_owned()
+                let name = if (CUE_BASE..self.embedding_base()).contains(&i) {
+                    CUES[(i - CUE_BASE) as usize].0
                 } else {
-                    seen.get(&i)?.clone()
+                    names.0.get(&i)?
                 };
-                Some(Term {
-                    term: name,
-                    weight: weights[i as usize] * v,
-                })
+                Some((name, weights[i as usize] * v))
             })
-            .filter(|t| t.weight > 0.0)
+            .filter(|(_, weight)| *weight > 0.0)
+            .map(|(name, weight)| Term {
+                term: name.to_owned(),
+                weight,
+            })
             .collect();
         terms.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         terms.dedup_by(|a, b| a.term == b.term);
         terms.truncate(limit);
         terms
+    }
+}
+
+/// The word n-grams of a text by their bucket: what a weight of a bucket is called.
+pub struct TermNames(HashMap<u32, String>);
+
+impl TermNames {
+    pub fn of(text: &str) -> Self {
+        let mut names = HashMap::new();
+        for_each_word_gram(text, |gram| {
+            names
+                .entry(word_bucket(gram))
+                .or_insert_with(|| gram.to_owned());
+        });
+        Self(names)
     }
 }
 
@@ -309,8 +357,7 @@ fn grams(text: &str) -> Grams {
             .collect();
         for n in CHAR_NGRAMS {
             for window in padded.windows(n) {
-                let gram: String = window.iter().collect();
-                *chars.entry(hash(b'c', &gram)).or_insert(0.0) += 1.0;
+                *chars.entry(hash_chars(b'c', window)).or_insert(0.0) += 1.0;
             }
         }
     }
@@ -323,12 +370,40 @@ fn word_bucket(gram: &str) -> u32 {
 
 /// FNV-1a: stable across runs and platforms, unlike the standard library's hasher.
 fn hash(kind: u8, gram: &str) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in std::iter::once(&kind).chain(gram.as_bytes()) {
-        h ^= u64::from(byte);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let mut h = Fnv::new(kind);
+    h.eat(gram.as_bytes());
+    h.bucket()
+}
+
+/// [`hash`] of the string the characters spell, without building it (a text has hundreds
+/// of character n-grams).
+fn hash_chars(kind: u8, gram: &[char]) -> u32 {
+    let mut h = Fnv::new(kind);
+    for c in gram {
+        h.eat(c.encode_utf8(&mut [0; 4]).as_bytes());
     }
-    (h % u64::from(BUCKETS)) as u32
+    h.bucket()
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new(kind: u8) -> Self {
+        let mut h = Self(0xcbf2_9ce4_8422_2325);
+        h.eat(&[kind]);
+        h
+    }
+
+    fn eat(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn bucket(&self) -> u32 {
+        (self.0 % u64::from(BUCKETS)) as u32
+    }
 }
 
 #[cfg(test)]
@@ -378,5 +453,11 @@ mod tests {
         let terms = f.top_terms("VPN drops again", &weights, 3);
         assert_eq!(terms.len(), 1);
         assert_eq!(terms[0].term, "vpn");
+    }
+
+    #[test]
+    fn a_character_gram_hashes_as_its_string() {
+        let gram: Vec<char> = " grüße".chars().collect();
+        assert_eq!(hash_chars(b'c', &gram), hash(b'c', " grüße"));
     }
 }

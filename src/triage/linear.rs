@@ -45,43 +45,27 @@ impl LinearModel {
         dimension: usize,
         settings: LinearSettings,
     ) -> Self {
-        let norms: Vec<f32> = examples.iter().map(|x| x.squared_norm()).collect();
-        let mut counts = vec![0usize; classes];
-        for &l in labels {
-            counts[l] += 1;
-        }
-        let class_c: Vec<f32> = counts
-            .iter()
-            .map(|&n| {
-                let share = labels.len() as f32 / (classes as f32 * n.max(1) as f32);
-                settings.c * share.powf(settings.class_balance)
-            })
-            .collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut weights = vec![Vec::new(); classes];
-        std::thread::scope(|scope| {
-            for (t, chunk) in weights
-                .chunks_mut(classes.div_ceil(threads).max(1))
-                .enumerate()
-            {
-                let (norms, class_c) = (&norms, &class_c);
-                scope.spawn(move || {
-                    let first = t * classes.div_ceil(threads).max(1);
-                    for (offset, w) in chunk.iter_mut().enumerate() {
-                        let class = first + offset;
-                        let problem = Binary {
-                            examples,
-                            norms,
-                            labels,
-                            class,
-                            positive_c: class_c[class],
-                        };
-                        *w = problem.train(dimension, settings);
-                    }
-                });
-            }
-        });
+        let weights = each_class(examples, labels, classes, dimension, settings, |w| w);
         Self { weights }
+    }
+
+    /// The scores of `rows` by machines trained as [`LinearModel::train`] would, one row per
+    /// example of `rows`: each class's weights are dropped once it has scored, so held-out
+    /// scoring never holds a whole model (a megabyte per class).
+    pub fn held_out_scores(
+        examples: &[&Features],
+        labels: &[usize],
+        classes: usize,
+        dimension: usize,
+        settings: LinearSettings,
+        rows: &[&Features],
+    ) -> Vec<Vec<f32>> {
+        let by_class = each_class(examples, labels, classes, dimension, settings, |w| {
+            rows.iter().map(|x| x.dot(&w)).collect::<Vec<f32>>()
+        });
+        (0..rows.len())
+            .map(|r| by_class.iter().map(|scores| scores[r]).collect())
+            .collect()
     }
 
     pub fn scores(&self, x: &Features) -> Vec<f32> {
@@ -89,9 +73,57 @@ impl LinearModel {
     }
 }
 
+/// Trains the machine of each class, the classes shared among the cores, and keeps what
+/// `keep` makes of its weights.
+fn each_class<R: Send>(
+    examples: &[&Features],
+    labels: &[usize],
+    classes: usize,
+    dimension: usize,
+    settings: LinearSettings,
+    keep: impl Fn(Vec<f32>) -> R + Sync,
+) -> Vec<R> {
+    let norms: Vec<f32> = examples.iter().map(|x| x.squared_norm()).collect();
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        counts[l] += 1;
+    }
+    let class_c: Vec<f32> = counts
+        .iter()
+        .map(|&n| {
+            let share = labels.len() as f32 / (classes as f32 * n.max(1) as f32);
+            settings.c * share.powf(settings.class_balance)
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = classes.div_ceil(threads).max(1);
+    let mut kept: Vec<Option<R>> = (0..classes).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for (t, chunk) in kept.chunks_mut(per_thread).enumerate() {
+            let (norms, class_c, keep) = (&norms, &class_c, &keep);
+            scope.spawn(move || {
+                for (offset, slot) in chunk.iter_mut().enumerate() {
+                    let class = t * per_thread + offset;
+                    let problem = Binary {
+                        examples,
+                        norms,
+                        labels,
+                        class,
+                        positive_c: class_c[class],
+                    };
+                    *slot = Some(keep(problem.train(dimension, settings)));
+                }
+            });
+        }
+    });
+    kept.into_iter()
+        .map(|r| r.expect("every class trained"))
+        .collect()
+}
+
 /// The problem of separating `class` from the rest.
 struct Binary<'a> {
-    examples: &'a [&'a Features],
+    examples: &'a [&'a Features<'a>],
     norms: &'a [f32],
     labels: &'a [usize],
     class: usize,
@@ -170,11 +202,8 @@ impl XorShift {
 mod tests {
     use super::*;
 
-    fn point(x: f32, y: f32) -> Features {
-        Features {
-            indices: vec![0, 1, 2],
-            values: vec![x, y, 1.0],
-        }
+    fn point(x: f32, y: f32) -> Features<'static> {
+        Features::sparse(vec![0, 1, 2], vec![x, y, 1.0])
     }
 
     #[test]
@@ -210,5 +239,20 @@ mod tests {
         let a = LinearModel::train(&refs, &labels, 2, 3, LinearSettings::default());
         let b = LinearModel::train(&refs, &labels, 2, 3, LinearSettings::default());
         assert_eq!(a.weights, b.weights);
+    }
+
+    #[test]
+    fn held_out_scores_are_the_trained_models_scores() {
+        let examples: Vec<Features> = (0..40)
+            .map(|i| point((i % 7) as f32 - 3.0, (i % 5) as f32 - 2.0))
+            .collect();
+        let labels: Vec<usize> = (0..40).map(|i| i % 3).collect();
+        let refs: Vec<&Features> = examples.iter().collect();
+        let (train, held_out) = refs.split_at(30);
+        let settings = LinearSettings::default();
+        let model = LinearModel::train(train, &labels[..30], 3, 3, settings);
+        let scores = LinearModel::held_out_scores(train, &labels[..30], 3, 3, settings, held_out);
+        let want: Vec<Vec<f32>> = held_out.iter().map(|x| model.scores(x)).collect();
+        assert_eq!(scores, want);
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! The unsigned-times-signed byte products are what AVX-512 VNNI's `vpdpbusd` computes (64
 //! per instruction, against 16 for an fp32 FMA). Activations are stored as `q + 128` so they
-//! are unsigned, and `128·Σw` is taken off again per output. Integer sums are exact, so the
-//! portable kernel gives bit-for-bit the results of the VNNI one.
+//! are unsigned, and `128·Σw` is taken off again per output. AVX2 has no `vpdpbusd`; its
+//! kernel builds the same sums from `vpmaddubsw` and `vpmaddwd`. Integer sums are exact, so
+//! the portable kernel gives bit-for-bit the results of either.
 
 use rayon::prelude::*;
 
@@ -88,7 +89,8 @@ impl QuantizedMatrix {
                     for tile in (0..out.len() / n).step_by(TILE_ROWS) {
                         let rows = (out.len() / n - tile).min(TILE_ROWS);
                         let xs = &x.data[(first + tile) * x.stride..][..rows * x.stride];
-                        products(isa, xs, x.stride, panel, &mut sums[..rows]);
+                        let offsets = &self.offsets[p * PANEL..][..PANEL];
+                        products(isa, xs, x.stride, panel, offsets, &mut sums[..rows]);
                         for (r, sum) in sums[..rows].iter().enumerate() {
                             let row_scale = x.scales[first + tile + r];
                             let dst = &mut out[(tile + r) * n..][cols.clone()];
@@ -182,14 +184,23 @@ multiversion! {
     }
 }
 
-/// i32 sums of `rows` rows of `x` (each `stride` bytes) times one packed panel.
-fn products(isa: Isa, x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; PANEL]]) {
+/// i32 sums of `rows` rows of `x` (each `stride` bytes) times one packed panel, whose
+/// outputs' `offsets` (128·Σw) the AVX2 kernel needs to give the same sums.
+fn products(
+    isa: Isa,
+    x: &[u8],
+    stride: usize,
+    panel: &[i8],
+    offsets: &[i32],
+    sums: &mut [[i32; PANEL]],
+) {
     assert!(x.len() >= sums.len() * stride && panel.len() >= stride * PANEL);
+    assert_eq!(offsets.len(), PANEL);
     #[cfg(target_arch = "x86_64")]
-    if isa.level() == Level::Avx512 {
-        // SAFETY: the level says the CPU has AVX-512 VNNI; the assertion above keeps every
-        // read within `x` and `panel`.
-        unsafe {
+    match isa.level() {
+        // SAFETY (both): the level says the CPU has the instructions; the assertions above
+        // keep every read within `x`, `panel` and `offsets`.
+        Level::Avx512 => unsafe {
             if sums.len() == TILE_ROWS {
                 vnni::<TILE_ROWS>(x, stride, panel, sums);
             } else {
@@ -197,8 +208,15 @@ fn products(isa: Isa, x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; P
                     vnni::<1>(&x[r * stride..], stride, panel, std::slice::from_mut(sum));
                 }
             }
-        }
-        return;
+            return;
+        },
+        Level::Avx2 => unsafe {
+            for (r, sum) in sums.iter_mut().enumerate() {
+                avx2(&x[r * stride..], stride, panel, offsets, sum);
+            }
+            return;
+        },
+        Level::Portable => {}
     }
     products_portable(isa, x, stride, panel, sums);
 }
@@ -244,6 +262,37 @@ unsafe fn vnni<const R: usize>(x: &[u8], stride: usize, panel: &[i8], sums: &mut
     }
 }
 
+/// One row × 64 outputs on AVX2, which has no `vpdpbusd`. `vpmaddubsw` multiplies unsigned
+/// by signed bytes but saturates the sum of each pair to i16, which (q+128)·w can exceed; so
+/// the row is taken back to signed q (xor 128), its magnitudes are multiplied by the weights
+/// carrying its signs (`vpsignb`): |q|·±w, pairs within ±2·127² — exact. `vpmaddwd` by ones
+/// makes sums of four in i32, and the offsets put back the 128·Σw the portable sums hold.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2(x: &[u8], stride: usize, panel: &[i8], offsets: &[i32], sum: &mut [i32; PANEL]) {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_si256(); PANEL / 8];
+    let (xp, wp) = (x.as_ptr(), panel.as_ptr());
+    let (flip, ones) = (_mm256_set1_epi8(-128), _mm256_set1_epi16(1));
+    for g in 0..stride / 4 {
+        let w = wp.add(g * PANEL * 4);
+        let q = _mm256_xor_si256(
+            _mm256_set1_epi32(xp.add(4 * g).cast::<i32>().read_unaligned()),
+            flip,
+        );
+        let magnitudes = _mm256_abs_epi8(q);
+        for (j, a) in acc.iter_mut().enumerate() {
+            let signed = _mm256_sign_epi8(_mm256_loadu_si256(w.add(32 * j).cast()), q);
+            let pairs = _mm256_maddubs_epi16(magnitudes, signed);
+            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(pairs, ones));
+        }
+    }
+    for (j, a) in acc.iter().enumerate() {
+        let o = _mm256_loadu_si256(offsets.as_ptr().add(8 * j).cast());
+        _mm256_storeu_si256(sum.as_mut_ptr().add(8 * j).cast(), _mm256_add_epi32(*a, o));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +332,9 @@ mod tests {
         let bias = values(outputs, 3);
         let q = QuantizedMatrix::new(&w, outputs, inputs);
         let portable = product(Isa::portable(), &q, &x, inputs, &bias);
-        assert_eq!(product(Isa::detect(), &q, &x, inputs, &bias), portable);
+        for isa in super::super::every_level() {
+            assert_eq!(product(isa, &q, &x, inputs, &bias), portable, "{isa:?}");
+        }
         let top = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
         let mut errors = 0f64;
         for (r, xr) in x.chunks(inputs).enumerate() {

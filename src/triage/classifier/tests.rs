@@ -195,3 +195,27 @@ fn offsets_let_a_timid_class_be_predicted() {
     let offsets = fit_offsets(&scores, &truth, 3);
     assert_eq!(predicted(&offsets), truth, "{offsets:?}");
 }
+
+#[test]
+fn the_selection_score_is_the_mean_of_accuracy_and_macro_f1() {
+    // Five classes: "c" never predicted, "e" neither true nor predicted (it does not count),
+    // offsets that flip a decision.
+    let scores = vec![
+        vec![0.9, 0.1, 0.0, 0.0, -1.0],
+        vec![0.2, 0.7, 0.0, 0.1, -1.0],
+        vec![0.4, 0.45, 0.0, 0.0, -1.0],
+        vec![0.0, 0.1, 0.2, 0.6, -1.0],
+        vec![0.5, 0.0, 0.0, 0.4, -1.0],
+    ];
+    let truth = [0, 1, 0, 2, 3];
+    let offsets = [0.1, 0.0, 0.0, 0.0, 0.0];
+    let names = ["a", "b", "c", "d", "e"];
+    let predicted = [0, 1, 0, 3, 0]; // the third flipped to "a" by its offset
+    let truth_names: Vec<&str> = truth.iter().map(|&t| names[t]).collect();
+    let predicted_names: Vec<Option<&str>> = predicted.iter().map(|&p| Some(names[p])).collect();
+    let want = (crate::metrics::accuracy(&truth_names, &predicted_names)
+        + crate::metrics::macro_f1(&truth_names, &predicted_names))
+        / 2.0;
+    let got = selection_score(&scores, &offsets, &truth);
+    assert!((got - want).abs() < 1e-12, "{got} against {want}");
+}
