@@ -13,25 +13,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Deserialize;
 use ticketlens::config::{PipelineConfig, StoreKind};
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl;
 use ticketlens::model::{self, throughput, Compute, Precision};
 use ticketlens::pipeline::{self, Pipeline};
 use ticketlens::store::{NewArticle, NewTicket, Store};
+use ticketlens::text::TicketText;
 
 const RUNS: usize = 3;
 
 // As the ticketlens binary allocates (src/main.rs says why).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Deserialize)]
-struct TicketText {
-    subject: Option<String>,
-    body: Option<String>,
-}
 
 fn main() {
     let input = std::env::var_os("TICKETLENS_BENCH_INPUT")
@@ -46,14 +40,7 @@ fn main() {
     let config = bench_config(precision);
 
     // The encoder alone, as `ticketlens bench embed` measures it.
-    let texts: Vec<String> = tickets
-        .iter()
-        .filter_map(|t| {
-            let (s, b) = (t.subject.as_deref(), t.body.as_deref());
-            ticketlens::text::prepare(s.map(str::as_bytes), b.map(str::as_bytes)).ok()
-        })
-        .map(|p| p.text)
-        .collect();
+    let texts: Vec<String> = tickets.iter().filter_map(TicketText::prepared).collect();
     let encoder = model::load(&config.model.manifest, compute).expect("the model loads");
     let alone = throughput::measure(&encoder, compute, &texts, 32, RUNS).expect("embedding");
     drop(encoder);

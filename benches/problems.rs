@@ -6,37 +6,25 @@
 //! Incidents: a tenth belong to recurring patterns of ~10 reports (a random unit centre plus
 //! noise, cosine ~0.8 to it), the rest are scattered, as in a help desk's window.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use support::Rng;
 use ticketlens::problems::{self, ClusterSettings, KnownProblem, WindowIncident};
 use ticketlens::vectors::normalise;
 
 const DIMENSION: usize = 384;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    }
-
-    fn unit(&mut self) -> Vec<f32> {
-        normalise((0..DIMENSION).map(|_| self.next()).collect())
-    }
-}
-
 fn window(n: usize, rng: &mut Rng) -> Vec<WindowIncident> {
     let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-    let patterns: Vec<Vec<f32>> = (0..(n / 100).max(1)).map(|_| rng.unit()).collect();
+    let patterns: Vec<Vec<f32>> = (0..(n / 100).max(1)).map(|_| rng.unit(DIMENSION)).collect();
     (0..n)
         .map(|i| {
             let vector = if i % 10 == 0 {
                 let centre = &patterns[(i / 10) % patterns.len()];
-                let noise = rng.unit();
+                let noise = rng.unit(DIMENSION);
                 normalise(
                     centre
                         .iter()
@@ -45,7 +33,7 @@ fn window(n: usize, rng: &mut Rng) -> Vec<WindowIncident> {
                         .collect(),
                 )
             } else {
-                rng.unit()
+                rng.unit(DIMENSION)
             };
             WindowIncident {
                 ticket_id: i as i64,
@@ -87,11 +75,11 @@ fn main() {
     let known: Vec<KnownProblem> = (0..200)
         .map(|id| KnownProblem {
             id,
-            centre: rng.unit(),
+            centre: rng.unit(DIMENSION),
             trend: 1.0,
         })
         .collect();
-    let queries: Vec<Vec<f32>> = (0..1000).map(|_| rng.unit()).collect();
+    let queries: Vec<Vec<f32>> = (0..1000).map(|_| rng.unit(DIMENSION)).collect();
     let mut times: Vec<Duration> = queries
         .iter()
         .map(|q| {

@@ -20,11 +20,15 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use support::unit_vector;
+use ticketlens::config::PipelineConfig;
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl;
 use ticketlens::model::Manifest;
 use ticketlens::pipeline::text_hash;
 use ticketlens::store::{NewTicket, OwnerKind, Store};
+
+/// Open incidents from the demo waiting to be triaged.
+const OPEN: usize = 200;
 
 #[derive(Deserialize)]
 struct Labelled {
@@ -43,9 +47,9 @@ fn main() {
     let url = format!("sqlite://{}", dir.path().join("history.db").display());
     let started = Instant::now();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let open = runtime.block_on(fill(&url, size));
+    runtime.block_on(fill(&url, size));
     eprintln!(
-        "store with {size} resolved and {open} open tickets built in {:.0} s",
+        "store with {size} resolved and {OPEN} open tickets built in {:.0} s",
         started.elapsed().as_secs_f64()
     );
 
@@ -68,7 +72,7 @@ fn main() {
     let (status, peak_kib) = wait_with_peak(&mut child);
     assert!(status.success(), "ticketlens run failed: {status}");
     println!(
-        "ticketlens run --once, {size}-ticket history, {open} open tickets: peak RSS {:.0} MB, {:.1} s",
+        "ticketlens run --once, {size}-ticket history, {OPEN} open tickets: peak RSS {:.0} MB, {:.1} s",
         peak_kib as f64 * 1024.0 / 1e6,
         started.elapsed().as_secs_f64()
     );
@@ -86,11 +90,15 @@ fn wait_with_peak(child: &mut std::process::Child) -> (std::process::ExitStatus,
     (std::process::ExitStatus::from_raw(status), usage.ru_maxrss)
 }
 
-/// Builds the history and the open tickets; returns how many are open.
-async fn fill(url: &str, size: usize) -> usize {
+/// Builds the history and the open tickets.
+async fn fill(url: &str, size: usize) {
     let store = Store::open(url).await.unwrap();
-    let manifest = Manifest::load(Path::new("models/all-minilm-l6-v2.toml")).unwrap();
-    let version = manifest.version();
+    // The version `run` will look vectors up under: the demo pipeline's model and precision.
+    let model = PipelineConfig::load(Path::new("pipelines/demo.toml"))
+        .unwrap()
+        .model;
+    let manifest = Manifest::load(&model.manifest).unwrap();
+    let version = manifest.version_for(model.precision);
     let data = Path::new("../shared/data");
     let mut sets: Vec<Labelled> = jsonl::read(&data.join("itsm47k/tickets.jsonl")).unwrap();
     sets.extend(jsonl::read::<Labelled>(&data.join("ata/tickets.jsonl")).unwrap());
@@ -124,13 +132,12 @@ async fn fill(url: &str, size: usize) -> usize {
     cache_vectors(&store, &version, &cached, dimension).await;
     let incoming: Vec<FixtureTicket> =
         jsonl::read(Path::new("fixtures/demo/incoming.jsonl")).unwrap();
-    for t in incoming.iter().cycle().take(200) {
+    for t in incoming.iter().cycle().take(OPEN) {
         let mut ticket = t.ticket.clone();
         (ticket.status, ticket.created_at, ticket.resolved_at) = ("new".into(), now, None);
         ticket.id = None;
         store.insert_ticket(&ticket).await.unwrap();
     }
-    200
 }
 
 /// Caches a vector for each ticket's text and resolution, as the pipeline would have.

@@ -1,7 +1,7 @@
 //! Classification figures: accuracy, macro-F1, and the confidence threshold that keeps the
 //! auto-applied decisions at a target precision.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Share of `truth` predicted exactly; a missing prediction is wrong.
 pub fn accuracy(truth: &[&str], predicted: &[Option<&str>]) -> f64 {
@@ -25,31 +25,76 @@ pub fn macro_f1(truth: &[&str], predicted: &[Option<&str>]) -> f64 {
         .copied()
         .chain(predicted.iter().flatten().copied())
         .collect();
-    if classes.is_empty() {
-        return 0.0;
+    let index: BTreeMap<&str, usize> = classes.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let mut counts = Counts::new(classes.len());
+    for (t, p) in truth.iter().zip(predicted) {
+        counts.add(index[t], p.map(|p| index[p]));
     }
-    let total: f64 = classes
-        .iter()
-        .map(|&class| {
-            let mut tp = 0.0;
-            let mut fp = 0.0;
-            let mut fneg = 0.0;
-            for (t, p) in truth.iter().zip(predicted) {
-                match (*t == class, *p == Some(class)) {
-                    (true, true) => tp += 1.0,
-                    (false, true) => fp += 1.0,
-                    (true, false) => fneg += 1.0,
-                    (false, false) => {}
-                }
+    counts.macro_f1()
+}
+
+/// Per-class counts of decisions over classes numbered from 0: what accuracy and macro-F1 are
+/// computed from, without comparing names (training scores thousands of candidate decisions).
+#[derive(Debug, Clone)]
+pub struct Counts {
+    right: Vec<u32>,
+    wrongly_predicted: Vec<u32>,
+    missed: Vec<u32>,
+    total: usize,
+}
+
+impl Counts {
+    pub fn new(classes: usize) -> Self {
+        Self {
+            right: vec![0; classes],
+            wrongly_predicted: vec![0; classes],
+            missed: vec![0; classes],
+            total: 0,
+        }
+    }
+
+    /// One decision; `None`: nothing was predicted (a miss for the true class only).
+    pub fn add(&mut self, truth: usize, predicted: Option<usize>) {
+        self.total += 1;
+        match predicted {
+            Some(p) if p == truth => self.right[truth] += 1,
+            Some(p) => {
+                self.wrongly_predicted[p] += 1;
+                self.missed[truth] += 1;
             }
-            if tp == 0.0 {
-                0.0
-            } else {
-                2.0 * tp / (2.0 * tp + fp + fneg)
-            }
-        })
-        .sum();
-    total / classes.len() as f64
+            None => self.missed[truth] += 1,
+        }
+    }
+
+    /// Share of the decisions that were right (0 for none).
+    pub fn accuracy(&self) -> f64 {
+        let right: u32 = self.right.iter().sum();
+        if self.total == 0 {
+            0.0
+        } else {
+            f64::from(right) / self.total as f64
+        }
+    }
+
+    /// As [`macro_f1`]: over the classes that occurred as truth or prediction (0 for none).
+    pub fn macro_f1(&self) -> f64 {
+        let f1: Vec<f64> = (0..self.right.len())
+            .map(|c| {
+                let tp = f64::from(self.right[c]);
+                (
+                    tp,
+                    tp + f64::from(self.wrongly_predicted[c]) + f64::from(self.missed[c]),
+                )
+            })
+            .filter(|&(_, seen)| seen > 0.0)
+            .map(|(tp, seen)| 2.0 * tp / (tp + seen))
+            .collect();
+        if f1.is_empty() {
+            0.0
+        } else {
+            f1.iter().sum::<f64>() / f1.len() as f64
+        }
+    }
 }
 
 /// The lowest confidence threshold at which the decisions at or above it are at least

@@ -20,6 +20,23 @@ pub enum Unusable {
     Empty,
 }
 
+/// A ticket of any of the JSON-lines formats (fixtures, `../shared/data`) when only its text
+/// matters: what `bench embed` and the benches read.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct TicketText {
+    pub subject: Option<String>,
+    pub body: Option<String>,
+}
+
+impl TicketText {
+    /// The text the model is given, if the ticket has a usable one.
+    pub fn prepared(&self) -> Option<String> {
+        let subject = self.subject.as_deref().map(str::as_bytes);
+        let body = self.body.as_deref().map(str::as_bytes);
+        prepare(subject, body).ok().map(|p| p.text)
+    }
+}
+
 /// Builds the model's input from a ticket's raw subject and body bytes.
 pub fn prepare(subject: Option<&[u8]>, body: Option<&[u8]>) -> Result<Prepared, Unusable> {
     let mut notes = Vec::new();

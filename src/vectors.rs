@@ -1,8 +1,6 @@
 //! Exact nearest-neighbour search over unit vectors. A help desk's history is thousands to
 //! tens of thousands of tickets: a scan of contiguous rows is fast enough and never misses.
 
-use std::sync::OnceLock;
-
 use crate::model::Isa;
 
 /// Vectors of one dimension in one buffer, row after row: one allocation for a whole history
@@ -110,7 +108,7 @@ impl<T> VectorIndex<T> {
     pub fn nearest(&self, query: &[f32], k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'_, T>> {
         assert_eq!(query.len(), self.dimension, "query of the wrong dimension");
         let mut similarities = vec![0f32; self.items.len()];
-        crate::model::dot_rows(isa(), &self.rows, query, &mut similarities);
+        crate::model::dot_rows(Isa::detect(), &self.rows, query, &mut similarities);
         let mut hits: Vec<Hit<'_, T>> = self
             .items
             .iter()
@@ -127,12 +125,6 @@ impl<T> VectorIndex<T> {
         hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
         hits
     }
-}
-
-/// The instruction set of the scans, detected once.
-fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(Isa::detect)
 }
 
 /// `v` scaled to unit length (a zero vector stays zero).
@@ -157,7 +149,7 @@ pub fn unit_mean<'a>(vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let mut out = [0f32];
-    crate::model::dot_rows(isa(), &a[..n], &b[..n], &mut out);
+    crate::model::dot_rows(Isa::detect(), &a[..n], &b[..n], &mut out);
     out[0]
 }
 

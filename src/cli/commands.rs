@@ -112,13 +112,6 @@ pub async fn serve(path: &Path, listen: Option<String>) -> Result<()> {
     Ok(())
 }
 
-/// A ticket of any of the JSON-lines formats: only its text matters here.
-#[derive(serde::Deserialize)]
-struct TicketText {
-    subject: Option<String>,
-    body: Option<String>,
-}
-
 /// What `bench embed` was asked to measure.
 pub struct BenchEmbed {
     pub input: Option<PathBuf>,
@@ -143,13 +136,8 @@ pub fn bench_embed(args: BenchEmbed, compute: model::Compute) -> Result<()> {
     };
     let mut texts = Vec::new();
     for file in &files {
-        for t in ticketlens::jsonl::read::<TicketText>(file)? {
-            let subject = t.subject.as_deref().map(str::as_bytes);
-            let body = t.body.as_deref().map(str::as_bytes);
-            if let Ok(prepared) = ticketlens::text::prepare(subject, body) {
-                texts.push(prepared.text);
-            }
-        }
+        let tickets = ticketlens::jsonl::read::<ticketlens::text::TicketText>(file)?;
+        texts.extend(tickets.iter().filter_map(|t| t.prepared()));
     }
     anyhow::ensure!(!texts.is_empty(), "no usable ticket text in {files:?}");
     let encoder = model::load(&manifest, compute)?;

@@ -9,7 +9,7 @@ use candle_transformers::models::bert::Config;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::forward::Bert;
-use super::{Compute, EmbedError, Encoder, Manifest, ModelError, Precision};
+use super::{Compute, EmbedError, Encoder, Manifest, ModelError};
 
 pub struct BertEncoder {
     model: Bert,
@@ -51,11 +51,7 @@ impl BertEncoder {
             .map_err(|e| load_error(e.to_string()))?;
         let model = Bert::load(vb, &config, compute.precision, compute.isa)
             .map_err(|e| load_error(e.to_string()))?;
-        // Vectors of one store come from one function: another precision is another version.
-        let version = match compute.precision {
-            Precision::Fp32 => manifest.version(),
-            other => format!("{}+{other}", manifest.version()),
-        };
+        let version = manifest.version_for(compute.precision);
         Ok(Self {
             model,
             tokenizer,
@@ -74,9 +70,7 @@ impl BertEncoder {
             for row in rows.by_ref().take(seq.len()) {
                 mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
             }
-            let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
-            mean.iter_mut().for_each(|m| *m /= norm);
-            mean
+            crate::vectors::normalise(mean)
         });
         Ok(pooled.collect())
     }

@@ -124,8 +124,8 @@ impl Bert {
             inner: vec![0.0; tokens * inner],
             quantized: QuantizedRows::default(),
         };
+        let isa = self.isa;
         for layer in &self.layers {
-            let isa = self.isa;
             layer
                 .qkv
                 .apply(isa, &x, &mut s.quantized, &mut s.qkv, false);

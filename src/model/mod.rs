@@ -94,10 +94,11 @@ pub enum Precision {
 }
 
 impl Precision {
-    pub const NAMES: [&'static str; 2] = ["fp32", "int8"];
-
     pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Int8 => "int8",
+        }
     }
 }
 
@@ -111,11 +112,10 @@ impl std::str::FromStr for Precision {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "fp32" => Ok(Self::Fp32),
-            "int8" => Ok(Self::Int8),
-            _ => Err(format!("unknown precision {s:?} (fp32 or int8)")),
-        }
+        [Self::Fp32, Self::Int8]
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown precision {s:?} (fp32 or int8)"))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Embedding through the store's cache: a text is embedded once per (owner, text, model).
 
-use std::collections::VecDeque;
+use std::ops::Range;
 
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
@@ -94,7 +94,8 @@ impl Cached {
 /// the next few tickets while the current few are triaged and written.
 const AHEAD: usize = 8;
 
-type Pending = (Vec<usize>, JoinHandle<Result<Vec<Vec<f32>>, EmbedError>>);
+/// The part of the misses on its way to the model, and its request.
+type Pending = (Range<usize>, JoinHandle<Result<Vec<Vec<f32>>, EmbedError>>);
 
 /// The vectors of a batch's texts, handed out in order: cached ones at once, the others
 /// embedded a few requests ahead, so that the model works on the next tickets while the
@@ -105,12 +106,11 @@ pub(super) struct Ahead {
     embedder: Embedder,
     kind: OwnerKind,
     items: Vec<(i64, String)>,
-    rows: Rows,
-    ready: Vec<bool>,
-    /// Missing items not yet sent to the model, in chunks, and the chunk on its way.
-    waiting: VecDeque<Vec<usize>>,
+    /// The cache's vectors; a miss's row is filled (and `found`) when its request returns.
+    cached: Cached,
+    /// How many of the misses have been sent to the model.
+    sent: usize,
     pending: Option<Pending>,
-    embedded: Vec<usize>,
     next: usize,
 }
 
@@ -122,21 +122,14 @@ impl Ahead {
         kind: OwnerKind,
         items: Vec<(i64, String)>,
     ) -> Result<Self, PipelineError> {
-        let Cached {
-            rows,
-            found: ready,
-            missing,
-            ..
-        } = Cached::read(store, embedder, kind, &items).await?;
+        let cached = Cached::read(store, embedder, kind, &items).await?;
         let mut ahead = Self {
             embedder: embedder.clone(),
             kind,
             items,
-            rows,
-            ready,
-            waiting: missing.chunks(AHEAD).map(<[usize]>::to_vec).collect(),
+            cached,
+            sent: 0,
             pending: None,
-            embedded: Vec::new(),
             next: 0,
         };
         ahead.send();
@@ -144,12 +137,17 @@ impl Ahead {
     }
 
     fn send(&mut self) {
-        let Some(chunk) = self.waiting.pop_front() else {
+        let chunk = self.sent..(self.sent + AHEAD).min(self.cached.missing.len());
+        if chunk.is_empty() {
             return;
-        };
-        let texts = chunk.iter().map(|&i| self.items[i].1.clone()).collect();
+        }
+        let texts = self.cached.missing[chunk.clone()]
+            .iter()
+            .map(|&i| self.items[i].1.clone())
+            .collect();
         let embedder = self.embedder.clone();
         let task = tokio::spawn(async move { embedder.embed(texts).await });
+        self.sent = chunk.end;
         self.pending = Some((chunk, task));
     }
 
@@ -158,33 +156,41 @@ impl Ahead {
         let i = self.next;
         assert!(i < self.items.len(), "asked for more vectors than texts");
         self.next += 1;
-        if !self.ready[i] {
-            // Misses go out in order, so the earliest unready one is in the chunk on its way.
+        if !self.cached.found[i] {
+            // Misses go out in order, so the earliest one not found is on its way.
             let (chunk, task) = self.pending.take().expect("a missing vector is on its way");
             let vectors = task.await.expect("embedding does not panic")?;
             assert_eq!(vectors.len(), chunk.len(), "one vector per text");
             self.send();
-            for (&j, vector) in chunk.iter().zip(&vectors) {
-                self.rows.row_mut(j).copy_from_slice(vector);
-                self.ready[j] = true;
+            let Cached {
+                rows,
+                found,
+                missing,
+                ..
+            } = &mut self.cached;
+            for (&j, vector) in missing[chunk].iter().zip(&vectors) {
+                rows.row_mut(j).copy_from_slice(vector);
+                found[j] = true;
             }
-            self.embedded.extend(chunk);
         }
-        Ok(self.rows.row(i))
+        Ok(self.cached.rows.row(i))
     }
 
     /// Caches what was embedded (the batch's vectors are kept whether or not the batch was).
     pub async fn finish(self, store: &Store) -> Result<(), PipelineError> {
-        let mut embedded = self.embedded.clone();
-        // In id order, as every other writer of the cache: no two lock each other's rows.
-        embedded.sort_by_key(|&i| self.items[i].0);
-        let entries: Vec<(i64, String, &[f32])> = embedded
+        let Cached {
+            keys,
+            rows,
+            found,
+            missing,
+        } = &self.cached;
+        let mut entries: Vec<(i64, String, &[f32])> = missing
             .iter()
-            .map(|&i| {
-                let (id, text) = &self.items[i];
-                (*id, text_hash(text), self.rows.row(i))
-            })
+            .filter(|&&i| found[i])
+            .map(|&i| (keys[i].0, keys[i].1.clone(), rows.row(i)))
             .collect();
+        // In id order, as every other writer of the cache: no two lock each other's rows.
+        entries.sort_by_key(|e| e.0);
         store
             .cache_embeddings(self.kind, self.embedder.version(), &entries)
             .await?;

@@ -299,13 +299,17 @@ fn train_field(
     };
     // The regularisation is chosen on held-out history: the best mean of accuracy and
     // macro-F1 (a desk needs both: most tickets right, and no class forgotten).
+    let no_offsets = vec![0.0; classes.len()];
     let (c, scores) = settings
         .c_grid
         .iter()
         .map(|&c| held_out_scores(c))
         .max_by(|a, b| {
-            let zero = vec![0.0; classes.len()];
-            selection_score(&a.1, &zero, &y).total_cmp(&selection_score(&b.1, &zero, &y))
+            selection_score(&a.1, &no_offsets, &y).total_cmp(&selection_score(
+                &b.1,
+                &no_offsets,
+                &y,
+            ))
         })
         .expect("a non-empty grid");
     let offsets = fit_offsets(&scores, &y, classes.len());
@@ -380,37 +384,16 @@ fn fit_offsets(scores: &[Vec<f32>], truth: &[usize], classes: usize) -> Vec<f32>
 }
 
 /// Mean of accuracy and macro-F1 of the top-scoring classes, each class's scores shifted by
-/// its offset. Macro-F1 as [`metrics::macro_f1`] counts it (over the classes that occur as
-/// truth or prediction), on class indices: this runs for every step of [`fit_offsets`], and
-/// with tens of classes and tens of thousands of tickets names and softmaxes were minutes.
+/// its offset. Counted on class indices: this runs for every step of [`fit_offsets`].
 fn selection_score(scores: &[Vec<f32>], offsets: &[f32], truth: &[usize]) -> f64 {
-    let classes = offsets.len();
-    let (mut right, mut wrong_guess, mut missed) = (
-        vec![0u32; classes],
-        vec![0u32; classes],
-        vec![0u32; classes],
-    );
+    let mut counts = metrics::Counts::new(offsets.len());
     for (s, &t) in scores.iter().zip(truth) {
-        let predicted = (0..classes)
+        let predicted = (0..offsets.len())
             .max_by(|&a, &b| (s[a] + offsets[a]).total_cmp(&(s[b] + offsets[b])))
             .expect("at least one class");
-        if predicted == t {
-            right[t] += 1;
-        } else {
-            wrong_guess[predicted] += 1;
-            missed[t] += 1;
-        }
+        counts.add(t, Some(predicted));
     }
-    let f1: Vec<f64> = (0..classes)
-        .filter(|&c| right[c] + wrong_guess[c] + missed[c] > 0)
-        .map(|c| {
-            let tp = f64::from(right[c]);
-            2.0 * tp / (2.0 * tp + f64::from(wrong_guess[c]) + f64::from(missed[c]))
-        })
-        .collect();
-    let accuracy = right.iter().sum::<u32>() as f64 / truth.len().max(1) as f64;
-    let macro_f1 = f1.iter().sum::<f64>() / f1.len().max(1) as f64;
-    (accuracy + macro_f1) / 2.0
+    (counts.accuracy() + counts.macro_f1()) / 2.0
 }
 
 fn held_out_figures(

@@ -42,8 +42,7 @@ impl QuantizedMatrix {
         let mut scales = vec![0f32; panels * PANEL];
         let mut offsets = vec![0i32; panels * PANEL];
         for (n, row) in weights.chunks_exact(inputs).enumerate() {
-            let top = row.iter().fold(0f32, |m, w| m.max(w.abs()));
-            let scale = if top > 0.0 { top / 127.0 } else { 1.0 };
+            let scale = scale_of(row);
             scales[n] = scale;
             let (panel, lane) = (n / PANEL, n % PANEL);
             for (k, w) in row.iter().enumerate() {
@@ -86,22 +85,21 @@ impl QuantizedMatrix {
                 let mut sums = [[0i32; PANEL]; TILE_ROWS];
                 for (p, panel) in self.packed.chunks_exact(panel_len).enumerate() {
                     let cols = p * PANEL..((p + 1) * PANEL).min(n);
+                    let offsets = &self.offsets[p * PANEL..][..PANEL];
                     for tile in (0..out.len() / n).step_by(TILE_ROWS) {
                         let rows = (out.len() / n - tile).min(TILE_ROWS);
                         let xs = &x.data[(first + tile) * x.stride..][..rows * x.stride];
-                        let offsets = &self.offsets[p * PANEL..][..PANEL];
                         products(isa, xs, x.stride, panel, offsets, &mut sums[..rows]);
                         for (r, sum) in sums[..rows].iter().enumerate() {
                             let row_scale = x.scales[first + tile + r];
                             let dst = &mut out[(tile + r) * n..][cols.clone()];
-                            let range = cols.clone();
                             scale_back(
                                 isa,
                                 Epilogue {
                                     sums: &sum[..dst.len()],
-                                    scales: &self.scales[range.clone()],
-                                    offsets: &self.offsets[range.clone()],
-                                    bias: &bias[range],
+                                    scales: &self.scales[cols.clone()],
+                                    offsets: &self.offsets[cols.clone()],
+                                    bias: &bias[cols.clone()],
                                     row_scale,
                                     accumulate,
                                 },
@@ -153,14 +151,24 @@ multiversion! {
             .zip(data.chunks_exact_mut(stride))
             .zip(scales.iter_mut())
         {
-            let top = max_of(row, f32::abs);
-            *scale = if top > 0.0 { top / 127.0 } else { 1.0 };
+            *scale = scale_of(row);
             let inv = 1.0 / *scale;
             for (o, v) in out.iter_mut().zip(row) {
                 // 128 + the rounded value (1..=255) lands in the low byte.
                 *o = (v * inv + (128.0 + ROUNDER)).to_bits() as u8;
             }
         }
+    }
+}
+
+/// The step of symmetric quantisation of `values` to ±127 (1 for all zeros).
+#[inline(always)]
+fn scale_of(values: &[f32]) -> f32 {
+    let top = max_of(values, f32::abs);
+    if top > 0.0 {
+        top / 127.0
+    } else {
+        1.0
     }
 }
 
@@ -197,7 +205,7 @@ fn products(
     assert!(x.len() >= sums.len() * stride && panel.len() >= stride * PANEL);
     assert_eq!(offsets.len(), PANEL);
     #[cfg(target_arch = "x86_64")]
-    match isa.level() {
+    match isa.0 {
         // SAFETY (both): the level says the CPU has the instructions; the assertions above
         // keep every read within `x`, `panel` and `offsets`.
         Level::Avx512 => unsafe {

@@ -24,8 +24,14 @@ enum Level {
 }
 
 impl Isa {
-    /// The best level this CPU runs, unless the environment says `TICKETLENS_CPU=portable`.
+    /// The best level this CPU runs, unless the environment says `TICKETLENS_CPU=portable`;
+    /// detected once per process.
     pub fn detect() -> Self {
+        static DETECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(Self::detect_now)
+    }
+
+    fn detect_now() -> Self {
         if std::env::var("TICKETLENS_CPU").is_ok_and(|v| v.eq_ignore_ascii_case("portable")) {
             return Self::portable();
         }
@@ -72,7 +78,7 @@ macro_rules! multiversion {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
             unsafe fn avx512($($arg: $ty),*) { generic($($arg),*) }
-            match isa.level() {
+            match isa.0 {
                 // SAFETY: an `Isa` names a level only where `Isa::detect` found its features.
                 #[cfg(target_arch = "x86_64")]
                 $crate::model::kernels::Level::Avx2 => unsafe { avx2($($arg),*) },
@@ -84,12 +90,6 @@ macro_rules! multiversion {
     };
 }
 pub(crate) use multiversion;
-
-impl Isa {
-    fn level(self) -> Level {
-        self.0
-    }
-}
 
 /// Every level this CPU runs, the portable one first: what tests compare (on an AVX-512
 /// machine, [`Isa::detect`] alone would leave the AVX2 kernels untested).
@@ -111,12 +111,18 @@ const LANES: usize = 16;
 
 #[inline(always)]
 fn sum(xs: &[f32]) -> f32 {
+    sum_of(xs, |x| x)
+}
+
+/// The sum of `f(x)` over `xs`.
+#[inline(always)]
+fn sum_of(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; LANES];
     let chunks = xs.chunks_exact(LANES);
-    let rest = chunks.remainder().iter().sum::<f32>();
+    let rest = chunks.remainder().iter().map(|&x| f(x)).sum::<f32>();
     for c in chunks {
-        for (a, x) in acc.iter_mut().zip(c) {
-            *a += x;
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += f(x);
         }
     }
     acc.iter().sum::<f32>() + rest
@@ -149,14 +155,7 @@ multiversion! {
             for x in row.iter_mut() {
                 *x -= mean;
             }
-            let mut squares = [0f32; LANES];
-            for c in row.chunks_exact(LANES) {
-                for (s, x) in squares.iter_mut().zip(c) {
-                    *s += x * x;
-                }
-            }
-            let tail = row.chunks_exact(LANES).remainder().iter().map(|x| x * x).sum::<f32>();
-            let inv = 1.0 / ((squares.iter().sum::<f32>() + tail) / width as f32 + eps).sqrt();
+            let inv = 1.0 / (sum_of(row, |x| x * x) / width as f32 + eps).sqrt();
             for ((x, g), b) in row.iter_mut().zip(gamma).zip(beta) {
                 *x = *x * inv * g + b;
             }
@@ -273,10 +272,6 @@ fn exp(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-    fn isas() -> Vec<Isa> {
-        every_level()
-    }
-
     #[test]
     fn exp_is_within_a_few_ulps_on_softmaxs_range() {
         for i in 0..=87_000 {
@@ -295,7 +290,7 @@ mod tests {
         let xs: Vec<f32> = (-500..500).map(|i| i as f32 / 50.0).collect();
         let t = candle_core::Tensor::new(xs.as_slice(), &candle_core::Device::Cpu).unwrap();
         let exact: Vec<f32> = t.gelu_erf().unwrap().to_vec1().unwrap();
-        for isa in isas() {
+        for isa in every_level() {
             let mut ours = xs.clone();
             gelu(isa, &mut ours);
             for ((o, e), x) in ours.iter().zip(&exact).zip(&xs) {
@@ -312,7 +307,7 @@ mod tests {
             .collect();
         let gamma: Vec<f32> = (0..width).map(|i| 1.0 + i as f32 / 50.0).collect();
         let beta: Vec<f32> = (0..width).map(|i| i as f32 / 100.0).collect();
-        for isa in isas() {
+        for isa in every_level() {
             let mut s = data.clone();
             softmax(isa, &mut s, width, 0.5);
             let mut n = data.clone();
@@ -348,7 +343,7 @@ mod tests {
             .map(|i| ((i * 31) % 17) as f32 / 7.0 - 1.0)
             .collect();
         let query: Vec<f32> = (0..width).map(|i| (i % 5) as f32 / 3.0 - 0.5).collect();
-        for isa in isas() {
+        for isa in every_level() {
             let mut out = vec![f32::NAN; 5];
             dot_rows(isa, &rows, &query, &mut out);
             for (row, got) in rows.chunks(width).zip(&out) {
