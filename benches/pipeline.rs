@@ -8,7 +8,8 @@
 //! picks the encoder's precision. The store is a temporary SQLite database holding the demo's
 //! history and articles, which the pipeline learns from before the timing starts; the timed
 //! tickets then arrive as new incidents, 3 times (new ids each time, so nothing is cached),
-//! and the median run is reported.
+//! each run right after a run of the encoder alone, and the median of the 3 ratios is
+//! reported.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -39,29 +40,45 @@ fn main() {
     let compute = Compute::new(precision);
     let config = bench_config(precision);
 
-    // The encoder alone, as `ticketlens bench embed` measures it.
+    // The encoder alone, as `ticketlens bench embed` measures it, and the pipeline take turns
+    // (alone, pipeline, alone, …): this machine's speed drifts over minutes, and figures taken
+    // one block after the other measured the drift as much as the pipeline.
     let texts: Vec<String> = tickets.iter().filter_map(TicketText::prepared).collect();
     let encoder = model::load(&config.model.manifest, compute).expect("the model loads");
-    let alone = throughput::measure(&encoder, compute, &texts, 32, RUNS).expect("embedding");
-    drop(encoder);
-
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let seconds = runtime.block_on(pipeline_runs(config, &tickets));
-    let mut sorted = seconds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let through = tickets.len() as f64 / sorted[RUNS / 2];
+    let mut pipeline = runtime.block_on(Bench::start(config));
+    let (mut alone, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let run = throughput::measure(&encoder, compute, &texts, 32, 1).expect("embedding");
+        alone.push(run.runs[0]);
+        through.push(runtime.block_on(pipeline.run(&tickets)));
+    }
+    let ratios: Vec<f64> = alone.iter().zip(&through).map(|(a, p)| a / p).collect();
     println!(
-        "{} tickets from {}, {precision} ({} kernels)\n  encoder alone: {:.1} texts/s (runs {})\n  \
-         pipeline:      {:.1} tickets/s (runs {})\n  the pipeline keeps {:.1}% of the encoder's throughput",
+        "{} tickets from {}, {precision} ({} kernels), {RUNS} rounds of encoder alone then pipeline\n  \
+         encoder alone: {:.1} texts/s (runs {})\n  \
+         pipeline:      {:.1} tickets/s (runs {})\n  \
+         the pipeline keeps {:.1}% of the encoder's throughput (median of the rounds; rounds {})",
         tickets.len(),
         input.display(),
         compute.isa.name(),
-        alone.texts_per_s,
-        format_runs(&alone.runs),
-        through,
-        format_runs(&seconds),
-        100.0 * through / alone.texts_per_s
+        texts.len() as f64 / median(&alone),
+        format_runs(&alone),
+        tickets.len() as f64 / median(&through),
+        format_runs(&through),
+        100.0 * median(&ratios),
+        ratios
+            .iter()
+            .map(|r| format!("{:.1}%", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 fn format_runs(seconds: &[f64]) -> String {
@@ -76,37 +93,51 @@ fn bench_config(precision: Precision) -> PipelineConfig {
     config
 }
 
-/// Seconds each run took to drain the tickets through the pipeline.
-async fn pipeline_runs(mut config: PipelineConfig, tickets: &[TicketText]) -> Vec<f64> {
-    let dir = tempfile::tempdir().unwrap();
-    config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = Store::open(&config.store.url).await.unwrap();
-    let fixtures = Path::new("fixtures/demo");
-    let articles: Vec<NewArticle> = jsonl::read(&fixtures.join("articles.jsonl")).unwrap();
-    for article in &articles {
-        store.insert_article(article).await.unwrap();
-    }
-    let history: Vec<FixtureTicket> = jsonl::read(&fixtures.join("history.jsonl")).unwrap();
-    for t in &history {
-        store.insert_ticket(&t.ticket).await.unwrap();
-    }
-    let embedder = pipeline::start_model(&config.model).await.unwrap();
-    let mut pipeline = Pipeline::with_parts(config, store.clone(), embedder)
-        .await
-        .unwrap();
-    pipeline.drain(|_| {}).await.unwrap(); // learns the history: not timed
+/// A pipeline that has learned the demo's history, in a temporary store.
+struct Bench {
+    store: Store,
+    pipeline: Pipeline,
+    _dir: tempfile::TempDir,
+}
 
-    let mut seconds = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
+impl Bench {
+    async fn start(mut config: PipelineConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let store = Store::open(&config.store.url).await.unwrap();
+        let fixtures = Path::new("fixtures/demo");
+        let articles: Vec<NewArticle> = jsonl::read(&fixtures.join("articles.jsonl")).unwrap();
+        for article in &articles {
+            store.insert_article(article).await.unwrap();
+        }
+        let history: Vec<FixtureTicket> = jsonl::read(&fixtures.join("history.jsonl")).unwrap();
+        for t in &history {
+            store.insert_ticket(&t.ticket).await.unwrap();
+        }
+        let embedder = pipeline::start_model(&config.model).await.unwrap();
+        let mut pipeline = Pipeline::with_parts(config, store.clone(), embedder)
+            .await
+            .unwrap();
+        pipeline.drain(|_| {}).await.unwrap(); // learns the history: not timed
+        Self {
+            store,
+            pipeline,
+            _dir: dir,
+        }
+    }
+
+    /// Seconds the pipeline took to drain `tickets`, arriving as new incidents (new ids each
+    /// run, so nothing is cached).
+    async fn run(&mut self, tickets: &[TicketText]) -> f64 {
         for t in tickets {
-            store.insert_ticket(&incident(t)).await.unwrap();
+            self.store.insert_ticket(&incident(t)).await.unwrap();
         }
         let started = Instant::now();
-        let report = pipeline.drain(|_| {}).await.unwrap();
-        seconds.push(started.elapsed().as_secs_f64());
+        let report = self.pipeline.drain(|_| {}).await.unwrap();
+        let seconds = started.elapsed().as_secs_f64();
         assert_eq!(report.read, tickets.len(), "every ticket went through");
+        seconds
     }
-    seconds
 }
 
 fn incident(t: &TicketText) -> NewTicket {

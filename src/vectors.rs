@@ -1,6 +1,9 @@
 //! Exact nearest-neighbour search over unit vectors. A help desk's history is thousands to
 //! tens of thousands of tickets: a scan of contiguous rows is fast enough and never misses.
 
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+
 use crate::model::Isa;
 
 /// Vectors of one dimension in one buffer, row after row: one allocation for a whole history
@@ -46,11 +49,14 @@ impl Rows {
     }
 }
 
-/// Rows of unit vectors with a payload each (a ticket or an article).
+/// Rows of unit vectors with a payload each (a ticket or an article), held in half
+/// precision: a history of 100,000 tickets is 77 MB instead of 154, and a scan reads half the
+/// memory. Rounding moves a cosine by about 1e-4 at most, far below any threshold that
+/// matters; queries and sums stay in f32.
 #[derive(Debug, Clone)]
 pub struct VectorIndex<T> {
     dimension: usize,
-    rows: Vec<f32>,
+    rows: Vec<f16>,
     items: Vec<T>,
 }
 
@@ -61,6 +67,9 @@ pub struct Hit<'a, T> {
     pub similarity: f32,
 }
 
+/// Rows converted back to f32 at a time while scanning: small enough to stay in cache.
+const SCAN_ROWS: usize = 64;
+
 impl<T> VectorIndex<T> {
     pub fn new(dimension: usize) -> Self {
         Self {
@@ -70,14 +79,18 @@ impl<T> VectorIndex<T> {
         }
     }
 
-    /// An index of `items` whose vectors are `rows`, in the same order.
-    pub fn from_rows(rows: Rows, items: Vec<T>) -> Self {
-        assert_eq!(rows.len(), items.len(), "one vector per item");
-        Self {
-            dimension: rows.dimension,
-            rows: rows.data,
-            items,
-        }
+    /// Adds `items`, whose vectors are `rows`, in the same order.
+    pub fn extend(&mut self, rows: &Rows, items: impl IntoIterator<Item = T>) {
+        assert_eq!(
+            rows.dimension, self.dimension,
+            "rows of the wrong dimension"
+        );
+        let before = self.items.len();
+        self.items.extend(items);
+        assert_eq!(self.items.len() - before, rows.len(), "one vector per item");
+        let start = self.rows.len();
+        self.rows.resize(start + rows.data.len(), f16::ZERO);
+        self.rows[start..].convert_from_f32_slice(&rows.data);
     }
 
     /// Adds one item; `vector` must have the index's dimension and unit length.
@@ -87,7 +100,7 @@ impl<T> VectorIndex<T> {
             self.dimension,
             "vector of the wrong dimension"
         );
-        self.rows.extend_from_slice(vector);
+        self.rows.extend(vector.iter().map(|&v| f16::from_f32(v)));
         self.items.push(item);
     }
 
@@ -99,20 +112,35 @@ impl<T> VectorIndex<T> {
         self.items.is_empty()
     }
 
-    /// Every (vector, item) pair, in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[f32], &T)> {
-        self.rows.chunks_exact(self.dimension).zip(&self.items)
+    /// The items, in insertion order.
+    pub fn items(&self) -> impl Iterator<Item = &T> {
+        self.items.iter()
+    }
+
+    /// The cosine similarity of `query` to every item, in insertion order.
+    pub fn similarities(&self, query: &[f32]) -> Vec<f32> {
+        assert_eq!(query.len(), self.dimension, "query of the wrong dimension");
+        let mut out = vec![0f32; self.items.len()];
+        let mut block = vec![0f32; SCAN_ROWS * self.dimension];
+        let isa = Isa::detect();
+        for (rows, out) in self
+            .rows
+            .chunks(block.len().max(1))
+            .zip(out.chunks_mut(SCAN_ROWS))
+        {
+            let block = &mut block[..rows.len()];
+            rows.convert_to_f32_slice(block);
+            crate::model::dot_rows(isa, block, query, out);
+        }
+        out
     }
 
     /// The `k` most similar items that pass `keep`, most similar first.
     pub fn nearest(&self, query: &[f32], k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'_, T>> {
-        assert_eq!(query.len(), self.dimension, "query of the wrong dimension");
-        let mut similarities = vec![0f32; self.items.len()];
-        crate::model::dot_rows(Isa::detect(), &self.rows, query, &mut similarities);
         let mut hits: Vec<Hit<'_, T>> = self
             .items
             .iter()
-            .zip(similarities)
+            .zip(self.similarities(query))
             .filter(|(item, _)| keep(item))
             .map(|(item, similarity)| Hit { item, similarity })
             .collect();
@@ -168,9 +196,48 @@ mod tests {
             hits.iter().map(|h| *h.item).collect::<Vec<_>>(),
             ["north-east", "east"]
         );
-        assert!((hits[0].similarity - 0.96).abs() < 1e-6);
+        // Half precision: 0.6 and 0.8 are stored to within 2.5e-4.
+        assert!((hits[0].similarity - 0.96).abs() < 5e-4);
         let hits = index.nearest(&[0.8, 0.6], 5, |item| item.starts_with("north"));
         assert_eq!(hits.len(), 2);
         assert!(index.nearest(&[1.0, 0.0], 0, |_| true).is_empty());
+    }
+
+    #[test]
+    fn similarities_stay_within_half_precision_of_f32() {
+        let dimension = 384;
+        let unit = |seed: usize| {
+            normalise(
+                (0..dimension)
+                    .map(|i| (((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0) - 1.0)
+                    .collect(),
+            )
+        };
+        let mut rows = Rows::zeros(150, dimension);
+        for i in 0..rows.len() {
+            rows.row_mut(i).copy_from_slice(&unit(i + 1));
+        }
+        let mut index = VectorIndex::new(dimension);
+        index.extend(&rows, 0..rows.len());
+        index.push(&unit(999), rows.len());
+        let query = unit(0);
+        let similarities = index.similarities(&query);
+        assert_eq!(similarities.len(), 151);
+        for (i, s) in similarities.iter().enumerate() {
+            let row = if i < rows.len() {
+                rows.row(i).to_vec()
+            } else {
+                unit(999)
+            };
+            let exact: f64 = row.iter().zip(&query).map(|(a, b)| f64::from(a * b)).sum();
+            assert!(
+                (f64::from(*s) - exact).abs() < 1e-3,
+                "row {i}: {s} vs {exact}"
+            );
+        }
+        assert_eq!(
+            index.items().copied().collect::<Vec<_>>(),
+            (0..151).collect::<Vec<_>>()
+        );
     }
 }

@@ -11,7 +11,7 @@
 
 use super::bm25::Bm25;
 use super::{ArticleRef, Suggested};
-use crate::vectors::{dot, VectorIndex};
+use crate::vectors::VectorIndex;
 
 /// Weight of the BM25 score (scaled to the query's best match) against the similarity.
 const LEXICAL_WEIGHT: f32 = 0.1;
@@ -66,10 +66,21 @@ impl ArticleIndex {
     /// Whether any article is at least `min_similarity` similar to `vector`: what `search`
     /// would find something above, without ranking anything.
     pub fn covers(&self, vector: &[f32], min_similarity: f32) -> bool {
-        self.dense
+        self.similarities(vector)
+            .into_iter()
+            .any(|s| s >= min_similarity)
+    }
+
+    /// Each article's similarity to a query: the mean of the cosines to its title and to its
+    /// whole text (titles are phrased like the questions people ask).
+    fn similarities(&self, query: &[f32]) -> Vec<f32> {
+        let titles = self.titles.similarities(query);
+        let whole = self.dense.similarities(query);
+        titles
             .iter()
-            .zip(self.titles.iter())
-            .any(|((row, _), (title, ()))| similarity(title, row, vector) >= min_similarity)
+            .zip(whole)
+            .map(|(title, whole)| TITLE_WEIGHT * title + (1.0 - TITLE_WEIGHT) * whole)
+            .collect()
     }
 
     /// The `k` best articles for a query (its text and embedding) among those `keep` allows,
@@ -90,19 +101,18 @@ impl ArticleIndex {
         // cannot see does not shape what they are shown.
         let best = self
             .dense
-            .iter()
+            .items()
             .zip(&lexical)
-            .filter(|((_, article), _)| keep(article))
+            .filter(|(article, _)| keep(article))
             .map(|(_, &bm25)| bm25)
             .fold(0f32, f32::max);
         let mut hits: Vec<(f32, f32, &ArticleRef)> = self
             .dense
-            .iter()
-            .zip(self.titles.iter())
+            .items()
+            .zip(self.similarities(vector))
             .zip(&lexical)
-            .filter(|(((_, article), _), _)| keep(article))
-            .filter_map(|(((row, article), (title, ())), &bm25)| {
-                let similarity = similarity(title, row, vector);
+            .filter(|((article, _), _)| keep(article))
+            .filter_map(|((article, similarity), &bm25)| {
                 let lexical = if best > 0.0 { bm25 / best } else { 0.0 };
                 (similarity >= min_similarity).then_some((
                     similarity + LEXICAL_WEIGHT * lexical,
@@ -123,10 +133,4 @@ impl ArticleIndex {
             })
             .collect()
     }
-}
-
-/// An article's similarity to a query: the mean of the cosines to its title and to its
-/// whole text (titles are phrased like the questions people ask).
-fn similarity(title: &[f32], whole: &[f32], query: &[f32]) -> f32 {
-    TITLE_WEIGHT * dot(title, query) + (1.0 - TITLE_WEIGHT) * dot(whole, query)
 }

@@ -10,7 +10,7 @@ mod public;
 mod system;
 mod writeback;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +39,10 @@ use crate::triage::{
 };
 use crate::vectors::{Rows, VectorIndex};
 use system::TicketSystem;
+
+/// Tickets read from the store at a time while the knowledge is rebuilt: a page's rows and
+/// texts are a few megabytes, whatever the history's size.
+const READ_PAGE: usize = 5_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -258,57 +262,63 @@ impl Pipeline {
 
     /// Rebuilds the history and open-ticket indexes from the store (embedding only what is
     /// new) and retrains if due. Articles are reloaded on their own ([`Pipeline::reload_articles`]).
+    /// The store is read a page at a time: what stays is the indexes and the training window.
     pub async fn reload_knowledge(&mut self) -> Result<(), PipelineError> {
-        // One read of the store: the resolved tickets are the history, the others are open.
-        let (open, resolved): (Vec<TicketRow>, Vec<TicketRow>) = self
-            .store
-            .tickets()
-            .await?
-            .into_iter()
-            .partition(TicketRow::is_open);
-        let (usable, texts) = prepared_texts(&resolved);
-        let bar = crate::progress::bar(texts.len() as u64, "embedding history");
-        let vectors = embed_cached(
-            &self.store,
-            &self.embedder,
-            OwnerKind::Ticket,
-            &texts,
-            |n| bar.inc(n),
-        )
-        .await?;
-        bar.finish_and_clear();
+        let dimension = self.embedder.dimension();
+        let (mut history, mut open) = (VectorIndex::new(dimension), VectorIndex::new(dimension));
         // The classifiers learn from the most recent labelled tickets (the store is read in
         // id order): a desk's categories drift, and training time and memory stay bounded
         // however old the store.
-        let labelled: Vec<usize> = (0..usable.len())
-            .filter(|&i| usable[i].category.is_some() || usable[i].urgency.is_some())
-            .collect();
-        let window = &labelled[labelled
-            .len()
-            .saturating_sub(self.config.triage.training_window)..];
-        let examples: Vec<Example> = window
-            .iter()
-            .map(|&i| Example {
-                ticket_id: usable[i].id,
-                text: texts[i].1.clone(),
-                embedding: vectors.row(i).to_vec(),
-                category: usable[i].category.clone(),
-                urgency: usable[i].urgency.clone(),
-            })
-            .collect();
-        let items = usable.into_iter().map(past_ticket).collect();
-        drop(texts);
-        self.triage.history = VectorIndex::from_rows(vectors, items);
-        self.history_ids = self.triage.history.iter().map(|(_, p)| p.id).collect();
-        drop(resolved);
+        let window = self.config.triage.training_window;
+        let mut examples: VecDeque<Example> = VecDeque::new();
+        let mut labelled = 0;
+        let bar = crate::progress::bar(0, "embedding history");
+        let mut after = i64::MIN;
+        loop {
+            let page = self.store.tickets_after(after, READ_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            // The resolved tickets are the history, the others are open.
+            let (open_rows, resolved): (Vec<TicketRow>, Vec<TicketRow>) =
+                page.into_iter().partition(TicketRow::is_open);
 
-        let (usable, texts) = prepared_texts(&open);
-        let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
-        self.open_ids = usable.iter().map(|row| row.id).collect();
-        self.open = VectorIndex::from_rows(vectors, usable.into_iter().map(past_ticket).collect());
-        drop((texts, open));
-        // Last, with the store's rows dropped: training holds the most memory.
-        self.retrain_if_due(examples, labelled.len()).await
+            let (usable, texts) = prepared_texts(&resolved);
+            bar.inc_length(texts.len() as u64);
+            let vectors = embed_cached(
+                &self.store,
+                &self.embedder,
+                OwnerKind::Ticket,
+                &texts,
+                |n| bar.inc(n),
+            )
+            .await?;
+            for (i, row) in usable.iter().enumerate() {
+                if row.category.is_none() && row.urgency.is_none() {
+                    continue;
+                }
+                labelled += 1;
+                examples.push_back(Example {
+                    ticket_id: row.id,
+                    text: texts[i].1.clone(),
+                    embedding: vectors.row(i).to_vec(),
+                    category: row.category.clone(),
+                    urgency: row.urgency.clone(),
+                });
+                if examples.len() > window {
+                    examples.pop_front();
+                }
+            }
+            history.extend(&vectors, usable.into_iter().map(past_ticket));
+
+            let (usable, texts) = prepared_texts(&open_rows);
+            let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
+            open.extend(&vectors, usable.into_iter().map(past_ticket));
+        }
+        bar.finish_and_clear();
+        self.history_ids = history.items().map(|p| p.id).collect();
+        self.open_ids = open.items().map(|p| p.id).collect();
+        (self.triage.history, self.open) = (history, open);
+        self.retrain_if_due(examples.into(), labelled).await
     }
 
     /// Rebuilds the article index from the store's published articles; an edited article is

@@ -225,6 +225,20 @@ impl Store {
         self.tickets_where("ORDER BY id", &[]).await
     }
 
+    /// Up to `limit` tickets of id above `after`, by id: the store read a page at a time, so
+    /// that a history of any size is never all in memory as rows.
+    pub async fn tickets_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        self.tickets_where(
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            &[Bind::Int(after), Bind::Int(limit as i64)],
+        )
+        .await
+    }
+
     /// Resolved and closed tickets created at or after `since`, by id.
     pub async fn resolved_since(&self, since: DateTime<Utc>) -> Result<Vec<TicketRow>, StoreError> {
         let since = stamp(since);

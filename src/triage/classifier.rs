@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::calibrate::{self, Isotonic, Outcome};
-use super::features::{Features, Featurizer, TermNames};
+use super::features::{Features, Featurizer};
 use super::linear::{LinearModel, LinearSettings};
 use super::Prediction;
 use crate::metrics;
@@ -168,7 +168,7 @@ impl Classifier {
         embedding: &[f32],
     ) -> (Option<Prediction>, Option<Prediction>) {
         let x = self.featurizer.features(text, embedding);
-        let names = TermNames::of(text);
+        let names = self.featurizer.term_names(text);
         let predict = |model: &Option<FieldModel>| {
             model.as_ref().map(|m| {
                 let scores = offset(&m.linear.scores(&x), &m.offsets);
