@@ -17,7 +17,8 @@ use std::time::Instant;
 use ticketlens::config::{PipelineConfig, StoreKind};
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl;
-use ticketlens::model::{self, throughput, Compute, Precision};
+use ticketlens::model::throughput::{self, median};
+use ticketlens::model::{self, Compute, Precision};
 use ticketlens::pipeline::{self, Pipeline};
 use ticketlens::store::{NewArticle, NewTicket, Store};
 use ticketlens::text::TicketText;
@@ -75,12 +76,6 @@ fn main() {
     );
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
-}
-
 fn format_runs(seconds: &[f64]) -> String {
     let runs: Vec<String> = seconds.iter().map(|s| format!("{s:.2} s")).collect();
     runs.join(", ")
@@ -95,7 +90,6 @@ fn bench_config(precision: Precision) -> PipelineConfig {
 
 /// A pipeline that has learned the demo's history, in a temporary store.
 struct Bench {
-    store: Store,
     pipeline: Pipeline,
     _dir: tempfile::TempDir,
 }
@@ -115,12 +109,9 @@ impl Bench {
             store.insert_ticket(&t.ticket).await.unwrap();
         }
         let embedder = pipeline::start_model(&config.model).await.unwrap();
-        let mut pipeline = Pipeline::with_parts(config, store.clone(), embedder)
-            .await
-            .unwrap();
+        let mut pipeline = Pipeline::with_parts(config, store, embedder).await.unwrap();
         pipeline.drain(|_| {}).await.unwrap(); // learns the history: not timed
         Self {
-            store,
             pipeline,
             _dir: dir,
         }
@@ -130,7 +121,8 @@ impl Bench {
     /// run, so nothing is cached).
     async fn run(&mut self, tickets: &[TicketText]) -> f64 {
         for t in tickets {
-            self.store.insert_ticket(&incident(t)).await.unwrap();
+            let store = self.pipeline.store();
+            store.insert_ticket(&incident(t)).await.unwrap();
         }
         let started = Instant::now();
         let report = self.pipeline.drain(|_| {}).await.unwrap();

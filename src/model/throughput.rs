@@ -66,9 +66,7 @@ pub fn measure<E: Encoder>(
         pass()?;
         seconds.push(started.elapsed().as_secs_f64());
     }
-    let mut sorted = seconds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2].max(f64::EPSILON);
+    let median = median(&seconds).max(f64::EPSILON);
     Ok(Throughput {
         texts_per_s: texts.len() as f64 / median,
         tokens_per_s: tokens as f64 / median,
@@ -80,6 +78,14 @@ pub fn measure<E: Encoder>(
         batch,
         runs: seconds,
     })
+}
+
+/// The middle value (the upper of the two middle ones for an even count); `values` must not
+/// be empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 #[cfg(test)]

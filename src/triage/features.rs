@@ -274,8 +274,8 @@ impl Featurizer {
                 })
                 .collect();
             let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-            for (slot, w) in weighted {
-                if let Some(slot) = slot.filter(|_| norm > 0.0) {
+            if norm > 0.0 {
+                for (slot, w) in weighted.into_iter().filter_map(|(s, w)| Some((s?, w))) {
                     out.indices.push(slot);
                     out.values.push(w / norm);
                 }
