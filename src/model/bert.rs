@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device};
-use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -43,13 +41,8 @@ impl BertEncoder {
             .map_err(|e| load_error(format!("truncation: {e}")))?;
         tokenizer.with_padding(None);
 
-        let device = Device::Cpu;
         let weights = dir.join("model.safetensors");
-        // SAFETY: the file was verified against its hash when installed and is not written to
-        // while mapped; candle needs the mapping to outlive the model, which owns it.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &device) }
-            .map_err(|e| load_error(e.to_string()))?;
-        let model = Bert::load(vb, &config, compute.precision, compute.isa)
+        let model = Bert::load(&weights, &config, compute.precision, compute.isa)
             .map_err(|e| load_error(e.to_string()))?;
         let version = manifest.version_for(compute.precision);
         Ok(Self {

@@ -8,8 +8,10 @@
 //! biases and residual connections are added by the products themselves (they accumulate into
 //! their output); softmax and its scaling are one pass.
 
-use candle_core::{Result, Tensor};
-use candle_nn::VarBuilder;
+use std::path::Path;
+
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Result};
 use candle_transformers::models::bert::Config;
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -66,14 +68,54 @@ struct Scratch {
     quantized: QuantizedRows,
 }
 
-fn values(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Vec<f32>> {
-    vb.get(shape, name)?.flatten_all()?.to_vec1()
+/// The tensors of a safetensors file under a name prefix, read straight from its mapping:
+/// each weight is copied once, into the buffer the model keeps. (Through candle's tensors
+/// it was copied three times, and the allocator kept the model's size again after loading.)
+struct Tensors<'a> {
+    file: &'a MmapedSafetensors,
+    prefix: String,
+}
+
+impl Tensors<'_> {
+    fn pp(&self, name: impl std::fmt::Display) -> Self {
+        Self {
+            file: self.file,
+            prefix: format!("{}{name}.", self.prefix),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.file.get(&format!("{}{name}", self.prefix)).is_ok()
+    }
+
+    /// The values of tensor `name`, which must be fp32 of `shape`, row-major.
+    fn values(&self, shape: &[usize], name: &str) -> Result<Vec<f32>> {
+        let name = format!("{}{name}", self.prefix);
+        let view = self.file.get(&name)?;
+        let dtype = DType::try_from(view.dtype())?;
+        if dtype != DType::F32 || view.shape() != shape {
+            candle_core::bail!("{name} is {dtype:?} {:?}, not F32 {shape:?}", view.shape());
+        }
+        Ok(view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
 }
 
 impl Bert {
-    pub fn load(vb: VarBuilder, config: &Config, precision: Precision, isa: Isa) -> Result<Self> {
+    /// Reads the weights of `config`'s model from the safetensors file `path`.
+    pub fn load(path: &Path, config: &Config, precision: Precision, isa: Isa) -> Result<Self> {
+        // SAFETY: the file was verified against its hash when installed and is not written to
+        // while mapped; the mapping is dropped once the weights are copied out.
+        let file = unsafe { MmapedSafetensors::new(path)? };
+        let vb = Tensors {
+            file: &file,
+            prefix: String::new(),
+        };
         // Checkpoints saved from a task model carry a "bert." prefix.
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
+        let vb = if vb.contains("embeddings.word_embeddings.weight") {
             vb
         } else {
             vb.pp("bert")
@@ -86,15 +128,10 @@ impl Bert {
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(&vb.pp(format!("encoder.layer.{i}")), config, precision))
             .collect::<Result<_>>()?;
-        let token_types = values(
-            &e,
-            &[config.type_vocab_size, h],
-            "token_type_embeddings.weight",
-        )?;
+        let token_types = e.values(&[config.type_vocab_size, h], "token_type_embeddings.weight")?;
         Ok(Self {
-            words: values(&e, &[config.vocab_size, h], "word_embeddings.weight")?,
-            positions: values(
-                &e,
+            words: e.values(&[config.vocab_size, h], "word_embeddings.weight")?,
+            positions: e.values(
                 &[config.max_position_embeddings, h],
                 "position_embeddings.weight",
             )?,
@@ -223,6 +260,17 @@ impl Bert {
     }
 }
 
+/// The (columns × rows) transpose of a row-major (rows × columns) matrix.
+fn transpose(m: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+    let mut t = vec![0.0; m.len()];
+    for (r, row) in m.chunks_exact(columns).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
 /// One fp32 matrix product `dst (+)= lhs · rhs` for the gemm crate, which picks its kernel
 /// for the CPU at run time. Operands are (pointer, row stride, column stride); `dst` is
 /// row-major with the given row stride.
@@ -265,7 +313,7 @@ unsafe fn product(p: Product) {
 }
 
 impl Layer {
-    fn load(vb: &VarBuilder, config: &Config, precision: Precision) -> Result<Self> {
+    fn load(vb: &Tensors, config: &Config, precision: Precision) -> Result<Self> {
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let eps = config.layer_norm_eps as f32;
         let a = vb.pp("attention");
@@ -282,10 +330,10 @@ impl Layer {
 }
 
 impl Norm {
-    fn load(vb: &VarBuilder, width: usize, eps: f32) -> Result<Self> {
+    fn load(vb: &Tensors, width: usize, eps: f32) -> Result<Self> {
         Ok(Self {
-            gamma: values(vb, &[width], "weight")?,
-            beta: values(vb, &[width], "bias")?,
+            gamma: vb.values(&[width], "weight")?,
+            beta: vb.values(&[width], "bias")?,
             eps,
         })
     }
@@ -299,7 +347,7 @@ impl Linear {
     /// The layers `parts` (each `outputs` × `inputs`) as one whose outputs are theirs side by
     /// side.
     fn load(
-        parts: &[VarBuilder],
+        parts: &[Tensors],
         inputs: usize,
         outputs: usize,
         precision: Precision,
@@ -307,15 +355,12 @@ impl Linear {
         let mut weights = Vec::with_capacity(parts.len() * outputs * inputs);
         let mut bias = Vec::with_capacity(parts.len() * outputs);
         for vb in parts {
-            weights.extend(values(vb, &[outputs, inputs], "weight")?);
-            bias.extend(values(vb, &[outputs], "bias")?);
+            weights.extend(vb.values(&[outputs, inputs], "weight")?);
+            bias.extend(vb.values(&[outputs], "bias")?);
         }
         let outputs = bias.len();
         let weights = match precision {
-            Precision::Fp32 => {
-                let w = Tensor::from_vec(weights, (outputs, inputs), &candle_core::Device::Cpu)?;
-                Weights::F32(w.t()?.contiguous()?.flatten_all()?.to_vec1()?)
-            }
+            Precision::Fp32 => Weights::F32(transpose(&weights, outputs, inputs)),
             Precision::Int8 => Weights::Int8(QuantizedMatrix::new(&weights, outputs, inputs)),
         };
         Ok(Self {

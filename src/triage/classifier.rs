@@ -177,9 +177,12 @@ impl Classifier {
                     label: m.classes[class].clone(),
                     confidence: m.calibration.apply(raw),
                     threshold: m.thresholds[class],
-                    terms: self
-                        .featurizer
-                        .top_terms_of(&x, &names, &m.linear.weights[class], 5),
+                    terms: self.featurizer.top_terms_of(
+                        &x,
+                        &names,
+                        |i| m.linear.weights[class].get(i),
+                        5,
+                    ),
                 }
             })
         };
