@@ -150,13 +150,19 @@ impl<'a> Features<'a> {
     }
 
     pub fn dot(&self, weights: &[f32]) -> f32 {
+        self.dot_with(|i| weights[i as usize], self.dense_weights(weights))
+    }
+
+    /// The dot product with weights that are not one slice: `weight(i)` for the sparse
+    /// entries, `embedding_weights` for the embedding's block.
+    pub fn dot_with(&self, weight: impl Fn(u32) -> f32, embedding_weights: &[f32]) -> f32 {
         let sparse: f32 = self
             .indices
             .iter()
             .zip(&self.values)
-            .map(|(&i, &v)| weights[i as usize] * v)
+            .map(|(&i, &v)| weight(i) * v)
             .sum();
-        sparse + crate::vectors::dot(self.embedding, self.dense_weights(weights))
+        sparse + crate::vectors::dot(self.embedding, embedding_weights)
     }
 
     pub fn squared_norm(&self) -> f32 {
