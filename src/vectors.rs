@@ -67,9 +67,6 @@ pub struct Hit<'a, T> {
     pub similarity: f32,
 }
 
-/// Rows converted back to f32 at a time while scanning: small enough to stay in cache.
-const SCAN_ROWS: usize = 64;
-
 impl<T> VectorIndex<T> {
     pub fn new(dimension: usize) -> Self {
         Self {
@@ -121,17 +118,8 @@ impl<T> VectorIndex<T> {
     pub fn similarities(&self, query: &[f32]) -> Vec<f32> {
         assert_eq!(query.len(), self.dimension, "query of the wrong dimension");
         let mut out = vec![0f32; self.items.len()];
-        let mut block = vec![0f32; SCAN_ROWS * self.dimension];
-        let isa = Isa::detect();
-        for (rows, out) in self
-            .rows
-            .chunks(block.len().max(1))
-            .zip(out.chunks_mut(SCAN_ROWS))
-        {
-            let block = &mut block[..rows.len()];
-            rows.convert_to_f32_slice(block);
-            crate::model::dot_rows(isa, block, query, out);
-        }
+        let rows: &[u16] = self.rows.reinterpret_cast();
+        crate::model::dot_rows_f16(Isa::detect(), rows, query, &mut out);
         out
     }
 

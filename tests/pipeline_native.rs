@@ -43,6 +43,7 @@ on_both_databases!(
     rejections_and_merges_outlive_the_next_clustering_run,
     a_new_incident_joins_its_problem_as_it_is_triaged,
     what_agents_and_monitoring_read_answers_on_every_database,
+    a_ticket_edited_after_its_text_went_to_the_model_is_triaged_on_its_new_text,
 );
 
 /// A store with a little labelled history and a few articles, and a pipeline over it.
@@ -481,4 +482,70 @@ async fn what_agents_and_monitoring_read_answers_on_every_database(db: TestDb) {
         ),
         (2, 1, 1, 1)
     );
+}
+
+/// The model starts on the next batch's first texts while a batch is written (SQLite): an
+/// edit in between must not leave the ticket with the vector of its old text.
+async fn a_ticket_edited_after_its_text_went_to_the_model_is_triaged_on_its_new_text(db: TestDb) {
+    let (store, mut pipeline) = small_pipeline(&db, 2).await;
+    insert_open(
+        &store,
+        &[
+            "VPN disconnects hourly",
+            "Printer jammed again",
+            "Outlook will not open",
+            "Wi-Fi drops in room 4",
+        ],
+    )
+    .await;
+    let edited = store.tickets().await.unwrap().last().unwrap().id - 1;
+    // Up to the batch of the first two open tickets (the history's batches come first).
+    let mut triaged = 0;
+    while triaged < 2 {
+        triaged += pipeline.step().await.unwrap().unwrap().triaged;
+    }
+    assert_eq!(triaged, 2);
+    let new_subject = "Laptop battery swells and the case cracks";
+    sqlx::query(
+        &store
+            .backend()
+            .sql("UPDATE tickets SET subject = ? WHERE id = ?"),
+    )
+    .bind(new_subject)
+    .bind(edited)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let rest = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(
+        rest.triaged, 2,
+        "the edit moved the ticket behind the other"
+    );
+
+    let embedder = pipeline.embedder();
+    let expected = embedder
+        .embed(vec![new_subject.to_owned()])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let wanted = [(edited, ticketlens::pipeline::text_hash(new_subject))];
+    let mut rows = ticketlens::vectors::Rows::zeros(1, embedder.dimension());
+    let found = store
+        .cached_embeddings(
+            ticketlens::store::OwnerKind::Ticket,
+            embedder.version(),
+            &wanted,
+            &mut rows,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found, [true], "the new text was embedded and cached");
+    let similarity = common::cosine(rows.row(0), &expected);
+    assert!(
+        similarity > 0.999,
+        "cosine to the new text's vector: {similarity}"
+    );
+    let outcome = triage_rows(&store).await;
+    assert_eq!(outcome.len(), 4);
 }

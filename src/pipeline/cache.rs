@@ -97,11 +97,20 @@ const AHEAD: usize = 8;
 /// The part of the misses on its way to the model, and its request.
 type Pending = (Range<usize>, JoinHandle<Result<Vec<Vec<f32>>, EmbedError>>);
 
+/// The first texts of the next batch, on their way to the model while this batch is written
+/// and the next one read: the model would otherwise wait out every batch's end (commit,
+/// caching, the next read). `keys` are the (owner id, text hash) of the texts sent.
+pub(super) struct Speculation {
+    keys: Vec<(i64, String)>,
+    task: JoinHandle<Result<Vec<Vec<f32>>, EmbedError>>,
+}
+
 /// The vectors of a batch's texts, handed out in order: cached ones at once, the others
 /// embedded a few requests ahead, so that the model works on the next tickets while the
 /// caller triages and writes the current ones (the two would otherwise take turns, one core
-/// idle). What was embedded is cached by [`Ahead::finish`], once the batch's transaction is
-/// over (SQLite has one writer).
+/// idle). Once the batch's own texts are sent, the first texts of the next batch follow
+/// ([`Ahead::then`]). What was embedded is cached by [`Ahead::finish`], once the batch's
+/// transaction is over (SQLite has one writer).
 pub(super) struct Ahead {
     embedder: Embedder,
     kind: OwnerKind,
@@ -112,15 +121,20 @@ pub(super) struct Ahead {
     sent: usize,
     pending: Option<Pending>,
     next: usize,
+    /// Texts of the next batch to send once this batch's are all sent, and their request.
+    upcoming: Vec<(i64, String)>,
+    speculation: Option<Speculation>,
 }
 
 impl Ahead {
-    /// Reads the cache for `items` (owner id, text) and sends the first misses to the model.
+    /// Reads the cache for `items` (owner id, text) and sends the first misses to the model,
+    /// unless `guessed`, the previous batch's [`Speculation`], already holds them.
     pub async fn start(
         store: &Store,
         embedder: &Embedder,
         kind: OwnerKind,
         items: Vec<(i64, String)>,
+        guessed: Option<Speculation>,
     ) -> Result<Self, PipelineError> {
         let cached = Cached::read(store, embedder, kind, &items).await?;
         let mut ahead = Self {
@@ -131,24 +145,74 @@ impl Ahead {
             sent: 0,
             pending: None,
             next: 0,
+            upcoming: Vec::new(),
+            speculation: None,
         };
-        ahead.send();
+        match guessed {
+            Some(guess) if ahead.begins_with(&guess.keys) => {
+                ahead.sent = guess.keys.len();
+                ahead.pending = Some((0..ahead.sent, guess.task));
+            }
+            // The next batch turned out otherwise: its guess is not waited for.
+            guess => {
+                if let Some(guess) = guess {
+                    guess.task.abort();
+                }
+                ahead.send();
+            }
+        }
         Ok(ahead)
+    }
+
+    /// Whether the first misses are the texts of `keys`, in order.
+    fn begins_with(&self, keys: &[(i64, String)]) -> bool {
+        let missing = &self.cached.missing;
+        keys.len() <= missing.len()
+            && keys
+                .iter()
+                .zip(missing)
+                .all(|(key, &i)| *key == self.cached.keys[i])
+    }
+
+    /// Texts (owner id, text) of the next batch, sent to the model once this batch's misses
+    /// are: the caller passes those without a cached vector ([`first_misses`]).
+    pub fn then(&mut self, upcoming: Vec<(i64, String)>) {
+        self.upcoming = upcoming;
+        if self.pending.is_none() {
+            self.send();
+        }
     }
 
     fn send(&mut self) {
         let chunk = self.sent..(self.sent + AHEAD).min(self.cached.missing.len());
         if chunk.is_empty() {
+            self.speculate();
             return;
         }
         let texts = self.cached.missing[chunk.clone()]
             .iter()
             .map(|&i| self.items[i].1.clone())
             .collect();
-        let embedder = self.embedder.clone();
-        let task = tokio::spawn(async move { embedder.embed(texts).await });
         self.sent = chunk.end;
-        self.pending = Some((chunk, task));
+        self.pending = Some((chunk, self.request(texts)));
+    }
+
+    fn speculate(&mut self) {
+        if self.upcoming.is_empty() || self.speculation.is_some() {
+            return;
+        }
+        let upcoming = std::mem::take(&mut self.upcoming);
+        let (keys, texts) = upcoming
+            .into_iter()
+            .map(|(id, text)| ((id, text_hash(&text)), text))
+            .unzip();
+        let task = self.request(texts);
+        self.speculation = Some(Speculation { keys, task });
+    }
+
+    fn request(&self, texts: Vec<String>) -> JoinHandle<Result<Vec<Vec<f32>>, EmbedError>> {
+        let embedder = self.embedder.clone();
+        tokio::spawn(async move { embedder.embed(texts).await })
     }
 
     /// The vector of the next item.
@@ -177,7 +241,8 @@ impl Ahead {
     }
 
     /// Caches what was embedded (the batch's vectors are kept whether or not the batch was).
-    pub async fn finish(self, store: &Store) -> Result<(), PipelineError> {
+    /// Returns the request for the next batch's first texts, if one was sent.
+    pub async fn finish(mut self, store: &Store) -> Result<Option<Speculation>, PipelineError> {
         let Cached {
             keys,
             rows,
@@ -194,15 +259,35 @@ impl Ahead {
         store
             .cache_embeddings(self.kind, self.embedder.version(), &entries)
             .await?;
-        Ok(())
+        Ok(self.speculation.take())
     }
 }
 
 impl Drop for Ahead {
-    /// A batch that failed half-way stops the request on its way.
+    /// A batch that failed half-way stops the requests on their way.
     fn drop(&mut self) {
         if let Some((_, task)) = &self.pending {
             task.abort();
         }
+        if let Some(guess) = &self.speculation {
+            guess.task.abort();
+        }
     }
+}
+
+/// What a batch of `items` (owner id, text) would send to the model first: its first texts
+/// without a cached vector, one request's worth.
+pub(super) async fn first_misses(
+    store: &Store,
+    embedder: &Embedder,
+    kind: OwnerKind,
+    mut items: Vec<(i64, String)>,
+) -> Result<Vec<(i64, String)>, PipelineError> {
+    let cached = Cached::read(store, embedder, kind, &items).await?;
+    Ok(cached
+        .missing
+        .iter()
+        .take(AHEAD)
+        .map(|&i| std::mem::take(&mut items[i]))
+        .collect())
 }

@@ -19,8 +19,8 @@ use chrono::Utc;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use cache::Ahead;
 pub use cache::{embed_cached, text_hash};
+use cache::{Ahead, Speculation};
 pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
@@ -139,6 +139,8 @@ pub struct Pipeline {
     system: TicketSystem,
     /// Set for a dry run: nothing is written to the ticket system or acknowledged.
     dry_run: Option<DryRun>,
+    /// The next batch's first texts, sent to the model as the last batch ended.
+    speculation: Option<Speculation>,
 }
 
 /// A dry run's progress: the batches are never acknowledged, so it keeps its own place.
@@ -232,6 +234,7 @@ impl Pipeline {
             worker,
             system: TicketSystem::Native,
             dry_run: None,
+            speculation: None,
         };
         pipeline.reload_knowledge().await?;
         pipeline.reload_articles().await?;
@@ -489,8 +492,16 @@ impl Pipeline {
             .zip(&prepared)
             .filter_map(|(row, p)| p.as_ref().ok().map(|p| (row.id, p.text.clone())))
             .collect();
-        let mut vectors =
-            Ahead::start(&self.store, &self.embedder, OwnerKind::Ticket, texts).await?;
+        let guessed = self.speculation.take();
+        let mut vectors = Ahead::start(
+            &self.store,
+            &self.embedder,
+            OwnerKind::Ticket,
+            texts,
+            guessed,
+        )
+        .await?;
+        vectors.then(self.upcoming(&claim).await?);
 
         let mut report = BatchReport {
             read: rows.len(),
@@ -587,7 +598,7 @@ impl Pipeline {
             }
             None => writer.commit().await?,
         }
-        vectors.finish(&self.store).await?;
+        self.speculation = vectors.finish(&self.store).await?;
 
         // Tickets resolved in this batch are new history for the next ones. A replay of
         // history the index already holds (a first run over an old store) is not.
@@ -598,6 +609,20 @@ impl Pipeline {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))
+    }
+
+    /// The first texts without a cached vector of the batch that follows `claim`'s, read and
+    /// not taken, for the model to start on while this batch is written. Only a cursor says
+    /// what comes next (a lease's next batch is whatever the other workers leave).
+    async fn upcoming(&self, claim: &Claim) -> Result<Vec<(i64, String)>, PipelineError> {
+        let Claim::Cursor(position) = claim else {
+            return Ok(Vec::new());
+        };
+        let batch = self.config.source.batch_size;
+        let mut rows = self.store.changes_after(*position, batch).await?;
+        rows.retain(TicketRow::is_open);
+        let (_, texts) = prepared_texts(&rows);
+        cache::first_misses(&self.store, &self.embedder, OwnerKind::Ticket, texts).await
     }
 
     /// The next batch: the store's, or in a dry run the one after the last batch looked at.
