@@ -94,15 +94,18 @@ impl Cached {
 /// the next few tickets while the current few are triaged and written.
 const AHEAD: usize = 8;
 
+/// A request to the model: the vectors of its texts, in order.
+type Request = JoinHandle<Result<Vec<Vec<f32>>, EmbedError>>;
+
 /// The part of the misses on its way to the model, and its request.
-type Pending = (Range<usize>, JoinHandle<Result<Vec<Vec<f32>>, EmbedError>>);
+type Pending = (Range<usize>, Request);
 
 /// The first texts of the next batch, on their way to the model while this batch is written
 /// and the next one read: the model would otherwise wait out every batch's end (commit,
 /// caching, the next read). `keys` are the (owner id, text hash) of the texts sent.
 pub(super) struct Speculation {
     keys: Vec<(i64, String)>,
-    task: JoinHandle<Result<Vec<Vec<f32>>, EmbedError>>,
+    task: Request,
 }
 
 /// The vectors of a batch's texts, handed out in order: cached ones at once, the others
@@ -154,12 +157,11 @@ impl Ahead {
                 ahead.pending = Some((0..ahead.sent, guess.task));
             }
             // The next batch turned out otherwise: its guess is not waited for.
-            guess => {
-                if let Some(guess) = guess {
-                    guess.task.abort();
-                }
+            Some(stale) => {
+                stale.task.abort();
                 ahead.send();
             }
+            None => ahead.send(),
         }
         Ok(ahead)
     }
@@ -210,7 +212,7 @@ impl Ahead {
         self.speculation = Some(Speculation { keys, task });
     }
 
-    fn request(&self, texts: Vec<String>) -> JoinHandle<Result<Vec<Vec<f32>>, EmbedError>> {
+    fn request(&self, texts: Vec<String>) -> Request {
         let embedder = self.embedder.clone();
         tokio::spawn(async move { embedder.embed(texts).await })
     }
