@@ -508,6 +508,12 @@ impl Pipeline {
             ..Default::default()
         };
         let mut writer = self.store.begin_batch().await?;
+        let usable: Vec<i64> = open
+            .iter()
+            .zip(&prepared)
+            .filter_map(|(row, p)| p.is_ok().then_some(row.id))
+            .collect();
+        let mut current_fields = writer.current_fields(&usable).await?;
         for (row, prepared) in open.iter().zip(&prepared) {
             report.triaged += 1;
             let prepared = match prepared {
@@ -528,7 +534,9 @@ impl Pipeline {
             };
             let vector = vectors.next().await?;
             let verdict = self.triage.verdict(&prepared.text, vector, None);
-            let current = writer.current_fields(row.id).await?;
+            let current = current_fields
+                .remove(&row.id)
+                .ok_or(StoreError::NoSuchTicket(row.id))?;
             let query = Query {
                 text: &prepared.text,
                 vector,

@@ -1,5 +1,7 @@
 //! One batch of results, written in one transaction together with its acknowledgement.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sqlx::{Any, Row, Transaction};
 
@@ -36,23 +38,36 @@ impl<'c> BatchWriter<'c> {
         Self { tx, backend }
     }
 
-    /// The ticket's fields as they are now, inside this transaction.
-    pub async fn current_fields(&mut self, ticket_id: i64) -> Result<CurrentFields, StoreError> {
-        let row = sqlx::query(
-            &self
-                .backend
-                .sql("SELECT category, urgency, impact, priority FROM tickets WHERE id = ?"),
-        )
-        .bind(ticket_id)
-        .fetch_optional(&mut *self.tx)
-        .await?
-        .ok_or(StoreError::NoSuchTicket(ticket_id))?;
-        Ok(CurrentFields {
-            category: row.try_get("category")?,
-            urgency: row.try_get("urgency")?,
-            impact: row.try_get("impact")?,
-            priority: row.try_get("priority")?,
-        })
+    /// The fields of the tickets `ids` as they are now, inside this transaction: one query for
+    /// a batch, not one per ticket. Every id must be a ticket.
+    pub async fn current_fields(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, CurrentFields>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Integers, so written into the statement rather than bound one placeholder each.
+        let ids_sql: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let sql = format!(
+            "SELECT id, category, urgency, impact, priority FROM tickets WHERE id IN ({})",
+            ids_sql.join(", ")
+        );
+        let rows = sqlx::query(&sql).fetch_all(&mut *self.tx).await?;
+        let mut fields = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let current = CurrentFields {
+                category: row.try_get("category")?,
+                urgency: row.try_get("urgency")?,
+                impact: row.try_get("impact")?,
+                priority: row.try_get("priority")?,
+            };
+            fields.insert(row.try_get::<i64, _>("id")?, current);
+        }
+        if let Some(&missing) = ids.iter().find(|id| !fields.contains_key(id)) {
+            return Err(StoreError::NoSuchTicket(missing));
+        }
+        Ok(fields)
     }
 
     /// Sets `field` to `value` only if it is still empty; says whether it did. The guard is in

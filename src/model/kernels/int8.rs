@@ -5,8 +5,8 @@
 //! The unsigned-times-signed byte products are what AVX-512 VNNI's `vpdpbusd` computes (64
 //! per instruction, against 16 for an fp32 FMA). Activations are stored as `q + 128` so they
 //! are unsigned, and `128·Σw` is taken off again per output. AVX2 has no `vpdpbusd`; its
-//! kernel builds the same sums from `vpmaddubsw` and `vpmaddwd`. Integer sums are exact, so
-//! the portable kernel gives bit-for-bit the results of either.
+//! kernel multiplies the same values widened to i16 with `vpmaddwd`. Integer sums are exact,
+//! so the portable kernel gives bit-for-bit the results of either.
 
 use rayon::prelude::*;
 
@@ -30,6 +30,9 @@ pub struct QuantizedMatrix {
     scales: Vec<f32>,
     /// 128 · Σ_k w[n, k]: what the +128 of the activations added to output n.
     offsets: Vec<i32>,
+    /// The weights widened to i16 for the AVX2 kernel; made on first use, so that machines
+    /// with VNNI never hold them.
+    wide: std::sync::OnceLock<Vec<i16>>,
 }
 
 impl QuantizedMatrix {
@@ -57,7 +60,23 @@ impl QuantizedMatrix {
             packed,
             scales,
             offsets,
+            wide: std::sync::OnceLock::new(),
         }
+    }
+
+    /// `packed` widened, per panel of 64 outputs and pair of inputs: 64 × 2 values, so that
+    /// one AVX2 register holds 8 outputs' weights for two inputs, as `vpmaddwd` takes them.
+    fn wide(&self) -> &[i16] {
+        self.wide.get_or_init(|| {
+            let mut wide = vec![0i16; self.packed.len()];
+            let pairs = self.groups * 2;
+            for (i, &q) in self.packed.iter().enumerate() {
+                let (lane, k) = (i / 4 % PANEL, 4 * (i / 4 / PANEL % self.groups) + i % 4);
+                let panel = i / 4 / PANEL / self.groups;
+                wide[((panel * pairs + k / 2) * PANEL + lane) * 2 + k % 2] = i16::from(q);
+            }
+            wide
+        })
     }
 
     /// `out` (rows × outputs) = x·Wᵀ + bias, or `out +=` that where `accumulate` (a residual
@@ -78,6 +97,7 @@ impl QuantizedMatrix {
         );
         assert_eq!(out.len(), x.scales.len() * n);
         let panel_len = self.groups * PANEL * 4;
+        let wide = (isa.0 == Level::Avx2).then(|| self.wide());
         out.par_chunks_mut(TASK_ROWS * n)
             .enumerate()
             .for_each(|(task, out)| {
@@ -88,9 +108,16 @@ impl QuantizedMatrix {
                     let offsets = &self.offsets[p * PANEL..][..PANEL];
                     for tile in (0..out.len() / n).step_by(TILE_ROWS) {
                         let rows = (out.len() / n - tile).min(TILE_ROWS);
-                        let xs = &x.data[(first + tile) * x.stride..][..rows * x.stride];
-                        products(isa, xs, x.stride, panel, offsets, &mut sums[..rows]);
-                        for (r, sum) in sums[..rows].iter().enumerate() {
+                        let at = (first + tile) * x.stride..;
+                        let sums = &mut sums[..rows];
+                        match wide {
+                            Some(wide) => {
+                                let panel = &wide[p * panel_len..][..panel_len];
+                                products_wide(isa, &x.wide[at], x.stride, panel, offsets, sums);
+                            }
+                            None => products(isa, &x.data[at], x.stride, panel, sums),
+                        }
+                        for (r, sum) in sums.iter().enumerate() {
                             let row_scale = x.scales[first + tile + r];
                             let dst = &mut out[(tile + r) * n..][cols.clone()];
                             scale_back(
@@ -118,6 +145,8 @@ pub struct QuantizedRows {
     /// Bytes per row: the width rounded up to whole groups of four (padding is 128, i.e. 0).
     stride: usize,
     data: Vec<u8>,
+    /// The rows as signed q in i16, for the AVX2 kernel only.
+    wide: Vec<i16>,
     scales: Vec<f32>,
 }
 
@@ -135,6 +164,11 @@ impl QuantizedRows {
             .zip(self.data.par_chunks_mut(TASK_ROWS * stride))
             .zip(self.scales.par_chunks_mut(TASK_ROWS))
             .for_each(|((x, data), scales)| quantize_rows(isa, x, width, stride, data, scales));
+        self.wide.clear();
+        if isa.0 == Level::Avx2 {
+            self.wide
+                .extend(self.data.iter().map(|&b| i16::from(b) - 128));
+        }
     }
 }
 
@@ -192,23 +226,14 @@ multiversion! {
     }
 }
 
-/// i32 sums of `rows` rows of `x` (each `stride` bytes) times one packed panel, whose
-/// outputs' `offsets` (128·Σw) the AVX2 kernel needs to give the same sums.
-fn products(
-    isa: Isa,
-    x: &[u8],
-    stride: usize,
-    panel: &[i8],
-    offsets: &[i32],
-    sums: &mut [[i32; PANEL]],
-) {
+/// i32 sums of `rows` rows of `x` (each `stride` bytes) times one packed panel.
+fn products(isa: Isa, x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; PANEL]]) {
     assert!(x.len() >= sums.len() * stride && panel.len() >= stride * PANEL);
-    assert_eq!(offsets.len(), PANEL);
     #[cfg(target_arch = "x86_64")]
-    match isa.0 {
-        // SAFETY (both): the level says the CPU has the instructions; the assertions above
-        // keep every read within `x`, `panel` and `offsets`.
-        Level::Avx512 => unsafe {
+    if isa.0 == Level::Avx512 {
+        // SAFETY: the level says the CPU has VNNI; the assertion keeps every read within
+        // `x` and `panel`.
+        unsafe {
             if sums.len() == TILE_ROWS {
                 vnni::<TILE_ROWS>(x, stride, panel, sums);
             } else {
@@ -216,17 +241,41 @@ fn products(
                     vnni::<1>(&x[r * stride..], stride, panel, std::slice::from_mut(sum));
                 }
             }
-            return;
-        },
-        Level::Avx2 => unsafe {
-            for (r, sum) in sums.iter_mut().enumerate() {
-                avx2(&x[r * stride..], stride, panel, offsets, sum);
-            }
-            return;
-        },
-        Level::Portable => {}
+        }
+        return;
     }
     products_portable(isa, x, stride, panel, sums);
+}
+
+/// As [`products`] from the AVX2 kernel's i16 rows and panel (`stride` values per row), plus
+/// the outputs' `offsets` (128·Σw), which make its sums those of the other kernels.
+fn products_wide(
+    isa: Isa,
+    x: &[i16],
+    stride: usize,
+    panel: &[i16],
+    offsets: &[i32],
+    sums: &mut [[i32; PANEL]],
+) {
+    assert_eq!(isa.0, Level::Avx2, "the i16 operands are the AVX2 kernel's");
+    assert!(x.len() >= sums.len() * stride && panel.len() >= stride * PANEL);
+    assert_eq!(offsets.len(), PANEL);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let last = sums.len() - 1;
+        let mut twos = sums.chunks_exact_mut(2);
+        // SAFETY: the level says the CPU has AVX2; the assertions above keep every read
+        // within `x`, `panel` and `offsets`.
+        unsafe {
+            for (t, two) in twos.by_ref().enumerate() {
+                avx2::<2>(&x[2 * t * stride..], stride, panel, offsets, two);
+            }
+            let odd = twos.into_remainder();
+            if !odd.is_empty() {
+                avx2::<1>(&x[last * stride..], stride, panel, offsets, odd);
+            }
+        }
+    }
 }
 
 multiversion! {
@@ -270,34 +319,43 @@ unsafe fn vnni<const R: usize>(x: &[u8], stride: usize, panel: &[i8], sums: &mut
     }
 }
 
-/// One row × 64 outputs on AVX2, which has no `vpdpbusd`. `vpmaddubsw` multiplies unsigned
-/// by signed bytes but saturates the sum of each pair to i16, which (q+128)·w can exceed; so
-/// the row is taken back to signed q (xor 128), its magnitudes are multiplied by the weights
-/// carrying its signs (`vpsignb`): |q|·±w, pairs within ±2·127² — exact. `vpmaddwd` by ones
-/// makes sums of four in i32, and the offsets put back the 128·Σw the portable sums hold.
+/// `R` rows × 64 outputs on AVX2, which has no `vpdpbusd` (and whose `vpmaddubsw` saturates
+/// pairs of byte products to i16, which (q+128)·w can exceed). `vpmaddwd` multiplies i16
+/// pairs — signed q and w, each within ±127 — and adds each pair into i32: exact, and with no
+/// fix-up of signs, one instruction and an add per 16 products. The panel goes in two halves
+/// of 32 outputs, so that R rows' accumulators and the half's weights fit AVX2's 16 registers
+/// and each weight load serves every row.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2(x: &[u8], stride: usize, panel: &[i8], offsets: &[i32], sum: &mut [i32; PANEL]) {
+unsafe fn avx2<const R: usize>(
+    x: &[i16],
+    stride: usize,
+    panel: &[i16],
+    offsets: &[i32],
+    sums: &mut [[i32; PANEL]],
+) {
     use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_si256(); PANEL / 8];
     let (xp, wp) = (x.as_ptr(), panel.as_ptr());
-    let (flip, ones) = (_mm256_set1_epi8(-128), _mm256_set1_epi16(1));
-    for g in 0..stride / 4 {
-        let w = wp.add(g * PANEL * 4);
-        let q = _mm256_xor_si256(
-            _mm256_set1_epi32(xp.add(4 * g).cast::<i32>().read_unaligned()),
-            flip,
-        );
-        let magnitudes = _mm256_abs_epi8(q);
-        for (j, a) in acc.iter_mut().enumerate() {
-            let signed = _mm256_sign_epi8(_mm256_loadu_si256(w.add(32 * j).cast()), q);
-            let pairs = _mm256_maddubs_epi16(magnitudes, signed);
-            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(pairs, ones));
+    for half in 0..2 {
+        let mut acc = [[_mm256_setzero_si256(); 4]; R];
+        for pair in 0..stride / 2 {
+            let w = wp.add((pair * PANEL + 32 * half) * 2);
+            let ws = [0, 1, 2, 3].map(|j| _mm256_loadu_si256(w.add(16 * j).cast()));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let two = xp.add(r * stride + 2 * pair).cast::<i32>().read_unaligned();
+                let xs = _mm256_set1_epi32(two);
+                for (a, w) in acc.iter_mut().zip(ws) {
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xs, w));
+                }
+            }
         }
-    }
-    for (j, a) in acc.iter().enumerate() {
-        let o = _mm256_loadu_si256(offsets.as_ptr().add(8 * j).cast());
-        _mm256_storeu_si256(sum.as_mut_ptr().add(8 * j).cast(), _mm256_add_epi32(*a, o));
+        for (acc, sum) in acc.iter().zip(sums.iter_mut()) {
+            for (j, a) in acc.iter().enumerate() {
+                let at = 32 * half + 8 * j;
+                let o = _mm256_loadu_si256(offsets.as_ptr().add(at).cast());
+                _mm256_storeu_si256(sum.as_mut_ptr().add(at).cast(), _mm256_add_epi32(*a, o));
+            }
+        }
     }
 }
 
