@@ -492,6 +492,7 @@ impl Pipeline {
             .zip(&prepared)
             .filter_map(|(row, p)| p.as_ref().ok().map(|p| (row.id, p.text.clone())))
             .collect();
+        let usable: Vec<i64> = texts.iter().map(|&(id, _)| id).collect();
         let guessed = self.speculation.take();
         let mut vectors = Ahead::start(
             &self.store,
@@ -508,11 +509,6 @@ impl Pipeline {
             ..Default::default()
         };
         let mut writer = self.store.begin_batch().await?;
-        let usable: Vec<i64> = open
-            .iter()
-            .zip(&prepared)
-            .filter_map(|(row, p)| p.is_ok().then_some(row.id))
-            .collect();
         let mut current_fields = writer.current_fields(&usable).await?;
         for (row, prepared) in open.iter().zip(&prepared) {
             report.triaged += 1;

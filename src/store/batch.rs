@@ -6,7 +6,7 @@ use chrono::Utc;
 use sqlx::{Any, Row, Transaction};
 
 use super::work::Claim;
-use super::{stamp, Backend, CurrentFields, StoreError, SuggestionRecord, TriageRecord};
+use super::{id_list, stamp, Backend, CurrentFields, StoreError, SuggestionRecord, TriageRecord};
 
 /// A ticket field that triage may fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +47,9 @@ impl<'c> BatchWriter<'c> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        // Integers, so written into the statement rather than bound one placeholder each.
-        let ids_sql: Vec<String> = ids.iter().map(i64::to_string).collect();
         let sql = format!(
             "SELECT id, category, urgency, impact, priority FROM tickets WHERE id IN ({})",
-            ids_sql.join(", ")
+            id_list(ids)
         );
         let rows = sqlx::query(&sql).fetch_all(&mut *self.tx).await?;
         let mut fields = HashMap::with_capacity(rows.len());

@@ -411,6 +411,13 @@ enum Bind<'a> {
 }
 
 /// SQLite's URL with the file created when missing (as the embedded default should be).
+/// `ids` as the list of an SQL `IN (…)`: integers only, so written into the statement rather
+/// than bound one placeholder each.
+fn id_list(ids: &[i64]) -> String {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    ids.join(", ")
+}
+
 fn sqlite_url(url: &str) -> String {
     if url.contains(":memory:") || url.contains("mode=") {
         url.to_owned()

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{RowExt, Store, StoreError};
+use super::{id_list, RowExt, Store, StoreError};
 
 /// Triage rows of a set of tickets under one model version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -26,9 +26,7 @@ impl Store {
         if ticket_ids.is_empty() {
             return Ok(TriageCounts::default());
         }
-        // Integers only, so the list can be written into the statement.
-        let ids: Vec<String> = ticket_ids.iter().map(i64::to_string).collect();
-        let ids = ids.join(", ");
+        let ids = id_list(ticket_ids);
         let sql = format!(
             "SELECT outcome, COUNT(*) AS n FROM triage_results WHERE model_version = ? \
              AND ticket_id IN ({ids}) GROUP BY outcome"

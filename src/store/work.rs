@@ -16,7 +16,7 @@ use chrono::Utc;
 use sqlx::postgres::PgListener;
 use sqlx::{Any, Row, Transaction};
 
-use super::{stamp, Backend, Store, StoreError, TicketRow};
+use super::{id_list, stamp, Backend, Store, StoreError, TicketRow};
 
 /// The channel the work queue's trigger notifies on.
 const CHANNEL: &str = "ticketlens_changes";
@@ -210,8 +210,8 @@ impl Store {
         let rows = if tickets.is_empty() {
             Vec::new()
         } else {
-            let ids: Vec<String> = tickets.iter().map(|(id, _)| id.to_string()).collect();
-            let filter = format!("WHERE id IN ({}) ORDER BY change_seq, id", ids.join(", "));
+            let ids: Vec<i64> = tickets.iter().map(|&(id, _)| id).collect();
+            let filter = format!("WHERE id IN ({}) ORDER BY change_seq, id", id_list(&ids));
             self.tickets_where(&filter, &[]).await?
         };
         Ok(Taken {

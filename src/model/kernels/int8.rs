@@ -160,14 +160,25 @@ impl QuantizedRows {
         self.scales.clear();
         self.scales.resize(rows, 0.0);
         let stride = self.stride;
-        x.par_chunks(TASK_ROWS * width)
+        let tasks = x
+            .par_chunks(TASK_ROWS * width)
             .zip(self.data.par_chunks_mut(TASK_ROWS * stride))
-            .zip(self.scales.par_chunks_mut(TASK_ROWS))
-            .for_each(|((x, data), scales)| quantize_rows(isa, x, width, stride, data, scales));
+            .zip(self.scales.par_chunks_mut(TASK_ROWS));
         self.wide.clear();
         if isa.0 == Level::Avx2 {
-            self.wide
-                .extend(self.data.iter().map(|&b| i16::from(b) - 128));
+            // Widened in the same pass, while each task's bytes are in cache.
+            self.wide.resize(rows * stride, 0);
+            tasks
+                .zip(self.wide.par_chunks_mut(TASK_ROWS * stride))
+                .for_each(|(((x, data), scales), wide)| {
+                    quantize_rows(isa, x, width, stride, data, scales);
+                    for (w, &b) in wide.iter_mut().zip(data.iter()) {
+                        *w = i16::from(b) - 128;
+                    }
+                });
+        } else {
+            tasks
+                .for_each(|((x, data), scales)| quantize_rows(isa, x, width, stride, data, scales));
         }
     }
 }
