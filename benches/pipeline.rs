@@ -9,9 +9,13 @@
 //! history and articles, which the pipeline learns from before the timing starts; the timed
 //! tickets then arrive as new incidents, 3 times (new ids each time, so nothing is cached),
 //! each run right after a run of the encoder alone, and the median of the 3 ratios is
-//! reported.
+//! reported, with the share of the pipeline's time the model spent in forward passes and the
+//! CPU per ticket of each thread (the model's against the rest: on a machine whose cores the
+//! model fills, the rest is what the pipeline loses).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ticketlens::config::{PipelineConfig, StoreKind};
@@ -49,10 +53,15 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut pipeline = runtime.block_on(Bench::start(config));
     let (mut alone, mut through) = (Vec::new(), Vec::new());
+    let (mut cpu, mut busy) = (ThreadCpu::default(), Vec::new());
     for _ in 0..RUNS {
         let run = throughput::measure(&encoder, compute, &texts, 32, 1).expect("embedding");
         alone.push(run.runs[0]);
-        through.push(runtime.block_on(pipeline.run(&tickets)));
+        let before = ThreadCpu::now();
+        let (seconds, forward) = runtime.block_on(pipeline.run(&tickets));
+        cpu.add_since(&before);
+        through.push(seconds);
+        busy.push(forward / seconds);
     }
     let ratios: Vec<f64> = alone.iter().zip(&through).map(|(a, p)| a / p).collect();
     println!(
@@ -74,6 +83,74 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", "),
     );
+    println!(
+        "  the model was in forward passes for {:.1}% of the pipeline's time (median)",
+        100.0 * median(&busy)
+    );
+    if let Some(report) = cpu.report(RUNS * tickets.len()) {
+        println!("  CPU per ticket through the pipeline, by thread: {report}");
+    }
+}
+
+/// CPU seconds per thread name (Linux: /proc/self/task), summed over the pipeline's runs: what
+/// the encoder's threads spent against the rest of the pipeline (the async runtime, the
+/// store's driver), which on a machine whose cores the encoder fills is what it loses.
+/// Keyed by (name, thread id); a thread that ends within a run is not counted.
+#[derive(Default)]
+struct ThreadCpu(std::collections::BTreeMap<(String, String), f64>);
+
+impl ThreadCpu {
+    /// Every live thread's CPU time so far (empty where /proc is not there).
+    fn now() -> Self {
+        // SAFETY: sysconf only reads a constant of the system.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        let mut threads = std::collections::BTreeMap::new();
+        for task in std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // "tid (comm) state …": utime and stime are the 12th and 13th fields after comm.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            let time = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            if let (Some(user), Some(system)) = (time(11), time(12)) {
+                let key = (
+                    stat[open + 1..close].to_owned(),
+                    stat[..open].trim().to_owned(),
+                );
+                threads.insert(key, (user + system) / ticks);
+            }
+        }
+        Self(threads)
+    }
+
+    fn add_since(&mut self, before: &Self) {
+        for (key, seconds) in Self::now().0 {
+            let spent = seconds - before.0.get(&key).copied().unwrap_or(0.0);
+            *self.0.entry(key).or_default() += spent;
+        }
+    }
+
+    /// "name 1.23 ms, …" per ticket, the busiest first.
+    fn report(&self, tickets: usize) -> Option<String> {
+        let mut by_name = std::collections::BTreeMap::<&str, f64>::new();
+        for ((name, _), seconds) in &self.0 {
+            *by_name.entry(name).or_default() += seconds;
+        }
+        let mut threads: Vec<(&str, f64)> = by_name.into_iter().filter(|&(_, s)| s > 0.0).collect();
+        threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let parts: Vec<String> = threads
+            .iter()
+            .map(|(name, s)| format!("{name} {:.2} ms", 1000.0 * s / tickets as f64))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 fn format_runs(seconds: &[f64]) -> String {
@@ -91,6 +168,8 @@ fn bench_config(precision: Precision) -> PipelineConfig {
 /// A pipeline that has learned the demo's history, in a temporary store.
 struct Bench {
     pipeline: Pipeline,
+    /// Nanoseconds the model has spent in forward passes.
+    busy: Arc<AtomicU64>,
     _dir: tempfile::TempDir,
 }
 
@@ -109,26 +188,33 @@ impl Bench {
             store.insert_ticket(&t.ticket).await.unwrap();
         }
         let embedder = pipeline::start_model(&config.model).await.unwrap();
+        let busy = Arc::new(AtomicU64::new(0));
+        let counter = busy.clone();
+        embedder.observe(Arc::new(move |_, took| {
+            counter.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        }));
         let mut pipeline = Pipeline::with_parts(config, store, embedder).await.unwrap();
         pipeline.drain(|_| {}).await.unwrap(); // learns the history: not timed
         Self {
             pipeline,
+            busy,
             _dir: dir,
         }
     }
 
     /// Seconds the pipeline took to drain `tickets`, arriving as new incidents (new ids each
-    /// run, so nothing is cached).
-    async fn run(&mut self, tickets: &[TicketText]) -> f64 {
+    /// run, so nothing is cached), and the seconds of it the model spent in forward passes.
+    async fn run(&mut self, tickets: &[TicketText]) -> (f64, f64) {
         for t in tickets {
             let store = self.pipeline.store();
             store.insert_ticket(&incident(t)).await.unwrap();
         }
-        let started = Instant::now();
+        let (started, busy) = (Instant::now(), self.busy.load(Ordering::Relaxed));
         let report = self.pipeline.drain(|_| {}).await.unwrap();
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(report.read, tickets.len(), "every ticket went through");
-        seconds
+        let forward = (self.busy.load(Ordering::Relaxed) - busy) as f64 / 1e9;
+        (seconds, forward)
     }
 }
 
