@@ -207,10 +207,10 @@ pub struct Featurizer {
 
 const UNSEEN: u32 = u32::MAX;
 
-/// The n-grams of one text, before weighting: bucket → count, split by kind.
+/// The n-grams of one text, before weighting: (bucket, count) in bucket order, split by kind.
 struct Grams {
-    words: HashMap<u32, f32>,
-    chars: HashMap<u32, f32>,
+    words: Vec<(u32, f32)>,
+    chars: Vec<(u32, f32)>,
 }
 
 impl Featurizer {
@@ -221,8 +221,8 @@ impl Featurizer {
         for text in texts {
             n += 1;
             let grams = grams(text);
-            for bucket in grams.words.keys().chain(grams.chars.keys()) {
-                df[*bucket as usize] += 1;
+            for &(bucket, _) in grams.words.iter().chain(&grams.chars) {
+                df[bucket as usize] += 1;
             }
         }
         let idf_of = |d: u32| 1.0 + ((1.0 + n as f32) / (1.0 + d as f32)).ln();
@@ -276,7 +276,10 @@ impl Featurizer {
             ..Features::default()
         };
         for block in [grams.words, grams.chars] {
-            // Sublinear tf × idf, normalised per block.
+            // Sublinear tf × idf, normalised per block. Slots follow buckets, so each block's
+            // slots ascend: the same order in every process (a hash map's random order changed
+            // how the scores' sums rounded from one run to the next), and each class's weights
+            // are read in address order.
             let weighted: Vec<(Option<u32>, f32)> = block
                 .into_iter()
                 .map(|(b, count)| {
@@ -392,23 +395,35 @@ fn for_each_word_gram(text: &str, mut f: impl FnMut(&str)) {
 }
 
 fn grams(text: &str) -> Grams {
-    let mut words = HashMap::new();
-    for_each_word_gram(text, |gram| {
-        *words.entry(word_bucket(gram)).or_insert(0.0) += 1.0
-    });
-    let mut chars = HashMap::new();
+    let mut words = Vec::new();
+    for_each_word_gram(text, |gram| words.push(word_bucket(gram)));
+    let mut chars = Vec::new();
     for word in text.split_whitespace() {
         let padded: Vec<char> = std::iter::once(' ')
             .chain(word.to_lowercase().chars())
             .chain(std::iter::once(' '))
             .collect();
         for n in CHAR_NGRAMS {
-            for window in padded.windows(n) {
-                *chars.entry(hash_chars(b'c', window)).or_insert(0.0) += 1.0;
-            }
+            chars.extend(padded.windows(n).map(|window| hash_chars(b'c', window)));
         }
     }
-    Grams { words, chars }
+    Grams {
+        words: counted(words),
+        chars: counted(chars),
+    }
+}
+
+/// Each distinct bucket of `buckets` with how often it occurs, in bucket order.
+fn counted(mut buckets: Vec<u32>) -> Vec<(u32, f32)> {
+    buckets.sort_unstable();
+    let mut counts: Vec<(u32, f32)> = Vec::with_capacity(buckets.len());
+    for b in buckets {
+        match counts.last_mut() {
+            Some((last, count)) if *last == b => *count += 1.0,
+            _ => counts.push((b, 1.0)),
+        }
+    }
+    counts
 }
 
 fn word_bucket(gram: &str) -> u32 {
@@ -456,6 +471,31 @@ impl Fnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grams_are_counted_in_bucket_order_so_each_blocks_slots_ascend() {
+        assert_eq!(
+            counted(vec![5, 3, 5, 9, 3, 5]),
+            [(3, 2.0), (5, 3.0), (9, 1.0)]
+        );
+        let text = "VPN drops every hour; the VPN client says the tunnel is down";
+        let f = Featurizer::fit([text, "printer jams on tray 2"], 0);
+        let x = f.features(text, &[]);
+        // The sparse entries before the cues: the words' block, then the characters'.
+        let sparse: Vec<u32> = x
+            .indices
+            .iter()
+            .copied()
+            .filter(|&i| i < f.cue_base())
+            .collect();
+        let falls = sparse.windows(2).filter(|w| w[1] <= w[0]).count();
+        assert!(falls <= 1, "two ascending blocks: {sparse:?}");
+        assert_eq!(
+            x.indices,
+            f.features(text, &[]).indices,
+            "the same every time"
+        );
+    }
 
     #[test]
     fn blocks_are_normalised_and_the_bias_is_last() {
