@@ -98,7 +98,7 @@ impl QuantizedMatrix {
             "activations quantised for another width"
         );
         assert_eq!(out.len(), x.scales.len() * n);
-        let panel_len = self.groups * PANEL * 4;
+        let (panel_len, x_stride) = (self.groups * PANEL * 4, x.stride);
         let wide = (isa.0 == Level::Avx2).then(|| self.wide());
         out.par_chunks_mut(TASK_ROWS * n)
             .enumerate()
@@ -107,47 +107,35 @@ impl QuantizedMatrix {
                 let mut sums = [[0i32; PANEL]; TILE_ROWS];
                 for (p, panel) in self.packed.chunks_exact(panel_len).enumerate() {
                     let cols = p * PANEL..((p + 1) * PANEL).min(n);
-                    let offsets = &self.offsets[p * PANEL..][..PANEL];
+                    let outputs = Outputs {
+                        scales: &self.scales[cols.clone()],
+                        offsets: &self.offsets[cols.clone()],
+                        bias: &bias[cols.clone()],
+                        accumulate,
+                    };
                     for tile in (0..out.len() / n).step_by(TILE_ROWS) {
                         let rows = (out.len() / n - tile).min(TILE_ROWS);
                         let at = (first + tile) * x.stride..;
+                        let row_scales = &x.scales[first + tile..][..rows];
                         #[cfg(target_arch = "x86_64")]
                         if isa.0 == Level::Avx512 {
-                            let fused = Fused {
-                                row_scales: &x.scales[first + tile..][..rows],
-                                scales: &self.scales[cols.clone()],
-                                offsets: &self.offsets[cols.clone()],
-                                bias: &bias[cols.clone()],
-                                dst_stride: n,
-                                accumulate,
-                            };
                             let dst = &mut out[tile * n + cols.start..];
-                            fused_vnni(&x.data[at], x.stride, panel, &fused, dst);
+                            let x = &x.data[at];
+                            fused_vnni(x, x_stride, panel, row_scales, &outputs, dst, n);
                             continue;
                         }
                         let sums = &mut sums[..rows];
                         match wide {
                             Some(wide) => {
                                 let panel = &wide[p * panel_len..][..panel_len];
+                                let offsets = &self.offsets[p * PANEL..][..PANEL];
                                 products_wide(isa, &x.wide[at], x.stride, panel, offsets, sums);
                             }
-                            None => products(isa, &x.data[at], x.stride, panel, sums),
+                            None => products_portable(isa, &x.data[at], x.stride, panel, sums),
                         }
-                        for (r, sum) in sums.iter().enumerate() {
-                            let row_scale = x.scales[first + tile + r];
+                        for ((r, sum), &row_scale) in sums.iter().enumerate().zip(row_scales) {
                             let dst = &mut out[(tile + r) * n..][cols.clone()];
-                            scale_back(
-                                isa,
-                                Epilogue {
-                                    sums: &sum[..dst.len()],
-                                    scales: &self.scales[cols.clone()],
-                                    offsets: &self.offsets[cols.clone()],
-                                    bias: &bias[cols.clone()],
-                                    row_scale,
-                                    accumulate,
-                                },
-                                dst,
-                            );
+                            scale_back(isa, &sum[..dst.len()], row_scale, &outputs, dst);
                         }
                     }
                 }
@@ -233,34 +221,27 @@ fn scale_of(values: &[f32]) -> f32 {
     }
 }
 
-/// What turns one row's i32 sums back into outputs.
-struct Epilogue<'a> {
-    sums: &'a [i32],
+/// What turns a panel's i32 sums back into its outputs (up to 64): their scales, 128·Σw and
+/// biases, and whether the outputs are added to (a residual connection) or replaced.
+struct Outputs<'a> {
     scales: &'a [f32],
     offsets: &'a [i32],
     bias: &'a [f32],
-    row_scale: f32,
     accumulate: bool,
 }
 
 multiversion! {
-    fn scale_back(e: Epilogue, dst: &mut [f32]) {
-        let parts = e.sums.iter().zip(e.offsets).zip(e.scales).zip(e.bias);
-        for (d, (((&s, &o), &w), &b)) in dst.iter_mut().zip(parts) {
-            let v = (s - o) as f32 * (e.row_scale * w) + b;
-            *d = if e.accumulate { *d + v } else { v };
+    /// One row's outputs from its sums and its activations' scale.
+    fn scale_back(sums: &[i32], row_scale: f32, o: &Outputs, dst: &mut [f32]) {
+        let parts = sums.iter().zip(o.offsets).zip(o.scales).zip(o.bias);
+        for (d, (((&s, &off), &w), &b)) in dst.iter_mut().zip(parts) {
+            let v = (s - off) as f32 * (row_scale * w) + b;
+            *d = if o.accumulate { *d + v } else { v };
         }
     }
 }
 
-/// i32 sums of `rows` rows of `x` (each `stride` bytes) times one packed panel, without
-/// VNNI or AVX2 (those have kernels of their own: [`fused_vnni`], [`products_wide`]).
-fn products(isa: Isa, x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; PANEL]]) {
-    assert!(x.len() >= sums.len() * stride && panel.len() >= stride * PANEL);
-    products_portable(isa, x, stride, panel, sums);
-}
-
-/// As [`products`] from the AVX2 kernel's i16 rows and panel (`stride` values per row), plus
+/// As [`products_portable`] from the AVX2 kernel's i16 rows and panel (`stride` values per row), plus
 /// the outputs' `offsets` (128·Σw), which make its sums those of the other kernels.
 fn products_wide(
     isa: Isa,
@@ -292,6 +273,9 @@ fn products_wide(
 }
 
 multiversion! {
+    /// i32 sums of `sums.len()` rows of `x` (each `stride` bytes) times one packed panel:
+    /// the kernel of levels without VNNI or AVX2 ([`fused_vnni`] and [`products_wide`] are
+    /// theirs).
     fn products_portable(x: &[u8], stride: usize, panel: &[i8], sums: &mut [[i32; PANEL]]) {
         for (row, sum) in x.chunks_exact(stride).zip(sums.iter_mut()) {
             *sum = [0; PANEL];
@@ -307,40 +291,35 @@ multiversion! {
     }
 }
 
-/// A tile's epilogue done in the VNNI kernel's registers: its sums never go to memory, and
-/// no call per row and panel turns them back into floats (8% of int8's time was in that call
-/// and 6% in the loop around it).
+/// Products and [`scale_back`] for one tile of `row_scales.len()` rows of `x`, to the same
+/// bits, the epilogue in the VNNI kernel's registers: the sums never go to memory, and no
+/// call per row and panel turns them back into floats (8% of int8's time was in that call and
+/// 6% in the loop around it). `dst` starts at the tile's first row and the panel's first
+/// output, its rows `dst_stride` apart.
 #[cfg(target_arch = "x86_64")]
-struct Fused<'a> {
-    /// One per row of the tile.
-    row_scales: &'a [f32],
-    /// The panel's outputs (up to 64): their scales, 128·Σw and biases.
-    scales: &'a [f32],
-    offsets: &'a [i32],
-    bias: &'a [f32],
-    /// How far apart the output's rows are.
+fn fused_vnni(
+    x: &[u8],
+    stride: usize,
+    panel: &[i8],
+    row_scales: &[f32],
+    o: &Outputs,
+    dst: &mut [f32],
     dst_stride: usize,
-    accumulate: bool,
-}
-
-/// [`products`] then [`scale_back`] for one tile, to the same bits; `dst` starts at the
-/// tile's first row and the panel's first output.
-#[cfg(target_arch = "x86_64")]
-fn fused_vnni(x: &[u8], stride: usize, panel: &[i8], f: &Fused, dst: &mut [f32]) {
-    let (rows, cols) = (f.row_scales.len(), f.scales.len());
+) {
+    let (rows, cols) = (row_scales.len(), o.scales.len());
     assert!(x.len() >= rows * stride && panel.len() >= stride * PANEL);
-    assert!(cols <= PANEL && f.offsets.len() == cols && f.bias.len() == cols);
-    assert!(rows > 0 && dst.len() >= (rows - 1) * f.dst_stride + cols);
+    assert!(cols <= PANEL && o.offsets.len() == cols && o.bias.len() == cols);
+    assert!(rows > 0 && dst.len() >= (rows - 1) * dst_stride + cols);
     let dst = dst.as_mut_ptr();
     // SAFETY: only called at the AVX-512 level, which has VNNI; the assertions keep every
     // read within `x` and `panel` and every write within `dst`.
     unsafe {
         if rows == TILE_ROWS {
-            vnni_scaled::<TILE_ROWS>(x, stride, panel, f, 0, dst);
+            vnni_scaled::<TILE_ROWS>(x, stride, panel, row_scales, o, dst, dst_stride);
         } else {
             for r in 0..rows {
-                let row_dst = dst.add(r * f.dst_stride);
-                vnni_scaled::<1>(&x[r * stride..], stride, panel, f, r, row_dst);
+                let (x, row_dst) = (&x[r * stride..], dst.add(r * dst_stride));
+                vnni_scaled::<1>(x, stride, panel, &row_scales[r..=r], o, row_dst, dst_stride);
             }
         }
     }
@@ -348,19 +327,19 @@ fn fused_vnni(x: &[u8], stride: usize, panel: &[i8], f: &Fused, dst: &mut [f32])
 
 /// `R` rows × 64 outputs with `vpdpbusd` (per group of four inputs, four loads of the panel
 /// and one broadcast of each row's four bytes feed 4·R multiply-adds of 64 byte products),
-/// whose sums become outputs as [`scale_back`] makes them: (s − offset) in i32, to
-/// f32, times (row scale × output scale), plus bias, plus the output where accumulating —
-/// each a separate rounding, as there. Rows from `first_row` of the tile; lanes past the
-/// panel's outputs are masked off.
+/// whose sums become outputs as [`scale_back`] makes them: (s − offset) in i32, to f32, times
+/// (row scale × output scale), plus bias, plus the output where accumulating — each a
+/// separate rounding, as there. Lanes past the panel's outputs are masked off.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn vnni_scaled<const R: usize>(
     x: &[u8],
     stride: usize,
     panel: &[i8],
-    f: &Fused,
-    first_row: usize,
+    row_scales: &[f32],
+    o: &Outputs,
     dst: *mut f32,
+    dst_stride: usize,
 ) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_si512(); 4]; R];
@@ -375,7 +354,7 @@ unsafe fn vnni_scaled<const R: usize>(
             }
         }
     }
-    let cols = f.scales.len();
+    let cols = o.scales.len();
     for j in 0..4 {
         let start = 16 * j;
         if start >= cols {
@@ -386,15 +365,15 @@ unsafe fn vnni_scaled<const R: usize>(
         } else {
             (1u16 << (cols - start)) - 1
         };
-        let scales = _mm512_maskz_loadu_ps(mask, f.scales.as_ptr().add(start));
-        let offsets = _mm512_maskz_loadu_epi32(mask, f.offsets.as_ptr().add(start));
-        let bias = _mm512_maskz_loadu_ps(mask, f.bias.as_ptr().add(start));
-        for (r, acc) in acc.iter().enumerate() {
+        let scales = _mm512_maskz_loadu_ps(mask, o.scales.as_ptr().add(start));
+        let offsets = _mm512_maskz_loadu_epi32(mask, o.offsets.as_ptr().add(start));
+        let bias = _mm512_maskz_loadu_ps(mask, o.bias.as_ptr().add(start));
+        for (r, (acc, &row_scale)) in acc.iter().zip(row_scales).enumerate() {
             let sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j], offsets));
-            let step = _mm512_mul_ps(_mm512_set1_ps(f.row_scales[first_row + r]), scales);
+            let step = _mm512_mul_ps(_mm512_set1_ps(row_scale), scales);
             let mut v = _mm512_add_ps(_mm512_mul_ps(sums, step), bias);
-            let at = dst.add(r * f.dst_stride + start);
-            if f.accumulate {
+            let at = dst.add(r * dst_stride + start);
+            if o.accumulate {
                 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), v);
             }
             _mm512_mask_storeu_ps(at, mask, v);
