@@ -15,7 +15,7 @@ use common::TestDb;
 use sqlx::Row;
 use ticketlens::config::PipelineConfig;
 use ticketlens::pipeline::Pipeline;
-use ticketlens::store::{Backend, NewArticle, NewTicket, Store};
+use ticketlens::store::{Backend, NewArticle, NewTicket, Store, SuggestionRecord, TriageRecord};
 
 /// Each test, as `sqlite::NAME` and `postgres::NAME`.
 macro_rules! on_both_databases {
@@ -44,6 +44,7 @@ on_both_databases!(
     a_new_incident_joins_its_problem_as_it_is_triaged,
     what_agents_and_monitoring_read_answers_on_every_database,
     a_ticket_edited_after_its_text_went_to_the_model_is_triaged_on_its_new_text,
+    a_batch_keeps_each_tickets_last_results_and_replaces_earlier_ones,
 );
 
 /// A store with a little labelled history and a few articles, and a pipeline over it.
@@ -548,4 +549,80 @@ async fn a_ticket_edited_after_its_text_went_to_the_model_is_triaged_on_its_new_
     );
     let outcome = triage_rows(&store).await;
     assert_eq!(outcome.len(), 4);
+}
+
+/// The batch writer keeps a batch's rows until it commits, then writes them in a few
+/// statements: a ticket recorded twice in one batch ends with its last record, and a later
+/// batch replaces a ticket's suggestions, also with none.
+async fn a_batch_keeps_each_tickets_last_results_and_replaces_earlier_ones(db: TestDb) {
+    let store = Store::open(&db.url()).await.unwrap();
+    let a = store
+        .insert_ticket(&open_ticket("Printer jams", ""))
+        .await
+        .unwrap();
+    let b = store
+        .insert_ticket(&open_ticket("VPN drops", ""))
+        .await
+        .unwrap();
+    let record = |ticket_id, outcome: &str, category: &str| TriageRecord {
+        ticket_id,
+        model_version: "m1".into(),
+        outcome: outcome.into(),
+        reason: None,
+        category: Some(category.into()),
+        category_confidence: Some(0.5),
+        category_status: "needs_review".into(),
+        urgency: None,
+        urgency_confidence: None,
+        urgency_status: "needs_review".into(),
+        priority: None,
+        evidence: serde_json::json!([]),
+        problem_id: None,
+        major_incident: false,
+    };
+    let article = |target_id, score| SuggestionRecord {
+        kind: "article",
+        target_id,
+        score,
+    };
+    let mut writer = store.begin_batch().await.unwrap();
+    writer.record_triage(&record(a, "needs_review", "hardware"));
+    writer.record_suggestions(a, "m1", &[article(1, 0.9), article(2, 0.8)]);
+    writer.record_triage(&record(b, "needs_review", "network"));
+    writer.record_suggestions(b, "m1", &[article(3, 0.7)]);
+    writer.record_triage(&record(a, "applied", "printing"));
+    writer.record_suggestions(a, "m1", &[article(4, 0.6)]);
+    writer.commit().await.unwrap();
+
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query("SELECT ticket_id, outcome, category FROM triage_results ORDER BY ticket_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+    assert_eq!(
+        rows,
+        [
+            (a, "applied".into(), "printing".into()),
+            (b, "needs_review".into(), "network".into())
+        ]
+    );
+    let suggestions = || async {
+        sqlx::query("SELECT ticket_id, rank, target_id FROM suggestions ORDER BY ticket_id, rank")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1), r.get::<i64, _>(2)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(suggestions().await, [(a, 1, 4), (b, 1, 3)]);
+
+    let mut writer = store.begin_batch().await.unwrap();
+    writer.record_suggestions(a, "m1", &[article(5, 0.9), article(6, 0.8)]);
+    writer.record_suggestions(b, "m1", &[]);
+    writer.commit().await.unwrap();
+    assert_eq!(suggestions().await, [(a, 1, 5), (a, 2, 6)]);
 }

@@ -279,11 +279,11 @@ async fn a_worker_whose_lease_ran_out_writes_nothing_and_an_edit_during_a_lease_
     assert_eq!(ids(&taken), [id], "an expired lease is taken over");
 
     let mut writer = store.begin_batch().await.unwrap();
-    writer.record_triage(&record(id, "quick")).await.unwrap();
+    writer.record_triage(&record(id, "quick"));
     writer.acknowledge("p", &taken.claim).await.unwrap();
     writer.commit().await.unwrap();
     let mut writer = store.begin_batch().await.unwrap();
-    writer.record_triage(&record(id, "slow")).await.unwrap();
+    writer.record_triage(&record(id, "slow"));
     let refused = writer.acknowledge("p", &late.claim).await.unwrap_err();
     drop(writer);
     assert!(

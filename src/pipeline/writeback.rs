@@ -76,10 +76,8 @@ pub(super) async fn write(
     if let Some((id, similarity, _)) = t.problem {
         writer.join_problem(id, t.ticket_id, similarity).await?;
     }
-    writer.record_triage(&record).await?;
-    writer
-        .record_suggestions(t.ticket_id, t.version, t.suggestions)
-        .await?;
+    writer.record_triage(&record);
+    writer.record_suggestions(t.ticket_id, t.version, t.suggestions);
     Ok(record)
 }
 
@@ -107,6 +105,6 @@ pub(super) async fn write_skipped(
         problem_id: None,
         major_incident: false,
     };
-    writer.record_triage(&record).await?;
+    writer.record_triage(&record);
     Ok(record)
 }

@@ -31,11 +31,25 @@ impl TicketField {
 pub struct BatchWriter<'c> {
     tx: Transaction<'c, Any>,
     backend: Backend,
+    /// Triage rows and suggestions wait here and go in a few statements for the whole batch
+    /// when it is acknowledged or committed: a statement a ticket cost the database's worker
+    /// thread more than the rows did, on a machine whose cores the model keeps busy.
+    triage: Vec<TriageRecord>,
+    /// (ticket, model version, the ticket's suggestions in rank order).
+    suggestions: Vec<(i64, String, Vec<SuggestionRecord>)>,
 }
+
+/// Values bound in one statement at most: well under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_BINDS: usize = 10_000;
 
 impl<'c> BatchWriter<'c> {
     pub(super) fn new(tx: Transaction<'c, Any>, backend: Backend) -> Self {
-        Self { tx, backend }
+        Self {
+            tx,
+            backend,
+            triage: Vec::new(),
+            suggestions: Vec::new(),
+        }
     }
 
     /// The fields of the tickets `ids` as they are now, inside this transaction: one query for
@@ -86,42 +100,9 @@ impl<'c> BatchWriter<'c> {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Inserts or replaces the result of (ticket, model version).
-    pub async fn record_triage(&mut self, record: &TriageRecord) -> Result<(), StoreError> {
-        let sql = self.backend.sql(
-            "INSERT INTO triage_results (ticket_id, model_version, outcome, reason, category, \
-             category_confidence, category_status, urgency, urgency_confidence, urgency_status, \
-             priority, evidence, triaged_at, problem_id, major_incident) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (ticket_id, model_version) DO UPDATE SET outcome = excluded.outcome, \
-             reason = excluded.reason, category = excluded.category, \
-             category_confidence = excluded.category_confidence, \
-             category_status = excluded.category_status, urgency = excluded.urgency, \
-             urgency_confidence = excluded.urgency_confidence, \
-             urgency_status = excluded.urgency_status, priority = excluded.priority, \
-             evidence = excluded.evidence, triaged_at = excluded.triaged_at, \
-             problem_id = COALESCE(excluded.problem_id, triage_results.problem_id), \
-             major_incident = excluded.major_incident",
-        );
-        let query = sqlx::query(&sql)
-            .bind(record.ticket_id)
-            .bind(&record.model_version)
-            .bind(&record.outcome)
-            .bind(&record.reason)
-            .bind(&record.category);
-        let query = bind_real(query, record.category_confidence)
-            .bind(&record.category_status)
-            .bind(&record.urgency);
-        bind_real(query, record.urgency_confidence)
-            .bind(&record.urgency_status)
-            .bind(&record.priority)
-            .bind(record.evidence.to_string())
-            .bind(stamp(Utc::now()))
-            .bind(record.problem_id)
-            .bind(i64::from(record.major_incident))
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+    /// Inserts or replaces the result of (ticket, model version), with the batch.
+    pub fn record_triage(&mut self, record: &TriageRecord) {
+        self.triage.push(record.clone());
     }
 
     /// Adds an incident to a problem (once; not if it was merged away or rejected since the
@@ -159,47 +140,123 @@ impl<'c> BatchWriter<'c> {
         Ok(())
     }
 
-    /// Replaces the suggestions of (ticket, model version) with `suggestions`, ranked in order.
-    pub async fn record_suggestions(
+    /// Replaces the suggestions of (ticket, model version) with `suggestions`, ranked in
+    /// order, with the batch.
+    pub fn record_suggestions(
         &mut self,
         ticket_id: i64,
         model_version: &str,
         suggestions: &[SuggestionRecord],
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            &self
-                .backend
-                .sql("DELETE FROM suggestions WHERE ticket_id = ? AND model_version = ?"),
-        )
-        .bind(ticket_id)
-        .bind(model_version)
-        .execute(&mut *self.tx)
-        .await?;
-        if suggestions.is_empty() {
-            return Ok(());
+    ) {
+        self.suggestions
+            .push((ticket_id, model_version.to_owned(), suggestions.to_vec()));
+    }
+
+    /// Writes the triage rows and suggestions recorded so far: the triage rows in one
+    /// statement, the tickets' earlier suggestions removed in one and the new ones inserted in
+    /// one (each split where it would bind too many values). A ticket recorded twice keeps
+    /// its last record.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        let triage = last_of_each(std::mem::take(&mut self.triage), |r| {
+            (r.ticket_id, r.model_version.clone())
+        });
+        let now = stamp(Utc::now());
+        for chunk in triage.chunks(MAX_BINDS / 15) {
+            let rows =
+                vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO triage_results (ticket_id, model_version, outcome, reason, category, \
+                 category_confidence, category_status, urgency, urgency_confidence, \
+                 urgency_status, priority, evidence, triaged_at, problem_id, major_incident) \
+                 VALUES {rows} \
+                 ON CONFLICT (ticket_id, model_version) DO UPDATE SET outcome = excluded.outcome, \
+                 reason = excluded.reason, category = excluded.category, \
+                 category_confidence = excluded.category_confidence, \
+                 category_status = excluded.category_status, urgency = excluded.urgency, \
+                 urgency_confidence = excluded.urgency_confidence, \
+                 urgency_status = excluded.urgency_status, priority = excluded.priority, \
+                 evidence = excluded.evidence, triaged_at = excluded.triaged_at, \
+                 problem_id = COALESCE(excluded.problem_id, triage_results.problem_id), \
+                 major_incident = excluded.major_incident"
+            );
+            let sql = self.backend.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for record in chunk {
+                query = query
+                    .bind(record.ticket_id)
+                    .bind(&record.model_version)
+                    .bind(&record.outcome)
+                    .bind(&record.reason)
+                    .bind(&record.category);
+                query = bind_real(query, record.category_confidence)
+                    .bind(&record.category_status)
+                    .bind(&record.urgency);
+                query = bind_real(query, record.urgency_confidence)
+                    .bind(&record.urgency_status)
+                    .bind(&record.priority)
+                    .bind(record.evidence.to_string())
+                    .bind(&now)
+                    .bind(record.problem_id)
+                    .bind(i64::from(record.major_incident));
+            }
+            query.execute(&mut *self.tx).await?;
         }
-        // One statement for all of them: a ticket has a dozen, and each statement costs more
-        // than its row.
-        let rows = vec!["(?, ?, ?, ?, ?, ?)"; suggestions.len()].join(", ");
-        let sql = format!(
-            "INSERT INTO suggestions (ticket_id, model_version, kind, rank, target_id, score) \
-             VALUES {rows}"
-        );
-        let sql = self.backend.sql(&sql);
-        let mut query = sqlx::query(&sql);
-        let mut ranks = std::collections::HashMap::new();
-        for s in suggestions {
-            let rank = ranks.entry(s.kind).or_insert(0i64);
-            *rank += 1;
-            query = query
-                .bind(ticket_id)
-                .bind(model_version)
-                .bind(s.kind)
-                .bind(*rank)
-                .bind(s.target_id)
-                .bind(f64::from(s.score));
+
+        let suggested = last_of_each(std::mem::take(&mut self.suggestions), |(id, version, _)| {
+            (*id, version.clone())
+        });
+        let mut versions: Vec<&str> = suggested.iter().map(|(_, v, _)| v.as_str()).collect();
+        versions.sort_unstable();
+        versions.dedup();
+        for version in versions {
+            let ids: Vec<i64> = suggested
+                .iter()
+                .filter(|(_, v, _)| v == version)
+                .map(|&(id, _, _)| id)
+                .collect();
+            for ids in ids.chunks(MAX_BINDS) {
+                let sql = format!(
+                    "DELETE FROM suggestions WHERE model_version = ? AND ticket_id IN ({})",
+                    id_list(ids)
+                );
+                // Its ids are in its text: not worth a place in the prepared statements' cache.
+                sqlx::query(&self.backend.sql(&sql))
+                    .persistent(false)
+                    .bind(version)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
         }
-        query.execute(&mut *self.tx).await?;
+        let rows: Vec<(i64, &str, i64, &SuggestionRecord)> = suggested
+            .iter()
+            .flat_map(|(id, version, suggestions)| {
+                let mut ranks = HashMap::new();
+                suggestions.iter().map(move |s| {
+                    let rank = ranks.entry(s.kind).or_insert(0i64);
+                    *rank += 1;
+                    (*id, version.as_str(), *rank, s)
+                })
+            })
+            .collect();
+        for chunk in rows.chunks(MAX_BINDS / 6) {
+            let values = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO suggestions (ticket_id, model_version, kind, rank, target_id, score) \
+                 VALUES {values}"
+            );
+            let sql = self.backend.sql(&sql);
+            let mut query = sqlx::query(&sql);
+            for &(id, version, rank, s) in chunk {
+                query = query
+                    .bind(id)
+                    .bind(version)
+                    .bind(s.kind)
+                    .bind(rank)
+                    .bind(s.target_id)
+                    .bind(f64::from(s.score));
+            }
+            query.execute(&mut *self.tx).await?;
+        }
         Ok(())
     }
 
@@ -208,16 +265,30 @@ impl<'c> BatchWriter<'c> {
     /// A lease that ran out and went to another worker fails with
     /// [`StoreError::LeaseLost`]: nothing of this batch may be written, that worker's counts.
     pub async fn acknowledge(&mut self, pipeline: &str, claim: &Claim) -> Result<(), StoreError> {
+        self.flush().await?;
         claim
             .acknowledge(&mut self.tx, self.backend, pipeline)
             .await
     }
 
     /// Commits the whole batch.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.flush().await?;
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// `items` without those an item after them shares a key with, in order.
+fn last_of_each<T, K: Eq + std::hash::Hash>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<T> = items
+        .into_iter()
+        .rev()
+        .filter(|t| seen.insert(key(t)))
+        .collect();
+    kept.reverse();
+    kept
 }
 
 /// Binds an optional real. sqlx 0.8.6's `Any` driver sends a NULL `f64` to PostgreSQL as a

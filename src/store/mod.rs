@@ -91,10 +91,12 @@ impl StoreError {
     }
 }
 
-/// SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL's serialization failure, deadlock, and the
+/// SQLITE_BUSY, SQLITE_LOCKED and SQLITE_BUSY_SNAPSHOT (a transaction that read before
+/// another connection's commit cannot then write: a batch's first write comes when it is
+/// acknowledged, after its reads); PostgreSQL's serialization failure, deadlock, and the
 /// connection and shutdown classes (08xxx, 57P0x).
 const RETRIABLE_CODES: &[&str] = &[
-    "5", "6", "40001", "40P01", "08000", "08003", "08006", "57P01", "57P02", "57P03",
+    "5", "6", "517", "40001", "40P01", "08000", "08003", "08006", "57P01", "57P02", "57P03",
 ];
 
 /// A ticket store. Clones share one pool.
