@@ -195,7 +195,8 @@ enum BenchCommand {
         #[arg(long)]
         input: Option<PathBuf>,
         /// Numbers the encoder computes with: fp32 (the model's own vectors) or int8 (weights
-        /// and activations as bytes; ~2× fp32 with AVX-512 VNNI, ~1.5× with AVX2 alone).
+        /// and activations as bytes; ~2× fp32 with AVX-512 VNNI, ~3× with AMX, ~1.5× with AVX2
+        /// alone).
         #[arg(long, default_value = "fp32")]
         precision: Precision,
         /// Texts per batch.

@@ -16,7 +16,7 @@ use candle_transformers::models::bert::Config;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::kernels::{self, Isa, QuantizedMatrix, QuantizedRows};
+use super::kernels::{self, Finish, Isa, QuantizedMatrix, QuantizedRows};
 use super::Precision;
 
 pub struct Bert {
@@ -165,23 +165,19 @@ impl Bert {
         for layer in &self.layers {
             layer
                 .qkv
-                .apply(isa, &x, &mut s.quantized, &mut s.qkv, false);
+                .apply(isa, &x, &mut s.quantized, &mut s.qkv, false, None);
             self.attention(&s.qkv, &starts, &mut s.context);
             layer
                 .attention_out
-                .apply(isa, &s.context, &mut s.quantized, &mut x, true);
+                .apply(isa, &s.context, &mut s.quantized, &mut x, true, None);
             layer.attention_norm.apply(isa, &mut x);
+            let gelu = move |rows: &mut [f32]| kernels::gelu(isa, rows);
             layer
                 .intermediate
-                .apply(isa, &x, &mut s.quantized, &mut s.inner, false);
-            // Elementwise, so split among the threads: on one, it left the other core idle
-            // for ~3% of a forward pass.
-            s.inner
-                .par_chunks_mut(PARALLEL_VALUES)
-                .for_each(|chunk| kernels::gelu(isa, chunk));
+                .apply(isa, &x, &mut s.quantized, &mut s.inner, false, Some(&gelu));
             layer
                 .output
-                .apply(isa, &s.inner, &mut s.quantized, &mut x, true);
+                .apply(isa, &s.inner, &mut s.quantized, &mut x, true, None);
             layer.output_norm.apply(isa, &mut x);
         }
         Ok(x)
@@ -381,8 +377,17 @@ impl Linear {
         })
     }
 
-    /// `out` = x·Wᵀ + b, or `out +=` that where `accumulate`; all threads take part.
-    fn apply(&self, isa: Isa, x: &[f32], q: &mut QuantizedRows, out: &mut [f32], accumulate: bool) {
+    /// `out` = x·Wᵀ + b, or `out +=` that where `accumulate`, then `finish` on the outputs
+    /// (in parts, each whole rows); all threads take part.
+    fn apply(
+        &self,
+        isa: Isa,
+        x: &[f32],
+        q: &mut QuantizedRows,
+        out: &mut [f32],
+        accumulate: bool,
+        finish: Option<&Finish>,
+    ) {
         let rows = x.len() / self.inputs;
         assert_eq!(out.len(), rows * self.outputs);
         match &self.weights {
@@ -406,10 +411,16 @@ impl Linear {
                         threads: Parallelism::Rayon(0),
                     });
                 }
+                // Elementwise, so split among the threads: on one, it left the other core
+                // idle for ~3% of a forward pass.
+                if let Some(finish) = finish {
+                    let rows = PARALLEL_VALUES / self.outputs + 1;
+                    out.par_chunks_mut(rows * self.outputs).for_each(finish);
+                }
             }
             Weights::Int8(w) => {
                 q.quantize(isa, x, self.inputs);
-                w.apply(isa, q, &self.bias, out, accumulate);
+                w.apply(isa, q, &self.bias, out, accumulate, finish);
             }
         }
     }

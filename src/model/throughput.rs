@@ -20,7 +20,7 @@ pub struct Throughput {
     /// Padded positions computed for nothing, as a share of the real tokens.
     pub padding_overhead: f64,
     pub precision: &'static str,
-    /// The instruction set the kernels ran with (avx512, avx2 or portable).
+    /// The instruction set the kernels ran with (amx, avx512, avx2 or portable).
     pub kernels: &'static str,
     /// Texts per batch.
     pub batch: usize,

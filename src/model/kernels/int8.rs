@@ -8,11 +8,18 @@
 //! kernel multiplies the same values widened to i16 with `vpmaddwd`. Integer sums are exact,
 //! so the portable kernel gives bit-for-bit the results of either. The VNNI kernel also turns
 //! its sums into outputs in its registers (the others hand them to `scale_back`), rounding
-//! each step as `scale_back` does, so that too is to the bit.
+//! each step as `scale_back` does, so that too is to the bit. Where the CPU has AMX, whole
+//! blocks of 32 rows take their sums from its tiles (the same panels, read in place) and the
+//! VNNI kernel's epilogue turns them into outputs.
 
 use rayon::prelude::*;
 
-use super::{max_of, multiversion, Isa, Level, ROUNDER};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::__m512i;
+
+#[cfg(target_arch = "x86_64")]
+use super::amx;
+use super::{max_of, multiversion, Finish, Isa, Level, ROUNDER};
 
 /// Output columns per packed panel: four 16-lane registers of i32 sums.
 const PANEL: usize = 64;
@@ -82,7 +89,9 @@ impl QuantizedMatrix {
     }
 
     /// `out` (rows × outputs) = x·Wᵀ + bias, or `out +=` that where `accumulate` (a residual
-    /// connection added for free).
+    /// connection added for free), then `finish` on each task's rows while they are still in
+    /// cache (GELU as a pass of its own over the whole output took a quarter more time than
+    /// this on the AMX machine).
     pub fn apply(
         &self,
         isa: Isa,
@@ -90,6 +99,7 @@ impl QuantizedMatrix {
         bias: &[f32],
         out: &mut [f32],
         accumulate: bool,
+        finish: Option<&Finish>,
     ) {
         let n = self.outputs;
         assert_eq!(
@@ -100,10 +110,22 @@ impl QuantizedMatrix {
         assert_eq!(out.len(), x.scales.len() * n);
         let (panel_len, x_stride) = (self.groups * PANEL * 4, x.stride);
         let wide = (isa.0 == Level::Avx2).then(|| self.wide());
-        out.par_chunks_mut(TASK_ROWS * n)
+        // Rows of one block on AMX's tiles, where this product runs there; a task is two.
+        #[cfg(target_arch = "x86_64")]
+        let block =
+            (isa.0 == Level::Amx && x_stride.is_multiple_of(amx::STEP)).then_some(amx::ROWS);
+        #[cfg(not(target_arch = "x86_64"))]
+        let block: Option<usize> = None;
+        let task_rows = block.map_or(TASK_ROWS, |b| 2 * b);
+        out.par_chunks_mut(task_rows * n)
             .enumerate()
             .for_each(|(task, out)| {
-                let first = task * TASK_ROWS;
+                let first = task * task_rows;
+                let rows = out.len() / n;
+                let tiled = block.map_or(0, |b| rows / b * b);
+                // SAFETY: the AMX level is named only where `amx::usable` said yes.
+                #[cfg(target_arch = "x86_64")]
+                let tiles = (tiled > 0).then(|| unsafe { amx::Tiles::configure() });
                 let mut sums = [[0i32; PANEL]; TILE_ROWS];
                 for (p, panel) in self.packed.chunks_exact(panel_len).enumerate() {
                     let cols = p * PANEL..((p + 1) * PANEL).min(n);
@@ -113,12 +135,17 @@ impl QuantizedMatrix {
                         bias: &bias[cols.clone()],
                         accumulate,
                     };
-                    for tile in (0..out.len() / n).step_by(TILE_ROWS) {
-                        let rows = (out.len() / n - tile).min(TILE_ROWS);
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(tiles) = &tiles {
+                        let dst = &mut out[cols.start..];
+                        tiled_rows(tiles, x, first..first + tiled, panel, &outputs, dst, n);
+                    }
+                    for tile in (tiled..rows).step_by(TILE_ROWS) {
+                        let rows = (rows - tile).min(TILE_ROWS);
                         let at = (first + tile) * x.stride..;
                         let row_scales = &x.scales[first + tile..][..rows];
                         #[cfg(target_arch = "x86_64")]
-                        if isa.0 == Level::Avx512 {
+                        if matches!(isa.0, Level::Avx512 | Level::Amx) {
                             let dst = &mut out[tile * n + cols.start..];
                             let x = &x.data[at];
                             fused_vnni(x, x_stride, panel, row_scales, &outputs, dst, n);
@@ -138,6 +165,11 @@ impl QuantizedMatrix {
                             scale_back(isa, &sum[..dst.len()], row_scale, &outputs, dst);
                         }
                     }
+                }
+                #[cfg(target_arch = "x86_64")]
+                drop(tiles); // so that a context switch in `finish` need not save them
+                if let Some(finish) = finish {
+                    finish(out);
                 }
             });
     }
@@ -354,6 +386,26 @@ unsafe fn vnni_scaled<const R: usize>(
             }
         }
     }
+    store_outputs(R, |r, j| acc[r][j], row_scales, o, dst, dst_stride);
+}
+
+/// The AVX-512 kernels' epilogue: `rows` rows' outputs (up to 64, those of `o`) from their
+/// sums (`sums(r, j)` holds row r's for outputs 16j to 16j + 15) as [`scale_back`] makes them:
+/// (s − offset) in i32, to f32, times (row scale × output scale), plus bias, plus the output
+/// where accumulating — each a separate rounding, as there. Lanes past the outputs are masked
+/// off.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
+unsafe fn store_outputs(
+    rows: usize,
+    sums: impl Fn(usize, usize) -> __m512i,
+    row_scales: &[f32],
+    o: &Outputs,
+    dst: *mut f32,
+    dst_stride: usize,
+) {
+    use std::arch::x86_64::*;
     let cols = o.scales.len();
     for j in 0..4 {
         let start = 16 * j;
@@ -368,8 +420,8 @@ unsafe fn vnni_scaled<const R: usize>(
         let scales = _mm512_maskz_loadu_ps(mask, o.scales.as_ptr().add(start));
         let offsets = _mm512_maskz_loadu_epi32(mask, o.offsets.as_ptr().add(start));
         let bias = _mm512_maskz_loadu_ps(mask, o.bias.as_ptr().add(start));
-        for (r, (acc, &row_scale)) in acc.iter().zip(row_scales).enumerate() {
-            let sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j], offsets));
+        for (r, &row_scale) in row_scales[..rows].iter().enumerate() {
+            let sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums(r, j), offsets));
             let step = _mm512_mul_ps(_mm512_set1_ps(row_scale), scales);
             let mut v = _mm512_add_ps(_mm512_mul_ps(sums, step), bias);
             let at = dst.add(r * dst_stride + start);
@@ -377,6 +429,43 @@ unsafe fn vnni_scaled<const R: usize>(
                 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), v);
             }
             _mm512_mask_storeu_ps(at, mask, v);
+        }
+    }
+}
+
+/// `rows` of `x` (whole blocks of 32) times one panel on AMX's tiles: their i32 sums (exact,
+/// so the same as every other kernel's) to a block in memory, then [`store_outputs`]. `dst`
+/// starts at the first row and the panel's first output, its rows `dst_stride` apart.
+#[cfg(target_arch = "x86_64")]
+fn tiled_rows(
+    tiles: &amx::Tiles,
+    x: &QuantizedRows,
+    rows: std::ops::Range<usize>,
+    panel: &[i8],
+    o: &Outputs,
+    dst: &mut [f32],
+    dst_stride: usize,
+) {
+    let cols = o.scales.len();
+    assert!(cols <= PANEL && o.offsets.len() == cols && o.bias.len() == cols);
+    let mut sums = [[0i32; PANEL]; amx::ROWS];
+    let row_scales = &x.scales[rows.clone()];
+    for (b, row_scales) in row_scales.chunks_exact(amx::ROWS).enumerate() {
+        let first = b * amx::ROWS;
+        let data = &x.data[(rows.start + first) * x.stride..];
+        tiles.products(data, x.stride, panel, &mut sums);
+        let dst = &mut dst[first * dst_stride..];
+        assert!(dst.len() >= (amx::ROWS - 1) * dst_stride + cols);
+        // SAFETY: the AMX level has AVX-512; the assertion keeps every write within `dst`.
+        unsafe {
+            store_outputs(
+                amx::ROWS,
+                |r, j| std::arch::x86_64::_mm512_loadu_si512(sums[r][16 * j..].as_ptr().cast()),
+                row_scales,
+                o,
+                dst.as_mut_ptr(),
+                dst_stride,
+            );
         }
     }
 }
@@ -447,26 +536,38 @@ mod tests {
         let mut q = QuantizedRows::default();
         q.quantize(isa, x, width);
         let mut out = vec![1.0; x.len() / width * w.outputs];
-        w.apply(isa, &q, bias, &mut out, true);
-        // Without accumulating, the same outputs less the 1 they were added to.
+        w.apply(isa, &q, bias, &mut out, true, None);
+        // Without accumulating, the same outputs less the 1 they were added to; and with a
+        // step after, that step's outputs, every one.
         let mut fresh = vec![f32::NAN; out.len()];
-        w.apply(isa, &q, bias, &mut fresh, false);
-        for (o, f) in out.iter().zip(&fresh) {
+        w.apply(isa, &q, bias, &mut fresh, false, None);
+        let mut finished = vec![f32::NAN; out.len()];
+        let negate = |rows: &mut [f32]| rows.iter_mut().for_each(|v| *v = -*v);
+        w.apply(isa, &q, bias, &mut finished, false, Some(&negate));
+        for ((o, f), n) in out.iter().zip(&fresh).zip(&finished) {
             assert_eq!(*o, 1.0 + f, "{isa:?}");
+            assert_eq!(*n, -f, "{isa:?}");
         }
         out
     }
 
     #[test]
     fn quantised_products_are_close_to_fp32_and_the_same_on_every_level() {
-        // Sizes that are not multiples of the panel, the tile or the groups of four.
-        let (rows, inputs, outputs) = (53, 390, 70);
+        // Sizes that are not multiples of the panel, the tile or the groups of four; then
+        // inputs that AMX's tiles take (a multiple of 64), with rows in whole blocks of 32
+        // and a remainder the VNNI kernel takes.
+        for (rows, inputs, outputs) in [(53, 390, 70), (101, 320, 70)] {
+            check_products(rows, inputs, outputs);
+        }
+    }
+
+    fn check_products(rows: usize, inputs: usize, outputs: usize) {
         let w = values(outputs * inputs, 1);
         let x = values(rows * inputs, 2);
         let bias = values(outputs, 3);
         let q = QuantizedMatrix::new(&w, outputs, inputs);
         let portable = product(Isa::portable(), &q, &x, inputs, &bias);
-        for isa in super::super::every_level() {
+        for isa in super::super::available() {
             assert_eq!(product(isa, &q, &x, inputs, &bias), portable, "{isa:?}");
         }
         let top = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));

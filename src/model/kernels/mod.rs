@@ -4,50 +4,64 @@
 //! Every kernel is plain Rust written so that the compiler vectorises it, compiled three times
 //! — for the target's baseline, for AVX2+FMA and for AVX-512 — and the variant runs that the
 //! CPU has, detected once. The baseline variant is the portable path (any x86-64, aarch64);
-//! `TICKETLENS_CPU=portable` forces it, and tests force it through [`Isa::portable`].
+//! `TICKETLENS_CPU=portable` forces it, and tests force it through [`Isa::portable`]. Where
+//! the CPU has AMX (and the OS allows it), int8 products run on its tiles ([`amx`]).
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
 mod int8;
 
 pub use int8::{QuantizedMatrix, QuantizedRows};
+
+/// A step applied to a product's outputs as they are finished, in parts of whole rows (GELU
+/// after the intermediate layer).
+pub type Finish = dyn Fn(&mut [f32]) + Sync;
 
 /// The instruction set the kernels run with. Only [`Isa::detect`] can name a SIMD level, so
 /// holding one proves the CPU has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Isa(Level);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Lowest first: each level has what the ones before it have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Level {
     Portable,
     Avx2,
     /// AVX-512 F/BW/VL with VNNI (Ice Lake, Zen 4 and later).
     Avx512,
+    /// AVX-512 as above and AMX's int8 tiles, which the OS lets this process use (Xeon from
+    /// Sapphire Rapids on): int8 products run on the tiles, the rest as at `Avx512`.
+    Amx,
 }
 
+const LEVELS: [Level; 4] = [Level::Portable, Level::Avx2, Level::Avx512, Level::Amx];
+
 impl Isa {
-    /// The best level this CPU runs, unless the environment says `TICKETLENS_CPU=portable`;
-    /// detected once per process.
+    /// The best level this CPU runs, or the best up to the one the environment names in
+    /// `TICKETLENS_CPU` (`portable`, `avx2`, `avx512` or `amx`: to compare kernels, or to
+    /// rule one out); detected once per process.
     pub fn detect() -> Self {
         static DETECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
         *DETECTED.get_or_init(Self::detect_now)
     }
 
     fn detect_now() -> Self {
-        if std::env::var("TICKETLENS_CPU").is_ok_and(|v| v.eq_ignore_ascii_case("portable")) {
-            return Self::portable();
-        }
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            let avx2 = has!("avx2") && has!("fma");
-            if avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni")
-            {
-                return Self(Level::Avx512);
+        let cap = std::env::var("TICKETLENS_CPU").ok().and_then(|name| {
+            let level = LEVELS
+                .into_iter()
+                .find(|&l| Isa(l).name().eq_ignore_ascii_case(&name));
+            if level.is_none() {
+                tracing::warn!(
+                    "TICKETLENS_CPU={name:?} is none of portable, avx2, avx512, amx: ignored"
+                );
             }
-            if avx2 {
-                return Self(Level::Avx2);
-            }
-        }
-        Self::portable()
+            level
+        });
+        available()
+            .into_iter()
+            .rev()
+            .find(|isa| cap.is_none_or(|cap| isa.0 <= cap))
+            .unwrap_or(Self::portable())
     }
 
     /// Plain Rust at the target's baseline: correct everywhere, fastest nowhere.
@@ -60,8 +74,30 @@ impl Isa {
             Level::Portable => "portable",
             Level::Avx2 => "avx2",
             Level::Avx512 => "avx512",
+            Level::Amx => "amx",
         }
     }
+}
+
+/// Every level this CPU runs, the portable one first. Tests compare them all (on an AMX
+/// machine, [`Isa::detect`] alone would leave the AVX2 and VNNI kernels untested).
+fn available() -> Vec<Isa> {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+    let mut all = vec![Isa::portable()];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") {
+            all.push(Isa(Level::Avx2));
+            if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni") {
+                all.push(Isa(Level::Avx512));
+                if amx::usable() {
+                    all.push(Isa(Level::Amx));
+                }
+            }
+        }
+    }
+    all
 }
 
 /// Defines `fn $name(isa: Isa, args…)` running `$body` compiled for `isa`. The body and what
@@ -83,27 +119,15 @@ macro_rules! multiversion {
                 #[cfg(target_arch = "x86_64")]
                 $crate::model::kernels::Level::Avx2 => unsafe { avx2($($arg),*) },
                 #[cfg(target_arch = "x86_64")]
-                $crate::model::kernels::Level::Avx512 => unsafe { avx512($($arg),*) },
+                $crate::model::kernels::Level::Avx512 | $crate::model::kernels::Level::Amx => unsafe {
+                    avx512($($arg),*)
+                },
                 _ => generic($($arg),*),
             }
         }
     };
 }
 pub(crate) use multiversion;
-
-/// Every level this CPU runs, the portable one first: what tests compare (on an AVX-512
-/// machine, [`Isa::detect`] alone would leave the AVX2 kernels untested).
-#[cfg(test)]
-fn every_level() -> Vec<Isa> {
-    let mut all = vec![Isa::portable()];
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        all.push(Isa(Level::Avx2));
-    }
-    all.push(Isa::detect());
-    all.dedup();
-    all
-}
 
 /// Lanes the reductions below keep apart, so that the compiler may vectorise them (f32
 /// addition is not associative, so it will not reorder a single running sum).
@@ -126,6 +150,33 @@ fn sum_of(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + rest
+}
+
+/// The sum of `xs` as the softmax kernels take it, compiled or by hand: value i in lane
+/// i % 16, then the lanes as a tree ([`sum_lanes`]).
+#[inline(always)]
+fn lane_sum(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    for c in xs.chunks(LANES) {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    sum_lanes(acc)
+}
+
+/// Lanes added as a tree (each half to the other, then half of that, …): four dependent
+/// additions instead of fifteen, the same in every kernel.
+#[inline(always)]
+fn sum_lanes(mut acc: [f32; LANES]) -> f32 {
+    let mut half = LANES / 2;
+    while half > 0 {
+        for i in 0..half {
+            acc[i] += acc[i + half];
+        }
+        half /= 2;
+    }
+    acc[0]
 }
 
 /// The largest of `f(x)` over `xs` (at least `f32::MIN`).
@@ -172,15 +223,96 @@ multiversion! {
     }
 }
 
+/// Softmax of each row of `width` scores after multiplying them by `scale`, in place.
+pub fn softmax(isa: Isa, rows: &mut [f32], width: usize, scale: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if isa.0 >= Level::Avx512 {
+        // SAFETY: the level says the CPU has AVX-512 F.
+        return unsafe { softmax_avx512(rows, width, scale) };
+    }
+    softmax_compiled(isa, rows, width, scale);
+}
+
+/// [`softmax`] by hand for AVX-512, to the same bits as the compiled loops: attention's rows
+/// are short (a ticket's tokens), and those loops spent more on each row's tail (scalar exps
+/// after the last whole vector) and on `f32::max`'s NaN rules than on the vectors: 15% of an
+/// int8 forward pass on the AMX machine, a third less this way. Here a tail is one masked
+/// vector; every value and every sum is computed with the same operations in the same order
+/// as there (no FMA, the sum's lanes as a tree in both), so int8's quantisation downstream
+/// sees the same numbers on every level.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_avx512(rows: &mut [f32], width: usize, scale: f32) {
+    use std::arch::x86_64::*;
+    let (whole, tail) = (width / LANES, width % LANES);
+    let mask: __mmask16 = ((1u32 << tail) - 1) as u16;
+    let scale = _mm512_set1_ps(scale);
+    let mut lanes = [0f32; LANES];
+    for row in rows.chunks_exact_mut(width) {
+        let p = row.as_mut_ptr();
+        let last = p.add(LANES * whole);
+        let mut top = _mm512_set1_ps(f32::MIN);
+        for i in 0..whole {
+            top = _mm512_max_ps(top, _mm512_loadu_ps(p.add(LANES * i)));
+        }
+        top = _mm512_mask_max_ps(top, mask, top, _mm512_maskz_loadu_ps(mask, last));
+        let top = _mm512_set1_ps(_mm512_reduce_max_ps(top));
+        let weight = |x| exp_avx512(_mm512_mul_ps(_mm512_sub_ps(x, top), scale));
+        // [`lane_sum`]'s order: lane i adds values i, i + 16, …, the tail's too; then the tree.
+        let mut total = _mm512_setzero_ps();
+        for i in 0..whole {
+            let e = weight(_mm512_loadu_ps(p.add(LANES * i)));
+            total = _mm512_add_ps(total, e);
+            _mm512_storeu_ps(p.add(LANES * i), e);
+        }
+        let e = weight(_mm512_maskz_loadu_ps(mask, last));
+        total = _mm512_mask_add_ps(total, mask, total, e);
+        _mm512_mask_storeu_ps(last, mask, e);
+        _mm512_storeu_ps(lanes.as_mut_ptr(), total);
+        let inv = _mm512_set1_ps(1.0 / sum_lanes(lanes));
+        for i in 0..whole {
+            let at = p.add(LANES * i);
+            _mm512_storeu_ps(at, _mm512_mul_ps(_mm512_loadu_ps(at), inv));
+        }
+        let x = _mm512_maskz_loadu_ps(mask, last);
+        _mm512_mask_storeu_ps(last, mask, _mm512_mul_ps(x, inv));
+    }
+}
+
+/// [`exp`] on 16 lanes, the same operations in the same order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn exp_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let x = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
+    let rounder = _mm512_set1_ps(ROUNDER);
+    let t = _mm512_add_ps(
+        _mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)),
+        rounder,
+    );
+    let n = _mm512_sub_ps(t, rounder);
+    let r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(LN_2_HIGH)));
+    let r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(LN_2_LOW)));
+    let p = EXP_TAYLOR.iter().fold(_mm512_setzero_ps(), |acc, &c| {
+        _mm512_add_ps(_mm512_mul_ps(acc, r), _mm512_set1_ps(c))
+    });
+    let two_n = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+        _mm512_castps_si512(t),
+        _mm512_set1_epi32(127),
+    ));
+    _mm512_mul_ps(p, _mm512_castsi512_ps(two_n))
+}
+
 multiversion! {
-    /// Softmax of each row of `width` scores after multiplying them by `scale`, in place.
-    pub fn softmax(rows: &mut [f32], width: usize, scale: f32) {
+    /// [`softmax`] as the compiler vectorises it: the portable and AVX2 levels.
+    fn softmax_compiled(rows: &mut [f32], width: usize, scale: f32) {
         for row in rows.chunks_exact_mut(width) {
             let top = max_of(row, |x| x);
             for x in row.iter_mut() {
                 *x = exp((*x - top) * scale);
             }
-            let inv = 1.0 / sum(row);
+            let inv = 1.0 / lane_sum(row);
             for x in row.iter_mut() {
                 *x *= inv;
             }
@@ -275,6 +407,21 @@ fn erf(x: f32) -> f32 {
 /// whose saturating form in Rust the compiler does not vectorise.
 pub(crate) const ROUNDER: f32 = 12_582_912.0;
 
+/// ln 2 in two parts, so that n·ln2 is subtracted without losing r's low bits.
+const LN_2_HIGH: f32 = 0.693_145_75;
+const LN_2_LOW: f32 = 1.428_606_8e-6;
+
+/// e^r's Taylor polynomial to degree 6, highest power first.
+const EXP_TAYLOR: [f32; 7] = [
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
+
 /// e^x for x ≤ 0 (softmax's arguments): x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor
 /// polynomial to degree 6 (relative error below 3e-7), 2^n built in the exponent bits.
 /// At -87 and below the result is e^-87, as good as 0 for a softmax weight.
@@ -283,19 +430,8 @@ fn exp(x: f32) -> f32 {
     let x = x.max(-87.0);
     let t = x * std::f32::consts::LOG2_E + ROUNDER;
     let n = t - ROUNDER;
-    // ln 2 in two parts, so that n·ln2 is subtracted without losing r's low bits.
-    let r = (x - n * 0.693_145_75) - n * 1.428_606_8e-6;
-    let p = [
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ]
-    .iter()
-    .fold(0.0f32, |acc, &c| acc * r + c);
+    let r = (x - n * LN_2_HIGH) - n * LN_2_LOW;
+    let p = EXP_TAYLOR.iter().fold(0.0f32, |acc, &c| acc * r + c);
     // t's low 9 bits hold n (-126 ≤ n ≤ 0) in two's complement; + 127 is the biased
     // exponent of 2^n, which the shift moves into place (the bits above fall off).
     p * f32::from_bits(t.to_bits().wrapping_add(127) << 23)
@@ -323,7 +459,7 @@ mod tests {
         let xs: Vec<f32> = (-500..500).map(|i| i as f32 / 50.0).collect();
         let t = candle_core::Tensor::new(xs.as_slice(), &candle_core::Device::Cpu).unwrap();
         let exact: Vec<f32> = t.gelu_erf().unwrap().to_vec1().unwrap();
-        for isa in every_level() {
+        for isa in available() {
             let mut ours = xs.clone();
             gelu(isa, &mut ours);
             for ((o, e), x) in ours.iter().zip(&exact).zip(&xs) {
@@ -334,36 +470,42 @@ mod tests {
 
     #[test]
     fn softmax_and_layer_norm_agree_with_f64_on_every_level() {
-        let width = 37; // not a multiple of the lanes
-        let data: Vec<f32> = (0..width * 3)
-            .map(|i| ((i * 7919) % 113) as f32 / 9.0 - 6.0)
-            .collect();
-        let gamma: Vec<f32> = (0..width).map(|i| 1.0 + i as f32 / 50.0).collect();
-        let beta: Vec<f32> = (0..width).map(|i| i as f32 / 100.0).collect();
-        for isa in every_level() {
-            let mut s = data.clone();
-            softmax(isa, &mut s, width, 0.5);
-            let mut n = data.clone();
-            layer_norm(isa, &mut n, &gamma, &beta, 1e-12);
-            for (r, row) in data.chunks(width).enumerate() {
-                let top = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
-                let e: Vec<f64> = row
-                    .iter()
-                    .map(|&x| ((x as f64 - top) * 0.5).exp())
-                    .collect();
-                let total: f64 = e.iter().sum();
-                let mean = row.iter().map(|&x| x as f64).sum::<f64>() / width as f64;
-                let var =
-                    row.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / width as f64;
-                for i in 0..width {
-                    let got = s[r * width + i] as f64;
-                    assert!((got - e[i] / total).abs() < 1e-6, "{isa:?} softmax");
-                    let want =
-                        (row[i] as f64 - mean) / var.sqrt() * gamma[i] as f64 + beta[i] as f64;
-                    assert!(
-                        (n[r * width + i] as f64 - want).abs() < 1e-5,
-                        "{isa:?} layer norm"
-                    );
+        // A width off the lanes, one of whole vectors, and one shorter than a vector.
+        for width in [37, 16, 5] {
+            let data: Vec<f32> = (0..width * 3)
+                .map(|i| ((i * 7919) % 113) as f32 / 9.0 - 6.0)
+                .collect();
+            let gamma: Vec<f32> = (0..width).map(|i| 1.0 + i as f32 / 50.0).collect();
+            let beta: Vec<f32> = (0..width).map(|i| i as f32 / 100.0).collect();
+            let mut portable = data.clone();
+            softmax(Isa::portable(), &mut portable, width, 0.5);
+            for isa in available() {
+                let mut s = data.clone();
+                softmax(isa, &mut s, width, 0.5);
+                // The same bits on every level: int8's quantisation downstream relies on it.
+                assert_eq!(s, portable, "{isa:?} softmax");
+                let mut n = data.clone();
+                layer_norm(isa, &mut n, &gamma, &beta, 1e-12);
+                for (r, row) in data.chunks(width).enumerate() {
+                    let top = row.iter().cloned().fold(f32::MIN, f32::max) as f64;
+                    let e: Vec<f64> = row
+                        .iter()
+                        .map(|&x| ((x as f64 - top) * 0.5).exp())
+                        .collect();
+                    let total: f64 = e.iter().sum();
+                    let mean = row.iter().map(|&x| x as f64).sum::<f64>() / width as f64;
+                    let var =
+                        row.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / width as f64;
+                    for i in 0..width {
+                        let got = s[r * width + i] as f64;
+                        assert!((got - e[i] / total).abs() < 1e-6, "{isa:?} softmax");
+                        let want =
+                            (row[i] as f64 - mean) / var.sqrt() * gamma[i] as f64 + beta[i] as f64;
+                        assert!(
+                            (n[r * width + i] as f64 - want).abs() < 1e-5,
+                            "{isa:?} layer norm"
+                        );
+                    }
                 }
             }
         }
@@ -376,7 +518,7 @@ mod tests {
             .map(|i| ((i * 31) % 17) as f32 / 7.0 - 1.0)
             .collect();
         let query: Vec<f32> = (0..width).map(|i| (i % 5) as f32 / 3.0 - 0.5).collect();
-        for isa in every_level() {
+        for isa in available() {
             let mut out = vec![f32::NAN; 5];
             dot_rows(isa, &rows, &query, &mut out);
             for (row, got) in rows.chunks(width).zip(&out) {
@@ -419,7 +561,7 @@ mod tests {
         }
         assert!(f16_to_f32(half::f16::NAN.to_bits()).is_nan());
         let query: Vec<f32> = (0..width).map(|i| (i % 5) as f32 / 3.0 - 0.5).collect();
-        for isa in every_level() {
+        for isa in available() {
             let (mut fused, mut converted) = (vec![f32::NAN; 4], vec![f32::NAN; 4]);
             dot_rows_f16(isa, &bits, &query, &mut fused);
             dot_rows(isa, &floats, &query, &mut converted);
