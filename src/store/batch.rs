@@ -160,6 +160,14 @@ impl<'c> BatchWriter<'c> {
         let triage = last_of_each(std::mem::take(&mut self.triage), |r| {
             (r.ticket_id, r.model_version.clone())
         });
+        self.write_triage(&triage).await?;
+        let suggested = last_of_each(std::mem::take(&mut self.suggestions), |(id, version, _)| {
+            (*id, version.clone())
+        });
+        self.write_suggestions(&suggested).await
+    }
+
+    async fn write_triage(&mut self, triage: &[TriageRecord]) -> Result<(), StoreError> {
         let now = stamp(Utc::now());
         for chunk in triage.chunks(MAX_BINDS / 15) {
             let rows =
@@ -201,10 +209,14 @@ impl<'c> BatchWriter<'c> {
             }
             query.execute(&mut *self.tx).await?;
         }
+        Ok(())
+    }
 
-        let suggested = last_of_each(std::mem::take(&mut self.suggestions), |(id, version, _)| {
-            (*id, version.clone())
-        });
+    /// (ticket, model version, its suggestions) with no (ticket, version) twice.
+    async fn write_suggestions(
+        &mut self,
+        suggested: &[(i64, String, Vec<SuggestionRecord>)],
+    ) -> Result<(), StoreError> {
         let mut versions: Vec<&str> = suggested.iter().map(|(_, v, _)| v.as_str()).collect();
         versions.sort_unstable();
         versions.dedup();
