@@ -19,7 +19,7 @@ const PANEL_ROW: usize = 256;
 
 /// Whether this CPU has AMX's tiles and int8 products, and the OS lets this process use them.
 pub fn usable() -> bool {
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[cfg(target_os = "linux")]
     {
         // CPUID leaf 7: EDX bit 24 is AMX-TILE, bit 25 AMX-INT8.
         // SAFETY: leaf 7 exists on every x86-64 that reports AVX-512, which callers check first.
@@ -41,7 +41,7 @@ pub fn usable() -> bool {
             ) == 0
         }
     }
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    #[cfg(not(target_os = "linux"))]
     false
 }
 
