@@ -110,8 +110,8 @@ pub struct ModelConfig {
     /// Upper bound on padded tokens in one forward pass.
     pub batch_tokens: usize,
     /// Numbers the encoder computes with: "fp32" (the model's own vectors) or "int8" (about
-    /// twice as fast on CPUs with AVX-512 VNNI, three times with AMX, 1.5× with AVX2 alone;
-    /// vectors within a cosine of 0.99 of fp32's).
+    /// twice as fast on CPUs with AVX-512 VNNI or AMX, 1.5× with AVX2 alone; vectors within a
+    /// cosine of 0.99 of fp32's).
     /// Changing it changes the model version, so stored vectors are recomputed.
     pub precision: Precision,
 }

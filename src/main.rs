@@ -194,9 +194,9 @@ enum BenchCommand {
         /// default: the demo fixtures.
         #[arg(long)]
         input: Option<PathBuf>,
-        /// Numbers the encoder computes with: fp32 (the model's own vectors) or int8 (weights
-        /// and activations as bytes; ~2× fp32 with AVX-512 VNNI, ~3× with AMX, ~1.5× with AVX2
-        /// alone).
+        /// Numbers the encoder computes with: fp32 (the model's own vectors; with AMX, each
+        /// product as three bf16 products on its tiles) or int8 (weights and activations as
+        /// bytes; ~2× fp32 with AVX-512 VNNI or with AMX, ~1.5× with AVX2 alone).
         #[arg(long, default_value = "fp32")]
         precision: Precision,
         /// Texts per batch.

@@ -76,6 +76,31 @@ async fn the_portable_kernels_give_the_same_vectors() {
     eprintln!("portable kernels, lowest cosine to sentence-transformers: {lowest:.7}");
 }
 
+/// Where the CPU has AMX, fp32's products run on its tiles as three bf16 products each: the
+/// vectors must be the plain fp32 products' to far within the reference's tolerance.
+#[tokio::test]
+async fn fp32_vectors_are_the_same_with_the_detected_kernels_as_with_the_portable_ones() {
+    let texts: Vec<String> = reference().sentences.into_iter().map(|s| s.text).collect();
+    let mut vectors = Vec::new();
+    for isa in [Isa::detect(), Isa::portable()] {
+        let fp32 = real_embedder_computing(Compute {
+            precision: Precision::Fp32,
+            isa,
+        });
+        vectors.push(fp32.embed(texts.clone()).await.unwrap());
+    }
+    let lowest = vectors[0]
+        .iter()
+        .zip(&vectors[1])
+        .map(|(a, b)| cosine(a, b))
+        .fold(f32::MAX, f32::min);
+    eprintln!(
+        "fp32 on {} against portable: lowest cosine {lowest:.7}",
+        Isa::detect().name()
+    );
+    assert!(lowest > 0.99999, "{lowest}");
+}
+
 #[tokio::test]
 async fn int8_vectors_stay_close_to_the_reference_on_every_kernel() {
     let texts: Vec<String> = reference().sentences.into_iter().map(|s| s.text).collect();

@@ -57,6 +57,9 @@ struct Linear {
 enum Weights {
     /// Transposed to (inputs × outputs), row-major.
     F32(Vec<f32>),
+    /// fp32 products as bf16x3 on AMX's tiles.
+    #[cfg(target_arch = "x86_64")]
+    Split(kernels::SplitMatrix),
     Int8(QuantizedMatrix),
 }
 
@@ -126,7 +129,7 @@ impl Bert {
         }
         let e = vb.pp("embeddings");
         let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(&vb.pp(format!("encoder.layer.{i}")), config, precision))
+            .map(|i| Layer::load(&vb.pp(format!("encoder.layer.{i}")), config, precision, isa))
             .collect::<Result<_>>()?;
         let token_types = e.values(&[config.type_vocab_size, h], "token_type_embeddings.weight")?;
         Ok(Self {
@@ -317,17 +320,20 @@ unsafe fn product(p: Product) {
 }
 
 impl Layer {
-    fn load(vb: &Tensors, config: &Config, precision: Precision) -> Result<Self> {
+    fn load(vb: &Tensors, config: &Config, precision: Precision, isa: Isa) -> Result<Self> {
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let eps = config.layer_norm_eps as f32;
         let a = vb.pp("attention");
         let qkv = ["self.query", "self.key", "self.value"].map(|n| a.pp(n));
+        let linear = |parts: &[Tensors], inputs, outputs| {
+            Linear::load(parts, (inputs, outputs), precision, isa)
+        };
         Ok(Self {
-            qkv: Linear::load(&qkv, h, h, precision)?,
-            attention_out: Linear::load(&[a.pp("output.dense")], h, h, precision)?,
+            qkv: linear(&qkv, h, h)?,
+            attention_out: linear(&[a.pp("output.dense")], h, h)?,
             attention_norm: Norm::load(&a.pp("output.LayerNorm"), h, eps)?,
-            intermediate: Linear::load(&[vb.pp("intermediate.dense")], h, i, precision)?,
-            output: Linear::load(&[vb.pp("output.dense")], i, h, precision)?,
+            intermediate: linear(&[vb.pp("intermediate.dense")], h, i)?,
+            output: linear(&[vb.pp("output.dense")], i, h)?,
             output_norm: Norm::load(&vb.pp("output.LayerNorm"), h, eps)?,
         })
     }
@@ -351,12 +357,13 @@ impl Norm {
 
 impl Linear {
     /// The layers `parts` (each `outputs` × `inputs`) as one whose outputs are theirs side by
-    /// side.
+    /// side, in the form `precision` on `isa` computes with.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     fn load(
         parts: &[Tensors],
-        inputs: usize,
-        outputs: usize,
+        (inputs, outputs): (usize, usize),
         precision: Precision,
+        isa: Isa,
     ) -> Result<Self> {
         let mut weights = Vec::with_capacity(parts.len() * outputs * inputs);
         let mut bias = Vec::with_capacity(parts.len() * outputs);
@@ -366,6 +373,10 @@ impl Linear {
         }
         let outputs = bias.len();
         let weights = match precision {
+            #[cfg(target_arch = "x86_64")]
+            Precision::Fp32 if isa.has_tiles() && kernels::SplitMatrix::fits(inputs, outputs) => {
+                Weights::Split(kernels::SplitMatrix::new(&weights, outputs, inputs))
+            }
             Precision::Fp32 => Weights::F32(transpose(&weights, outputs, inputs)),
             Precision::Int8 => Weights::Int8(QuantizedMatrix::new(&weights, outputs, inputs)),
         };
@@ -418,6 +429,8 @@ impl Linear {
                     out.par_chunks_mut(rows * self.outputs).for_each(finish);
                 }
             }
+            #[cfg(target_arch = "x86_64")]
+            Weights::Split(w) => w.apply(isa, x, &self.bias, out, accumulate, finish),
             Weights::Int8(w) => {
                 q.quantize(isa, x, self.inputs);
                 w.apply(isa, q, &self.bias, out, accumulate, finish);

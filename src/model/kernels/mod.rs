@@ -1,17 +1,22 @@
 //! The encoder's arithmetic besides fp32 matrix products (which the gemm crate does, with its
-//! own run-time dispatch): layer norm, GELU, softmax, int8 quantisation and products.
+//! own run-time dispatch, except on AMX's tiles): layer norm, GELU, softmax, int8
+//! quantisation and products, fp32 products on the tiles.
 //!
 //! Every kernel is plain Rust written so that the compiler vectorises it, compiled three times
 //! — for the target's baseline, for AVX2+FMA and for AVX-512 — and the variant runs that the
 //! CPU has, detected once. The baseline variant is the portable path (any x86-64, aarch64);
 //! `TICKETLENS_CPU=portable` forces it, and tests force it through [`Isa::portable`]. Where
-//! the CPU has AMX (and the OS allows it), int8 products run on its tiles ([`amx`]).
+//! the CPU has AMX (and the OS allows it), int8 and fp32 products run on its tiles ([`amx`]).
 
 #[cfg(target_arch = "x86_64")]
 mod amx;
 mod int8;
+#[cfg(target_arch = "x86_64")]
+mod split;
 
 pub use int8::{QuantizedMatrix, QuantizedRows};
+#[cfg(target_arch = "x86_64")]
+pub use split::SplitMatrix;
 
 /// A step applied to a product's outputs as they are finished, in parts of whole rows (GELU
 /// after the intermediate layer).
@@ -29,8 +34,9 @@ enum Level {
     Avx2,
     /// AVX-512 F/BW/VL with VNNI (Ice Lake, Zen 4 and later).
     Avx512,
-    /// AVX-512 as above and AMX's int8 tiles, which the OS lets this process use (Xeon from
-    /// Sapphire Rapids on): int8 products run on the tiles, the rest as at `Avx512`.
+    /// AVX-512 as above and AMX's tiles, which the OS lets this process use (Xeon from
+    /// Sapphire Rapids on): int8 products run on the tiles, and fp32 products as three bf16
+    /// products each ([`split`]); the rest as at `Avx512`.
     Amx,
 }
 
@@ -67,6 +73,11 @@ impl Isa {
     /// Plain Rust at the target's baseline: correct everywhere, fastest nowhere.
     pub fn portable() -> Self {
         Self(Level::Portable)
+    }
+
+    /// Whether the linear layers' products run on AMX's tiles at this level.
+    pub fn has_tiles(self) -> bool {
+        self.0 == Level::Amx
     }
 
     pub fn name(self) -> &'static str {
