@@ -38,7 +38,7 @@ pub struct SplitMatrix {
 impl SplitMatrix {
     /// Whether a layer of this shape can be split: the tiles take whole steps and panels.
     pub fn fits(inputs: usize, outputs: usize) -> bool {
-        inputs > 0 && inputs.is_multiple_of(STEP) && outputs.is_multiple_of(PANEL)
+        inputs > 0 && outputs > 0 && inputs.is_multiple_of(STEP) && outputs.is_multiple_of(PANEL)
     }
 
     /// Splits `weights`, row-major (outputs × inputs) as Hugging Face stores a linear layer.
