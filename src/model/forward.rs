@@ -403,13 +403,10 @@ impl Linear {
         assert_eq!(out.len(), rows * self.outputs);
         match &self.weights {
             Weights::F32(w) => {
-                for row in out.chunks_exact_mut(self.outputs) {
-                    if accumulate {
-                        row.iter_mut().zip(&self.bias).for_each(|(o, b)| *o += b);
-                    } else {
-                        row.copy_from_slice(&self.bias);
-                    }
-                }
+                // Elementwise, so split among the threads, as `finish` below.
+                let part = (PARALLEL_VALUES / self.outputs + 1) * self.outputs;
+                out.par_chunks_mut(part)
+                    .for_each(|rows| kernels::start_from_bias(rows, &self.bias, accumulate));
                 // SAFETY: x is (rows × inputs), w (inputs × outputs), out (rows × outputs),
                 // all row-major and distinct.
                 unsafe {
@@ -425,8 +422,7 @@ impl Linear {
                 // Elementwise, so split among the threads: on one, it left the other core
                 // idle for ~3% of a forward pass.
                 if let Some(finish) = finish {
-                    let rows = PARALLEL_VALUES / self.outputs + 1;
-                    out.par_chunks_mut(rows * self.outputs).for_each(finish);
+                    out.par_chunks_mut(part).for_each(finish);
                 }
             }
             #[cfg(target_arch = "x86_64")]

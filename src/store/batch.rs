@@ -217,15 +217,11 @@ impl<'c> BatchWriter<'c> {
         &mut self,
         suggested: &[(i64, String, Vec<SuggestionRecord>)],
     ) -> Result<(), StoreError> {
-        let mut versions: Vec<&str> = suggested.iter().map(|(_, v, _)| v.as_str()).collect();
-        versions.sort_unstable();
-        versions.dedup();
-        for version in versions {
-            let ids: Vec<i64> = suggested
-                .iter()
-                .filter(|(_, v, _)| v == version)
-                .map(|&(id, _, _)| id)
-                .collect();
+        let mut by_version = std::collections::BTreeMap::<&str, Vec<i64>>::new();
+        for (id, version, _) in suggested {
+            by_version.entry(version).or_default().push(*id);
+        }
+        for (version, ids) in by_version {
             for ids in ids.chunks(MAX_BINDS) {
                 let sql = format!(
                     "DELETE FROM suggestions WHERE model_version = ? AND ticket_id IN ({})",

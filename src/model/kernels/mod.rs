@@ -225,6 +225,19 @@ multiversion! {
     }
 }
 
+/// Each row of `out` (rows of `bias.len()` values) set to `bias`, or `bias` added to what it
+/// holds where `accumulate` (a residual connection): where the sums of a product that adds
+/// into its output start.
+pub fn start_from_bias(out: &mut [f32], bias: &[f32], accumulate: bool) {
+    for row in out.chunks_exact_mut(bias.len()) {
+        if accumulate {
+            row.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
+        } else {
+            row.copy_from_slice(bias);
+        }
+    }
+}
+
 multiversion! {
     /// GELU with erf, as BERT defines it (`x/2 · (1 + erf(x/√2))`), in place.
     pub fn gelu(xs: &mut [f32]) {

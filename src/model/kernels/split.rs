@@ -14,14 +14,19 @@
 use rayon::prelude::*;
 
 use super::amx::{self, Tiles};
-use super::{multiversion, Finish, Isa};
+use super::{multiversion, start_from_bias, Finish, Isa};
 
 /// Outputs of a panel: two tiles of 16.
 const PANEL: usize = 32;
 /// Inputs of a step: a tile row of bf16.
 const STEP: usize = 32;
 /// Rows of one call on the tiles: two tiles of 16.
-const BLOCK: usize = 32;
+const BLOCK: usize = amx::ROWS;
+/// Values of one tile: 16 pairs of inputs × 16 outputs.
+const TILE: usize = 512;
+// A step of a panel is four tiles (high and low parts of two tiles of outputs), as the
+// tiles' kernel reads it.
+const _: () = assert!(amx::SPLIT_STEP == 4 * TILE && TILE * 2 == STEP * PANEL);
 /// Rows of the output one task computes, so that a weight panel is reused from cache.
 const TASK_ROWS: usize = 4 * BLOCK;
 
@@ -53,9 +58,9 @@ impl SplitMatrix {
                 let (step, pair, side) = (k / STEP, k % STEP / 2, k % 2);
                 let (hi, lo) = split(w);
                 let tile = (panel * steps + step) * 4 + column / 16;
-                let at = tile * 512 + pair * 32 + column % 16 * 2 + side;
+                let at = tile * TILE + pair * 32 + column % 16 * 2 + side;
                 packed[at] = hi;
-                packed[at + 2 * 512] = lo;
+                packed[at + 2 * TILE] = lo;
             }
         }
         Self {
@@ -81,55 +86,61 @@ impl SplitMatrix {
         assert!(isa.has_tiles(), "split products need AMX's tiles");
         assert_eq!(out.len(), x.len() / k * n);
         assert_eq!(bias.len(), n);
-        let panel_len = k * PANEL * 2;
-        // A row's parts: per step, 32 high values then 32 low ones.
-        let stride = 2 * k;
         out.par_chunks_mut(TASK_ROWS * n).enumerate().for_each_init(
             Vec::new,
             |parts, (task, out)| {
-                let rows = out.len() / n;
-                let first = task * TASK_ROWS;
-                for row in out.chunks_exact_mut(n) {
-                    if accumulate {
-                        row.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
-                    } else {
-                        row.copy_from_slice(bias);
-                    }
-                }
-                // Rows past the last are read by the last block and never stored: what they
-                // hold does not matter, only that they are there.
-                parts.resize(rows.div_ceil(BLOCK) * BLOCK * stride, 0);
-                split_rows(isa, &x[first * k..(first + rows) * k], k, parts);
-                let whole = rows / BLOCK * BLOCK;
-                let mut tail = [0f32; BLOCK * PANEL];
-                // SAFETY: `Isa::has_tiles` says `amx::usable` said yes in this process.
-                let tiles = unsafe { Tiles::configure() };
-                for (p, panel) in self.packed.chunks_exact(panel_len).enumerate() {
-                    let column = p * PANEL;
-                    for block in (0..whole).step_by(BLOCK) {
-                        let x = &parts[block * stride..];
-                        let c = &mut out[block * n + column..];
-                        tiles.split_products(x, 2 * stride, panel, c, n);
-                    }
-                    if whole < rows {
-                        let last = &mut out[whole * n..];
-                        for (t, row) in tail.chunks_exact_mut(PANEL).zip(last.chunks_exact(n)) {
-                            t.copy_from_slice(&row[column..column + PANEL]);
-                        }
-                        let x = &parts[whole * stride..];
-                        tiles.split_products(x, 2 * stride, panel, &mut tail, PANEL);
-                        for (t, row) in tail.chunks_exact(PANEL).zip(last.chunks_exact_mut(n)) {
-                            row[column..column + PANEL].copy_from_slice(t);
-                        }
-                    }
-                }
-                drop(tiles); // so that a context switch in `finish` need not save them
+                let x = &x[task * TASK_ROWS * k..][..out.len() / n * k];
+                start_from_bias(out, bias, accumulate);
+                self.add_products(isa, x, parts, out);
                 if let Some(finish) = finish {
                     finish(out);
                 }
             },
         );
-        debug_assert_eq!(amx::SPLIT_STEP, 2 * STEP * PANEL);
+    }
+
+    /// `out += x·Wᵀ` for one task's rows, their parts split into `parts` (reused from task to
+    /// task). The tiles are released on return, so that a context switch in a `finish` step
+    /// after it need not save them.
+    fn add_products(&self, isa: Isa, x: &[f32], parts: &mut Vec<u16>, out: &mut [f32]) {
+        let (k, n) = (self.inputs, self.outputs);
+        let rows = out.len() / n;
+        // A row's parts: per step, 32 high values then 32 low ones. Rows past the last are
+        // read by the last block and never stored: what they hold does not matter, only that
+        // they are there.
+        let stride = 2 * k;
+        parts.resize(rows.div_ceil(BLOCK) * BLOCK * stride, 0);
+        split_rows(isa, x, k, parts);
+        let whole = rows / BLOCK * BLOCK;
+        let mut tail = [0f32; BLOCK * PANEL];
+        // SAFETY: `Isa::has_tiles` (asserted by `apply`) says `amx::usable` said yes.
+        let tiles = unsafe { Tiles::configure() };
+        let panel_len = k / STEP * amx::SPLIT_STEP;
+        for (p, panel) in self.packed.chunks_exact(panel_len).enumerate() {
+            let columns = p * PANEL..(p + 1) * PANEL;
+            for block in (0..whole).step_by(BLOCK) {
+                let c = &mut out[block * n + columns.start..];
+                tiles.split_products(&parts[block * stride..], 2 * stride, panel, c, n);
+            }
+            if whole == rows {
+                continue;
+            }
+            // The last rows, fewer than a block: through a block of their own.
+            let last = &mut out[whole * n..];
+            for (t, row) in tail.chunks_exact_mut(PANEL).zip(last.chunks_exact(n)) {
+                t.copy_from_slice(&row[columns.clone()]);
+            }
+            tiles.split_products(
+                &parts[whole * stride..],
+                2 * stride,
+                panel,
+                &mut tail,
+                PANEL,
+            );
+            for (t, row) in tail.chunks_exact(PANEL).zip(last.chunks_exact_mut(n)) {
+                row[columns.clone()].copy_from_slice(t);
+            }
+        }
     }
 }
 
@@ -141,7 +152,9 @@ fn split(v: f32) -> (u16, u16) {
     (hi, bf16(v - f32::from_bits(u32::from(hi) << 16)))
 }
 
-/// `v` rounded to bf16, as its bits (finite values; the encoder has no others).
+/// `v` rounded to bf16, as its bits (finite values; the encoder has no others). The `half`
+/// crate's `bf16::from_f32` rounds the same way but checks for NaN first: with it, fp32 on
+/// the tiles was 2–4% slower (`bench embed`, two rounds taking turns).
 #[inline(always)]
 fn bf16(v: f32) -> u16 {
     let bits = v.to_bits();
