@@ -22,7 +22,7 @@ use ticketlens::knowledge::{
 };
 use ticketlens::model::{self, BatchLimits};
 use ticketlens::store::Store;
-use ticketlens::vectors::VectorIndex;
+use ticketlens::vectors::Scan;
 
 const ARTICLES: usize = 10_000;
 const QUERIES: usize = 500;
@@ -70,7 +70,7 @@ fn main() {
                 text,
             }),
     );
-    let empty = VectorIndex::new(DIMENSION);
+    let empty = Scan::empty(); // end users are shown no tickets
     let sources = Sources {
         articles: &articles,
         resolved: &empty,

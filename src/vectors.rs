@@ -1,6 +1,8 @@
 //! Exact nearest-neighbour search over unit vectors. A help desk's history is thousands to
 //! tens of thousands of tickets: a scan of contiguous rows is fast enough and never misses.
 
+use std::borrow::Cow;
+
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
@@ -123,23 +125,86 @@ impl<T> VectorIndex<T> {
         out
     }
 
+    /// The similarities of each of `queries` to every item: row `q` of the result holds query
+    /// `q`'s, in insertion order, as [`VectorIndex::similarities`] gives them. One pass over
+    /// the index for all the queries (a batch of tickets), which a scan each would read
+    /// once per query.
+    pub fn similarities_many(&self, queries: &Rows) -> Rows {
+        assert_eq!(
+            queries.dimension, self.dimension,
+            "queries of the wrong dimension"
+        );
+        let mut out = Rows::zeros(queries.len(), self.items.len());
+        let rows: &[u16] = self.rows.reinterpret_cast();
+        let isa = Isa::detect();
+        crate::model::dot_rows_f16_many(isa, rows, &queries.data, self.dimension, &mut out.data);
+        out
+    }
+
+    /// The items with the similarities of one query to them (from
+    /// [`VectorIndex::similarities_many`], say), to ask for the nearest.
+    pub fn scanned<'a>(&'a self, similarities: &'a [f32]) -> Scan<'a, T> {
+        assert_eq!(
+            similarities.len(),
+            self.items.len(),
+            "one similarity per item"
+        );
+        Scan {
+            items: &self.items,
+            similarities: Cow::Borrowed(similarities),
+        }
+    }
+
+    /// The index scanned for `query`.
+    pub fn scan(&self, query: &[f32]) -> Scan<'_, T> {
+        Scan {
+            items: &self.items,
+            similarities: Cow::Owned(self.similarities(query)),
+        }
+    }
+
     /// The `k` most similar items that pass `keep`, most similar first.
     pub fn nearest(&self, query: &[f32], k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'_, T>> {
-        let mut hits: Vec<Hit<'_, T>> = self
-            .items
-            .iter()
-            .zip(self.similarities(query))
-            .filter(|(item, _)| keep(item))
-            .map(|(item, similarity)| Hit { item, similarity })
-            .collect();
-        let k = k.min(hits.len());
-        if k == 0 {
-            return Vec::new();
+        self.scan(query).nearest(k, keep)
+    }
+}
+
+/// An index's items with their similarities to one query: scanned once, then asked as often
+/// as needed (the evidence's neighbours, similar tickets).
+#[derive(Debug, Clone)]
+pub struct Scan<'a, T> {
+    items: &'a [T],
+    similarities: Cow<'a, [f32]>,
+}
+
+impl<'a, T> Scan<'a, T> {
+    /// A scan of no items (nothing to search).
+    pub fn empty() -> Self {
+        Self {
+            items: &[],
+            similarities: Cow::Borrowed(&[]),
         }
-        hits.select_nth_unstable_by(k - 1, |a, b| b.similarity.total_cmp(&a.similarity));
-        hits.truncate(k);
-        hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-        hits
+    }
+
+    /// The `k` most similar items that pass `keep`, most similar first (of equals, the one
+    /// added first). Kept in a list of `k` as the items go by: a scan of tens of thousands
+    /// of items with a few to find collects none of the others, and asks `keep` only of
+    /// those that would enter it.
+    pub fn nearest(&self, k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'a, T>> {
+        let mut top: Vec<Hit<'a, T>> = Vec::with_capacity(k + 1);
+        if k == 0 {
+            return top;
+        }
+        for (item, &similarity) in self.items.iter().zip(self.similarities.iter()) {
+            let enters = top.len() < k || similarity.total_cmp(&top[k - 1].similarity).is_gt();
+            if !enters || !keep(item) {
+                continue;
+            }
+            let at = top.partition_point(|h| h.similarity.total_cmp(&similarity).is_ge());
+            top.insert(at, Hit { item, similarity });
+            top.truncate(k);
+        }
+        top
     }
 }
 
@@ -189,6 +254,44 @@ mod tests {
         let hits = index.nearest(&[0.8, 0.6], 5, |item| item.starts_with("north"));
         assert_eq!(hits.len(), 2);
         assert!(index.nearest(&[1.0, 0.0], 0, |_| true).is_empty());
+    }
+
+    #[test]
+    fn a_scan_for_many_queries_is_the_scans_for_each_and_keeps_the_first_of_equals() {
+        let mut index = VectorIndex::new(2);
+        for (v, name) in [
+            ([1.0, 0.0], "east"),
+            ([0.0, 1.0], "north"),
+            ([1.0, 0.0], "east again"),
+            ([0.6, 0.8], "north-east"),
+        ] {
+            index.push(&v, name);
+        }
+        let mut queries = Rows::zeros(3, 2);
+        for (i, q) in [[0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]].iter().enumerate() {
+            queries.row_mut(i).copy_from_slice(q);
+        }
+        let many = index.similarities_many(&queries);
+        for i in 0..queries.len() {
+            assert_eq!(many.row(i), index.similarities(queries.row(i)), "query {i}");
+        }
+        fn names(hits: Vec<Hit<'_, &'static str>>) -> Vec<&'static str> {
+            hits.iter().map(|h| *h.item).collect()
+        }
+        let scan = index.scanned(many.row(2));
+        // West: both easts at -1, last; of equals, the one added first comes first.
+        assert_eq!(
+            names(scan.nearest(4, |_| true))[2..],
+            ["east", "east again"]
+        );
+        assert_eq!(names(scan.nearest(1, |n| n.starts_with("east"))), ["east"]);
+        assert_eq!(
+            names(index.scanned(many.row(1)).nearest(9, |_| true)).len(),
+            4
+        );
+        assert!(Scan::<&str>::empty().nearest(3, |_| true).is_empty());
+        let nothing = VectorIndex::<u8>::new(2).similarities_many(&queries);
+        assert!(nothing.row(1).is_empty());
     }
 
     #[test]

@@ -8,11 +8,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde_json::{json, Value};
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl::read as read_jsonl;
-use ticketlens::store::{NewTicket, Store};
+use ticketlens::store::Store;
 
 fn ticketlens(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ticketlens"))
@@ -150,16 +149,6 @@ async fn small_store(dir: &Path) -> (Store, String) {
     (store, pipeline.to_str().unwrap().to_owned())
 }
 
-fn open_ticket(subject: &str) -> NewTicket {
-    NewTicket {
-        subject: Some(subject.into()),
-        kind: "incident".into(),
-        status: "new".into(),
-        created_at: Utc::now(),
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn classify_explains_itself_and_run_once_writes_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -179,7 +168,7 @@ async fn classify_explains_itself_and_run_once_writes_back() {
     );
 
     let id = store
-        .insert_ticket(&open_ticket("VPN disconnects all the time"))
+        .insert_ticket(&common::open_incident("VPN disconnects all the time"))
         .await
         .unwrap();
     let report = json_of(&ticketlens(&[
@@ -216,7 +205,7 @@ async fn ctrl_c_finishes_the_batch_and_exits_zero() {
         .spawn()
         .unwrap();
     let id = store
-        .insert_ticket(&open_ticket("VPN drops"))
+        .insert_ticket(&common::open_incident("VPN drops"))
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -6,16 +6,21 @@ mod common;
 
 use std::path::Path;
 
-use chrono::Utc;
 use ticketlens::config::PipelineConfig;
 use ticketlens::pipeline::Pipeline;
-use ticketlens::store::{NewArticle, NewTicket, Store};
+use ticketlens::store::{NewArticle, Store};
 
 const INTERNAL_TITLE: &str = "Restart the SkyGate VPN concentrator (INTERNAL-RUNBOOK-7731)";
 const INTERNAL_BODY: &str = "Log in to vpn-core-01 as admin with the break-glass password.";
 /// A resolved ticket with the very words a person will ask: the closest match of all.
 const TICKET_SUBJECT: &str = "SkyGate VPN disconnects every few minutes at home";
 const TICKET_BODY: &str = "Confidential: Jordan's laptop asset CVL-TICKET-SECRET-4410.";
+
+/// Two reports of the same Outlook crash, in other words.
+const OUTLOOK: [&str; 2] = [
+    "Outlook crashes when I open the shared calendar",
+    "Outlook keeps crashing whenever I open the shared calendar",
+];
 
 async fn store_and_pipeline(dir: &Path) -> (Store, Pipeline) {
     let url = format!("sqlite://{}", dir.join("k.db").display());
@@ -112,41 +117,48 @@ async fn before_filing_shows_public_articles_only_and_counts_what_helped() {
 async fn a_later_report_of_the_same_thing_is_flagged_as_a_possible_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut pipeline) = store_and_pipeline(dir.path()).await;
-    let open = |subject: &str| NewTicket {
-        subject: Some(subject.into()),
-        kind: "incident".into(),
-        status: "new".into(),
-        created_at: Utc::now(),
-        ..Default::default()
-    };
-    let first = store
-        .insert_ticket(&open("Outlook crashes when I open the shared calendar"))
-        .await
-        .unwrap();
+    let first = report(&store, OUTLOOK[0]).await;
     pipeline.drain(|_| {}).await.unwrap();
-    let second = store
-        .insert_ticket(&open(
-            "Outlook keeps crashing whenever I open the shared calendar",
-        ))
-        .await
-        .unwrap();
-    let unrelated = store
-        .insert_ticket(&open("Request: a second monitor for my desk"))
-        .await
-        .unwrap();
+    let second = report(&store, OUTLOOK[1]).await;
+    let unrelated = report(&store, "Request: a second monitor for my desk").await;
     pipeline.drain(|_| {}).await.unwrap();
-    let version = pipeline.version().to_owned();
-    let duplicates = store.suggested(&version, "duplicate").await.unwrap();
+    let pairs = duplicate_pairs(&store, &pipeline).await;
+    assert!(pairs.contains(&(second, first)), "{pairs:?}");
+    assert!(pairs.iter().all(|&(t, _)| t != unrelated), "{pairs:?}");
+}
+
+#[tokio::test]
+async fn within_one_batch_a_report_duplicates_the_one_filed_before_it_not_the_one_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut pipeline) = store_and_pipeline(dir.path()).await;
+    // Both arrive in one batch, so they are triaged in one group, scanned together.
+    let first = report(&store, OUTLOOK[0]).await;
+    let second = report(&store, OUTLOOK[1]).await;
+    let drained = pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(drained.triaged, 2, "{drained:?}");
+    let pairs = duplicate_pairs(&store, &pipeline).await;
+    assert!(pairs.contains(&(second, first)), "{pairs:?}");
     assert!(
-        duplicates
-            .iter()
-            .any(|&(t, d, _)| t == second && d == first),
-        "{duplicates:?}"
+        pairs.iter().all(|&(t, _)| t != first),
+        "the earlier report duplicates nothing filed after it: {pairs:?}"
     );
-    assert!(
-        duplicates.iter().all(|&(t, _, _)| t != unrelated),
-        "{duplicates:?}"
-    );
+}
+
+/// Files a new incident reported as `subject`; its id.
+async fn report(store: &Store, subject: &str) -> i64 {
+    store
+        .insert_ticket(&common::open_incident(subject))
+        .await
+        .unwrap()
+}
+
+/// (ticket, possible duplicate) for every duplicate the pipeline suggested.
+async fn duplicate_pairs(store: &Store, pipeline: &Pipeline) -> Vec<(i64, i64)> {
+    let found = store
+        .suggested(pipeline.version(), "duplicate")
+        .await
+        .unwrap();
+    found.into_iter().map(|(t, d, _)| (t, d)).collect()
 }
 
 #[tokio::test]

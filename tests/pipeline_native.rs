@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
 use common::TestDb;
 use sqlx::Row;
 use ticketlens::config::PipelineConfig;
@@ -83,12 +82,8 @@ async fn small_pipeline(db: &TestDb, batch_size: usize) -> (Store, Pipeline) {
 
 fn open_ticket(subject: &str, body: &str) -> NewTicket {
     NewTicket {
-        subject: Some(subject.into()),
         body: Some(body.into()),
-        kind: "incident".into(),
-        status: "new".into(),
-        created_at: Utc::now(),
-        ..Default::default()
+        ..common::open_incident(subject)
     }
 }
 

@@ -14,7 +14,7 @@ pub use index::{ArticleIndex, IndexedArticle};
 
 use crate::store::SuggestionRecord;
 use crate::triage::PastTicket;
-use crate::vectors::VectorIndex;
+use crate::vectors::Scan;
 
 /// An article in the search index.
 #[derive(Debug, Clone)]
@@ -54,10 +54,11 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy)]
 pub struct Sources<'a> {
     pub articles: &'a ArticleIndex,
-    /// Resolved tickets.
-    pub resolved: &'a VectorIndex<PastTicket>,
-    /// Open tickets.
-    pub open: &'a VectorIndex<PastTicket>,
+    /// Resolved tickets, scanned for the query's vector (agents only: end users are shown
+    /// no tickets, so theirs may be [`Scan::empty`]).
+    pub resolved: &'a Scan<'a, PastTicket>,
+    /// Open tickets, scanned for the query's vector (as `resolved`).
+    pub open: &'a Scan<'a, PastTicket>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -129,9 +130,8 @@ pub fn suggest(
             ..Suggestions::default()
         };
     }
-    let tickets = |index: &VectorIndex<PastTicket>, floor: f32, keep: &dyn Fn(i64) -> bool| {
-        index
-            .nearest(query.vector, limits.tickets, |t| keep(t.id))
+    let tickets = |scan: &Scan<'_, PastTicket>, floor: f32, keep: &dyn Fn(i64) -> bool| {
+        scan.nearest(limits.tickets, |t| keep(t.id))
             .into_iter()
             .filter(|hit| hit.similarity >= floor)
             .map(|hit| Suggested {
@@ -158,12 +158,9 @@ pub fn suggest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vectors::VectorIndex;
 
-    fn indexes() -> (
-        ArticleIndex,
-        VectorIndex<PastTicket>,
-        VectorIndex<PastTicket>,
-    ) {
+    fn indexes() -> All {
         let article = |id, public| ArticleRef {
             id,
             title: format!("article {id}"),
@@ -215,18 +212,27 @@ mod tests {
         (articles, history, open)
     }
 
-    fn sources<'a>(
-        (articles, resolved, open): &'a (
-            ArticleIndex,
-            VectorIndex<PastTicket>,
-            VectorIndex<PastTicket>,
-        ),
-    ) -> Sources<'a> {
-        Sources {
+    type All = (
+        ArticleIndex,
+        VectorIndex<PastTicket>,
+        VectorIndex<PastTicket>,
+    );
+
+    /// What `suggest` makes of `text` with the embedding `vector`, the tickets scanned for it.
+    fn ask(
+        (articles, resolved, open): &All,
+        (text, vector): (&str, &[f32]),
+        limits: Limits,
+        audience: Audience,
+        exclude: Option<i64>,
+    ) -> Suggestions {
+        let (resolved, open) = (resolved.scan(vector), open.scan(vector));
+        let sources = Sources {
             articles,
-            resolved,
-            open,
-        }
+            resolved: &resolved,
+            open: &open,
+        };
+        suggest(sources, Query { text, vector }, limits, audience, exclude)
     }
 
     const LIMITS: Limits = Limits {
@@ -236,19 +242,12 @@ mod tests {
         duplicate_similarity: 0.9,
     };
 
-    fn query(vector: &[f32]) -> Query<'_> {
-        Query {
-            text: "vpn",
-            vector,
-        }
-    }
-
     #[test]
     fn agents_get_internal_articles_and_similar_tickets() {
         let all = indexes();
-        let s = suggest(
-            sources(&all),
-            query(&[1.0, 0.0]),
+        let s = ask(
+            &all,
+            ("vpn", &[1.0, 0.0]),
             LIMITS,
             Audience::Agent,
             Some(10),
@@ -265,13 +264,7 @@ mod tests {
     #[test]
     fn end_users_see_only_public_articles_and_no_tickets() {
         let all = indexes();
-        let s = suggest(
-            sources(&all),
-            query(&[1.0, 0.0]),
-            LIMITS,
-            Audience::Public,
-            None,
-        );
+        let s = ask(&all, ("vpn", &[1.0, 0.0]), LIMITS, Audience::Public, None);
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [2, 3]);
         assert!(s.tickets.is_empty() && s.duplicates.is_empty());
     }
@@ -282,8 +275,7 @@ mod tests {
         // Equally close to 2 and 3 by embedding; only 3 shares a word.
         let v = [1.0 / 5f32.sqrt(), 2.0 / 5f32.sqrt()];
         let ties = |text| {
-            let q = Query { text, vector: &v };
-            let s = suggest(sources(&all), q, LIMITS, Audience::Public, None);
+            let s = ask(&all, (text, &v), LIMITS, Audience::Public, None);
             s.articles.iter().map(|a| a.id).collect::<Vec<_>>()
         };
         assert_eq!(ties("printer")[0], 3);
@@ -292,13 +284,7 @@ mod tests {
             min_similarity: 0.9,
             ..LIMITS
         };
-        let s = suggest(
-            sources(&all),
-            query(&[1.0, 0.0]),
-            strict,
-            Audience::Agent,
-            None,
-        );
+        let s = ask(&all, ("vpn", &[1.0, 0.0]), strict, Audience::Agent, None);
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [1]);
         assert_eq!(s.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), [10]);
     }

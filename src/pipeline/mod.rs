@@ -31,13 +31,14 @@ use crate::knowledge::{
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
 use crate::store::{
-    Backend, Claim, ClassifierRecord, OwnerKind, Store, StoreError, Taken, TicketRow, Worker,
+    Backend, Claim, ClassifierRecord, OwnerKind, Store, StoreError, SuggestionRecord, Taken,
+    TicketRow, Worker,
 };
 use crate::text::{self, Prepared};
 use crate::triage::{
     self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
 };
-use crate::vectors::{Rows, VectorIndex};
+use crate::vectors::{Rows, Scan, VectorIndex};
 use system::TicketSystem;
 
 /// Tickets read from the store at a time while the knowledge is rebuilt: a page's rows and
@@ -108,6 +109,30 @@ impl BatchReport {
 pub struct Assessment {
     pub verdict: Verdict,
     pub suggestions: Suggestions,
+}
+
+/// The history and the open tickets scanned for one ticket's vector.
+struct Scans<'a> {
+    history: Scan<'a, PastTicket>,
+    open: Scan<'a, PastTicket>,
+}
+
+impl Scans<'_> {
+    /// For a query shown no tickets (an end user's).
+    fn none() -> Self {
+        Self {
+            history: Scan::empty(),
+            open: Scan::empty(),
+        }
+    }
+}
+
+/// What triage made of one ticket, to be written.
+struct Judgement {
+    verdict: Verdict,
+    suggestions: Vec<SuggestionRecord>,
+    /// The known problem the incident joins: (id, similarity to its centre, growing fast).
+    problem: Option<(i64, f32, bool)>,
 }
 
 pub struct Pipeline {
@@ -431,8 +456,9 @@ impl Pipeline {
     /// tickets as evidence: end users get [`Pipeline::before_filing`]); written nowhere.
     pub async fn assess(&self, text: &str) -> Result<Assessment, PipelineError> {
         let vector = self.embed_query(text).await?;
+        let scans = self.scans(&vector);
         Ok(Assessment {
-            verdict: self.triage.verdict(text, &vector, None),
+            verdict: self.triage.verdict(text, &vector, &scans.history),
             suggestions: self.suggest(
                 Query {
                     text,
@@ -440,6 +466,7 @@ impl Pipeline {
                 },
                 Audience::Agent,
                 None,
+                &scans,
             ),
         })
     }
@@ -455,7 +482,23 @@ impl Pipeline {
             .expect("one vector per text"))
     }
 
-    fn suggest(&self, query: Query<'_>, audience: Audience, exclude: Option<i64>) -> Suggestions {
+    /// The history and the open tickets scanned for one vector.
+    fn scans(&self, vector: &[f32]) -> Scans<'_> {
+        Scans {
+            history: self.triage.history.scan(vector),
+            open: self.open.scan(vector),
+        }
+    }
+
+    /// Suggestions for `query`, whose vector `scans` are of (for end users, whom no ticket
+    /// is shown, [`Scans::none`]).
+    fn suggest(
+        &self,
+        query: Query<'_>,
+        audience: Audience,
+        exclude: Option<i64>,
+        scans: &Scans<'_>,
+    ) -> Suggestions {
         let limits = Limits {
             articles: self.config.knowledge.articles,
             tickets: self.config.knowledge.similar_tickets,
@@ -464,8 +507,8 @@ impl Pipeline {
         };
         let sources = Sources {
             articles: &self.articles,
-            resolved: &self.triage.history,
-            open: &self.open,
+            resolved: &scans.history,
+            open: &scans.open,
         };
         knowledge::suggest(sources, query, limits, audience, exclude)
     }
@@ -510,10 +553,11 @@ impl Pipeline {
         };
         let mut writer = self.store.begin_batch().await?;
         let mut current_fields = writer.current_fields(&usable).await?;
+        let mut to_judge = Vec::new();
         for (row, prepared) in open.iter().zip(&prepared) {
             report.triaged += 1;
-            let prepared = match prepared {
-                Ok(p) => p,
+            match prepared {
+                Ok(prepared) => to_judge.push((*row, prepared)),
                 Err(why) => {
                     report.skipped += 1;
                     let record =
@@ -525,61 +569,59 @@ impl Pipeline {
                             suggestions: Vec::new(),
                         });
                     }
-                    continue;
                 }
-            };
-            let vector = vectors.next().await?;
-            let verdict = self.triage.verdict(&prepared.text, vector, None);
-            let current = current_fields
-                .remove(&row.id)
-                .ok_or(StoreError::NoSuchTicket(row.id))?;
-            let query = Query {
-                text: &prepared.text,
-                vector,
-            };
-            let suggestions = self.suggest(query, Audience::Agent, Some(row.id)).records();
-            // Later tickets of this stream may duplicate this one.
-            if self.open_ids.insert(row.id) {
-                self.open.push(vector, past_ticket(row));
             }
-            let problem = (row.kind == "incident")
-                .then(|| {
-                    problems::join(
-                        &self.known_problems,
-                        vector,
-                        self.config.problems.join_similarity,
-                    )
-                })
-                .flatten()
-                .map(|(p, similarity)| {
-                    (
-                        p.id,
-                        similarity,
-                        p.trend >= self.config.problems.major_incident_trend,
-                    )
-                });
-            let triaged = writeback::Triaged {
-                ticket_id: row.id,
-                version: &self.version,
-                notes: &prepared.notes,
-                verdict: &verdict,
-                decision: triage::decide(&verdict, &current, &self.policy),
-                suggestions: &suggestions,
-                problem,
-            };
-            let record = writeback::write(&mut writer, triaged).await?;
-            if record.outcome == "needs_review" {
-                report.needs_review += 1;
-            } else {
-                report.applied += 1;
+        }
+        // A request's worth at a time, as the vectors arrive: the indexes are scanned once
+        // for the group rather than once per ticket.
+        for group in to_judge.chunks(cache::AHEAD) {
+            let mut vectors_of_group = Rows::zeros(group.len(), self.embedder.dimension());
+            for i in 0..group.len() {
+                vectors_of_group
+                    .row_mut(i)
+                    .copy_from_slice(vectors.next().await?);
             }
-            report.suggestions += suggestions.len();
-            if self.system.writes_back() {
-                outcomes.push(Outcome {
-                    record,
-                    text_hash: cache::text_hash(&prepared.text),
+            // Later tickets of this stream may duplicate these. They go in before the scans,
+            // which leave out any ticket filed after the one they are for.
+            for ((row, _), vector) in group.iter().zip(vectors_of_group.iter()) {
+                if self.open_ids.insert(row.id) {
+                    self.open.push(vector, past_ticket(row));
+                }
+            }
+            for (&(row, prepared), judgement) in
+                group.iter().zip(self.judge(group, &vectors_of_group))
+            {
+                let current = current_fields
+                    .remove(&row.id)
+                    .ok_or(StoreError::NoSuchTicket(row.id))?;
+                let Judgement {
+                    verdict,
                     suggestions,
-                });
+                    problem,
+                } = judgement;
+                let triaged = writeback::Triaged {
+                    ticket_id: row.id,
+                    version: &self.version,
+                    notes: &prepared.notes,
+                    verdict: &verdict,
+                    decision: triage::decide(&verdict, &current, &self.policy),
+                    suggestions: &suggestions,
+                    problem,
+                };
+                let record = writeback::write(&mut writer, triaged).await?;
+                if record.outcome == "needs_review" {
+                    report.needs_review += 1;
+                } else {
+                    report.applied += 1;
+                }
+                report.suggestions += suggestions.len();
+                if self.system.writes_back() {
+                    outcomes.push(Outcome {
+                        record,
+                        text_hash: cache::text_hash(&prepared.text),
+                        suggestions,
+                    });
+                }
             }
         }
         // The acknowledgement first, inside our own transaction: it holds the batch's leases
@@ -613,6 +655,42 @@ impl Pipeline {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))
+    }
+
+    /// Triage, suggestions and the known problem joined, for each ticket of `group`, whose
+    /// vectors are `vectors`' rows: the history and the open tickets scanned once for all.
+    fn judge(&self, group: &[(&TicketRow, &Prepared)], vectors: &Rows) -> Vec<Judgement> {
+        let history = self.triage.history.similarities_many(vectors);
+        let open = self.open.similarities_many(vectors);
+        group
+            .iter()
+            .zip(vectors.iter())
+            .enumerate()
+            .map(|(i, (&(row, prepared), vector))| {
+                let scans = Scans {
+                    history: self.triage.history.scanned(history.row(i)),
+                    open: self.open.scanned(open.row(i)),
+                };
+                let query = Query {
+                    text: &prepared.text,
+                    vector,
+                };
+                let problems = &self.config.problems;
+                let problem = (row.kind == "incident")
+                    .then(|| problems::join(&self.known_problems, vector, problems.join_similarity))
+                    .flatten()
+                    .map(|(p, similarity)| {
+                        (p.id, similarity, p.trend >= problems.major_incident_trend)
+                    });
+                Judgement {
+                    verdict: self.triage.verdict(&prepared.text, vector, &scans.history),
+                    suggestions: self
+                        .suggest(query, Audience::Agent, Some(row.id), &scans)
+                        .records(),
+                    problem,
+                }
+            })
+            .collect()
     }
 
     /// The first texts without a cached vector of the batch that follows `claim`'s, read and

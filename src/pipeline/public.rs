@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Pipeline, PipelineError};
+use super::{Pipeline, PipelineError, Scans};
 use crate::knowledge::{Audience, Query};
 use crate::text;
 
@@ -45,7 +45,7 @@ impl Pipeline {
                     text: &prepared.text,
                     vector: &vector,
                 };
-                self.suggest(query, Audience::Public, None)
+                self.suggest(query, Audience::Public, None, &Scans::none())
                     .articles
                     .into_iter()
                     .map(|a| PublicArticle {

@@ -5,6 +5,9 @@
 //! nothing and the model's size does not grow with the vocabulary.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 
 /// Hashed n-gram buckets (2^18): few enough collisions for a help desk's vocabulary. A model
 /// holds weights only for the buckets its training texts used (about two thirds of them for
@@ -296,10 +299,8 @@ impl Featurizer {
                 }
             }
         }
-        // Words joined by single spaces and padded, so " cannot " matches whole words only.
-        let lower = format!(" {} ", cue_words(text).join(" "));
-        for (i, (_, phrases)) in CUES.iter().enumerate() {
-            if phrases.iter().any(|p| lower.contains(&format!(" {p} "))) {
+        for (i, fired) in cues_of(text).into_iter().enumerate() {
+            if fired {
                 out.indices.push(self.cue_base() + i as u32);
                 out.values.push(0.5);
             }
@@ -329,7 +330,7 @@ impl Featurizer {
         weight: impl Fn(u32) -> f32,
         limit: usize,
     ) -> Vec<Term> {
-        let mut terms: Vec<Term> = x
+        let mut terms: Vec<(&str, f32)> = x
             .indices
             .iter()
             .zip(&x.values)
@@ -342,15 +343,18 @@ impl Featurizer {
                 Some((name, weight(i) * v))
             })
             .filter(|(_, weight)| *weight > 0.0)
+            .collect();
+        terms.sort_by(|a, b| b.1.total_cmp(&a.1));
+        terms.dedup_by(|a, b| a.0 == b.0);
+        terms.truncate(limit);
+        // Named only now: a text has hundreds of terms, of which a few are shown.
+        terms
+            .into_iter()
             .map(|(name, weight)| Term {
                 term: name.to_owned(),
                 weight,
             })
-            .collect();
-        terms.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-        terms.dedup_by(|a, b| a.term == b.term);
-        terms.truncate(limit);
-        terms
+            .collect()
     }
 
     /// The word n-grams of `text` by their slot: what the weight of a slot is called.
@@ -367,6 +371,31 @@ impl Featurizer {
 
 /// The word n-grams of a text by their slot ([`Featurizer::term_names`]).
 pub struct TermNames(HashMap<u32, String>);
+
+/// Which cues fire in `text`: whether any of a cue's phrases occurs in the text's cue words
+/// ([`cue_words`]), as whole words. One pass of an Aho-Corasick automaton over all the
+/// phrases (each padded with a space on both sides, as the words are joined), where a search
+/// per phrase read the text 68 times.
+fn cues_of(text: &str) -> [bool; CUES.len()] {
+    static PHRASES: LazyLock<(AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+        let (patterns, cues): (Vec<String>, Vec<usize>) = CUES
+            .iter()
+            .enumerate()
+            .flat_map(|(cue, (_, phrases))| phrases.iter().map(move |p| (format!(" {p} "), cue)))
+            .unzip();
+        let automaton = AhoCorasick::new(patterns).expect("the cue phrases build an automaton");
+        (automaton, cues)
+    });
+    let (automaton, cue_of_pattern) = &*PHRASES;
+    // Words joined by single spaces and padded, so " cannot " matches whole words only.
+    let lower = format!(" {} ", cue_words(text).join(" "));
+    let mut fired = [false; CUES.len()];
+    // Overlapping: neighbouring phrases share the space between them.
+    for found in automaton.find_overlapping_iter(&lower) {
+        fired[cue_of_pattern[found.pattern().as_usize()]] = true;
+    }
+    fired
+}
 
 /// Lower-cased words as cues see them: apostrophes kept ("can't"), everything else splits.
 fn cue_words(text: &str) -> Vec<String> {
@@ -395,20 +424,36 @@ fn for_each_word_gram(text: &str, mut f: impl FnMut(&str)) {
 }
 
 fn grams(text: &str) -> Grams {
-    let mut words = Vec::new();
-    for_each_word_gram(text, |gram| words.push(word_bucket(gram)));
+    let words = words(text);
+    let mut word_buckets: Vec<u32> = words.iter().map(|w| word_bucket(w)).collect();
+    word_buckets.extend(words.windows(2).map(|pair| pair_bucket(&pair[0], &pair[1])));
     let mut chars = Vec::new();
+    let (mut padded, mut starts) = (String::new(), Vec::new());
     for word in text.split_whitespace() {
-        let padded: Vec<char> = std::iter::once(' ')
-            .chain(word.to_lowercase().chars())
-            .chain(std::iter::once(' '))
-            .collect();
-        for n in CHAR_NGRAMS {
-            chars.extend(padded.windows(n).map(|window| hash_chars(b'c', window)));
+        padded.clear();
+        padded.push(' ');
+        padded.push_str(&word.to_lowercase());
+        padded.push(' ');
+        starts.clear();
+        starts.extend(padded.char_indices().map(|(at, _)| at));
+        starts.push(padded.len());
+        let bytes = padded.as_bytes();
+        let count = starts.len() - 1;
+        // The grams that start at a character, each hashed from the one a character shorter:
+        // FNV reads a string front to back, so the 5-gram's hash continues the 4-gram's.
+        for first in 0..count {
+            let mut h = Fnv::new(b'c');
+            h.eat(&bytes[starts[first]..starts[first + 1]]);
+            for last in first + 1..count.min(first + *CHAR_NGRAMS.end()) {
+                h.eat(&bytes[starts[last]..starts[last + 1]]);
+                if last - first + 1 >= *CHAR_NGRAMS.start() {
+                    chars.push(h.bucket());
+                }
+            }
         }
     }
     Grams {
-        words: counted(words),
+        words: counted(word_buckets),
         chars: counted(chars),
     }
 }
@@ -430,20 +475,19 @@ fn word_bucket(gram: &str) -> u32 {
     hash(b'w', gram)
 }
 
+/// [`word_bucket`] of the two words joined by a space, without joining them.
+fn pair_bucket(first: &str, second: &str) -> u32 {
+    let mut h = Fnv::new(b'w');
+    h.eat(first.as_bytes());
+    h.eat(b" ");
+    h.eat(second.as_bytes());
+    h.bucket()
+}
+
 /// FNV-1a: stable across runs and platforms, unlike the standard library's hasher.
 fn hash(kind: u8, gram: &str) -> u32 {
     let mut h = Fnv::new(kind);
     h.eat(gram.as_bytes());
-    h.bucket()
-}
-
-/// [`hash`] of the string the characters spell, without building it (a text has hundreds
-/// of character n-grams).
-fn hash_chars(kind: u8, gram: &[char]) -> u32 {
-    let mut h = Fnv::new(kind);
-    for c in gram {
-        h.eat(c.encode_utf8(&mut [0; 4]).as_bytes());
-    }
     h.bucket()
 }
 
@@ -543,10 +587,62 @@ mod tests {
         assert_eq!(terms[0].term, "vpn");
     }
 
+    /// The n-grams as they were first written, string by string: the features a stored
+    /// model was trained on, which the faster [`grams`] and [`cues_of`] must reproduce.
+    fn grams_string_by_string(text: &str) -> Grams {
+        let words = words(text);
+        let mut buckets: Vec<u32> = words.iter().map(|w| word_bucket(w)).collect();
+        buckets.extend(
+            words
+                .windows(2)
+                .map(|pair| word_bucket(&format!("{} {}", pair[0], pair[1]))),
+        );
+        let mut chars = Vec::new();
+        for word in text.split_whitespace() {
+            let padded: Vec<char> = std::iter::once(' ')
+                .chain(word.to_lowercase().chars())
+                .chain(std::iter::once(' '))
+                .collect();
+            for n in CHAR_NGRAMS {
+                chars.extend(
+                    padded
+                        .windows(n)
+                        .map(|window| hash(b'c', &window.iter().collect::<String>())),
+                );
+            }
+        }
+        Grams {
+            words: counted(buckets),
+            chars: counted(chars),
+        }
+    }
+
+    fn cues_phrase_by_phrase(text: &str) -> Vec<bool> {
+        let lower = format!(" {} ", cue_words(text).join(" "));
+        CUES.iter()
+            .map(|(_, phrases)| phrases.iter().any(|p| lower.contains(&format!(" {p} "))))
+            .collect()
+    }
+
     #[test]
-    fn a_character_gram_hashes_as_its_string() {
-        let gram: Vec<char> = " grüße".chars().collect();
-        assert_eq!(hash_chars(b'c', &gram), hash(b'c', " grüße"));
+    fn grams_and_cues_are_those_of_the_string_by_string_reference() {
+        for text in [
+            "VPN drops every hour; the VPN client says the tunnel is down",
+            "Grüße aus München: der Drucker funktioniert nicht, DRINGEND!",
+            "ΣΊΣΥΦΟΣ can't log in — locked out, whole team blocked asap",
+            "a",
+            "",
+            "  x  y\tz\n déjà-vu 日本語のテキスト end of day; not responding, not working",
+        ] {
+            let (fast, reference) = (grams(text), grams_string_by_string(text));
+            assert_eq!(fast.words, reference.words, "{text:?}");
+            assert_eq!(fast.chars, reference.chars, "{text:?}");
+            assert_eq!(
+                cues_of(text).to_vec(),
+                cues_phrase_by_phrase(text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

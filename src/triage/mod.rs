@@ -22,7 +22,7 @@ pub use priority::{Impact, PriorityMatrix};
 pub use zero_shot::ZeroShot;
 
 use crate::store::CurrentFields;
-use crate::vectors::{Hit, VectorIndex};
+use crate::vectors::{Hit, Scan, VectorIndex};
 
 /// A ticket in an index: resolved (history, evidence) or open (possible duplicates).
 #[derive(Debug, Clone)]
@@ -86,10 +86,10 @@ pub struct Triage {
 }
 
 impl Triage {
-    /// The verdict on a ticket's prepared text and embedding; `exclude` leaves one past
-    /// ticket out of the evidence (the ticket itself).
-    pub fn verdict(&self, text: &str, vector: &[f32], exclude: Option<i64>) -> Verdict {
-        let mut verdict = classify_excluding(&self.history, vector, self.neighbours, exclude);
+    /// The verdict on a ticket's prepared text and embedding; `history` is the history
+    /// scanned for that embedding (`self.history`'s [`VectorIndex::scan`], or a batch's row).
+    pub fn verdict(&self, text: &str, vector: &[f32], history: &Scan<'_, PastTicket>) -> Verdict {
+        let mut verdict = classify(history, self.neighbours, None);
         let (category, urgency) = self
             .classifier
             .as_ref()
@@ -102,20 +102,11 @@ impl Triage {
     }
 }
 
-/// Classifies by the `k` nearest past tickets.
-pub fn classify(history: &VectorIndex<PastTicket>, query: &[f32], k: usize) -> Verdict {
-    classify_excluding(history, query, k, None)
-}
-
-/// As [`classify`], leaving the past ticket `exclude` out: how a history ticket would have
-/// been judged by the rest of the history (leave-one-out).
-pub fn classify_excluding(
-    history: &VectorIndex<PastTicket>,
-    query: &[f32],
-    k: usize,
-    exclude: Option<i64>,
-) -> Verdict {
-    let hits = history.nearest(query, k, |t| Some(t.id) != exclude);
+/// Classifies by the `k` nearest past tickets of a scan of the history, leaving the past
+/// ticket `exclude` out (how a history ticket would have been judged by the rest of the
+/// history: leave-one-out).
+pub fn classify(history: &Scan<'_, PastTicket>, k: usize, exclude: Option<i64>) -> Verdict {
+    let hits = history.nearest(k, |t| Some(t.id) != exclude);
     Verdict {
         category: vote(&hits, |t| t.category.as_deref()),
         urgency: vote(&hits, |t| t.urgency.as_deref()),
@@ -286,7 +277,7 @@ mod tests {
 
     #[test]
     fn the_nearest_tickets_vote_weighted_by_similarity() {
-        let verdict = classify(&history(), &[1.0, 0.0], 4);
+        let verdict = classify(&history().scan(&[1.0, 0.0]), 4, None);
         let category = verdict.category.unwrap();
         assert_eq!(category.label, "network");
         // Three network tickets at ~0.98–1.0 against one printing ticket at 0.
@@ -299,11 +290,11 @@ mod tests {
     #[test]
     fn a_vote_is_a_suggestion_never_applied() {
         // Closest to the one printing ticket, but three network tickets are not far.
-        let verdict = classify(&history(), &[0.2, 0.98], 4);
+        let verdict = classify(&history().scan(&[0.2, 0.98]), 4, None);
         let category = verdict.category.clone().unwrap();
         assert_eq!(category.label, "printing");
         assert!(category.confidence < 0.6, "{category:?}");
-        let unanimous = classify(&history(), &[1.0, 0.0], 3);
+        let unanimous = classify(&history().scan(&[1.0, 0.0]), 3, None);
         let decision = decide(&unanimous, &CurrentFields::default(), &policy());
         assert_eq!(decision.category, FieldStatus::NeedsReview);
     }

@@ -44,6 +44,17 @@ pub fn resolved_ticket(subject: String, category: &str, urgency: &str) -> NewTic
     }
 }
 
+/// A new incident reported as `subject`, created now: a ticket to triage.
+pub fn open_incident(subject: &str) -> NewTicket {
+    NewTicket {
+        subject: Some(subject.into()),
+        kind: "incident".into(),
+        status: "new".into(),
+        created_at: Utc::now(),
+        ..Default::default()
+    }
+}
+
 /// A copy of a demo store, built once per test binary (the demo streams the fixtures through
 /// the real model), so that each test may change its own copy.
 pub fn demo_store_copy(into: &Path) -> String {
