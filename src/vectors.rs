@@ -121,7 +121,7 @@ impl<T> VectorIndex<T> {
         assert_eq!(query.len(), self.dimension, "query of the wrong dimension");
         let mut out = vec![0f32; self.items.len()];
         let rows: &[u16] = self.rows.reinterpret_cast();
-        crate::model::dot_rows_f16(Isa::detect(), rows, query, &mut out);
+        crate::model::dot_rows_f16(Isa::detect(), rows, query, self.dimension, &mut out);
         out
     }
 
@@ -137,7 +137,7 @@ impl<T> VectorIndex<T> {
         let mut out = Rows::zeros(queries.len(), self.items.len());
         let rows: &[u16] = self.rows.reinterpret_cast();
         let isa = Isa::detect();
-        crate::model::dot_rows_f16_many(isa, rows, &queries.data, self.dimension, &mut out.data);
+        crate::model::dot_rows_f16(isa, rows, &queries.data, self.dimension, &mut out.data);
         out
     }
 
@@ -161,11 +161,6 @@ impl<T> VectorIndex<T> {
             items: &self.items,
             similarities: Cow::Owned(self.similarities(query)),
         }
-    }
-
-    /// The `k` most similar items that pass `keep`, most similar first.
-    pub fn nearest(&self, query: &[f32], k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'_, T>> {
-        self.scan(query).nearest(k, keep)
     }
 }
 
@@ -244,16 +239,18 @@ mod tests {
         index.push(&[1.0, 0.0], "east");
         index.push(&[0.0, 1.0], "north");
         index.push(&[0.6, 0.8], "north-east");
-        let hits = index.nearest(&[0.8, 0.6], 2, |_| true);
+        let hits = index.scan(&[0.8, 0.6]).nearest(2, |_| true);
         assert_eq!(
             hits.iter().map(|h| *h.item).collect::<Vec<_>>(),
             ["north-east", "east"]
         );
         // Half precision: 0.6 and 0.8 are stored to within 2.5e-4.
         assert!((hits[0].similarity - 0.96).abs() < 5e-4);
-        let hits = index.nearest(&[0.8, 0.6], 5, |item| item.starts_with("north"));
+        let hits = index
+            .scan(&[0.8, 0.6])
+            .nearest(5, |item| item.starts_with("north"));
         assert_eq!(hits.len(), 2);
-        assert!(index.nearest(&[1.0, 0.0], 0, |_| true).is_empty());
+        assert!(index.scan(&[1.0, 0.0]).nearest(0, |_| true).is_empty());
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod worker;
 use std::path::{Path, PathBuf};
 
 pub use bert::BertEncoder;
-pub use kernels::{dot_rows, dot_rows_f16, dot_rows_f16_many, Isa};
+pub use kernels::{dot_rows, dot_rows_f16, Isa};
 pub use manifest::{ensure_installed, fetch, Manifest};
 pub use worker::{plan_batches, BatchLimits, BatchObserver, Embedder};
 

@@ -6,6 +6,7 @@
 
 mod cache;
 mod gaps;
+mod judge;
 mod public;
 mod system;
 mod writeback;
@@ -21,24 +22,24 @@ use tokio::sync::watch;
 
 pub use cache::{embed_cached, text_hash};
 use cache::{Ahead, Speculation};
+use judge::Judgement;
 pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
 use crate::glpi::{GlpiError, Outcome, ProblemOutcome};
 use crate::knowledge::{
-    self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Limits, Query, Sources, Suggestions,
+    self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Query, Suggestions,
 };
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
 use crate::store::{
-    Backend, Claim, ClassifierRecord, OwnerKind, Store, StoreError, SuggestionRecord, Taken,
-    TicketRow, Worker,
+    Backend, Claim, ClassifierRecord, OwnerKind, Store, StoreError, Taken, TicketRow, Worker,
 };
 use crate::text::{self, Prepared};
 use crate::triage::{
     self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
 };
-use crate::vectors::{Rows, Scan, VectorIndex};
+use crate::vectors::{Rows, VectorIndex};
 use system::TicketSystem;
 
 /// Tickets read from the store at a time while the knowledge is rebuilt: a page's rows and
@@ -109,30 +110,6 @@ impl BatchReport {
 pub struct Assessment {
     pub verdict: Verdict,
     pub suggestions: Suggestions,
-}
-
-/// The history and the open tickets scanned for one ticket's vector.
-struct Scans<'a> {
-    history: Scan<'a, PastTicket>,
-    open: Scan<'a, PastTicket>,
-}
-
-impl Scans<'_> {
-    /// For a query shown no tickets (an end user's).
-    fn none() -> Self {
-        Self {
-            history: Scan::empty(),
-            open: Scan::empty(),
-        }
-    }
-}
-
-/// What triage made of one ticket, to be written.
-struct Judgement {
-    verdict: Verdict,
-    suggestions: Vec<SuggestionRecord>,
-    /// The known problem the incident joins: (id, similarity to its centre, growing fast).
-    problem: Option<(i64, f32, bool)>,
 }
 
 pub struct Pipeline {
@@ -482,37 +459,6 @@ impl Pipeline {
             .expect("one vector per text"))
     }
 
-    /// The history and the open tickets scanned for one vector.
-    fn scans(&self, vector: &[f32]) -> Scans<'_> {
-        Scans {
-            history: self.triage.history.scan(vector),
-            open: self.open.scan(vector),
-        }
-    }
-
-    /// Suggestions for `query`, whose vector `scans` are of (for end users, whom no ticket
-    /// is shown, [`Scans::none`]).
-    fn suggest(
-        &self,
-        query: Query<'_>,
-        audience: Audience,
-        exclude: Option<i64>,
-        scans: &Scans<'_>,
-    ) -> Suggestions {
-        let limits = Limits {
-            articles: self.config.knowledge.articles,
-            tickets: self.config.knowledge.similar_tickets,
-            min_similarity: self.config.knowledge.min_similarity,
-            duplicate_similarity: self.config.knowledge.duplicate_similarity,
-        };
-        let sources = Sources {
-            articles: &self.articles,
-            resolved: &scans.history,
-            open: &scans.open,
-        };
-        knowledge::suggest(sources, query, limits, audience, exclude)
-    }
-
     /// Processes the next batch of changed tickets; `None` when there is nothing new.
     pub async fn step(&mut self) -> Result<Option<BatchReport>, PipelineError> {
         let mut taken = self.take().await?;
@@ -655,42 +601,6 @@ impl Pipeline {
             self.reload_knowledge().await?;
         }
         Ok(Some(report))
-    }
-
-    /// Triage, suggestions and the known problem joined, for each ticket of `group`, whose
-    /// vectors are `vectors`' rows: the history and the open tickets scanned once for all.
-    fn judge(&self, group: &[(&TicketRow, &Prepared)], vectors: &Rows) -> Vec<Judgement> {
-        let history = self.triage.history.similarities_many(vectors);
-        let open = self.open.similarities_many(vectors);
-        group
-            .iter()
-            .zip(vectors.iter())
-            .enumerate()
-            .map(|(i, (&(row, prepared), vector))| {
-                let scans = Scans {
-                    history: self.triage.history.scanned(history.row(i)),
-                    open: self.open.scanned(open.row(i)),
-                };
-                let query = Query {
-                    text: &prepared.text,
-                    vector,
-                };
-                let problems = &self.config.problems;
-                let problem = (row.kind == "incident")
-                    .then(|| problems::join(&self.known_problems, vector, problems.join_similarity))
-                    .flatten()
-                    .map(|(p, similarity)| {
-                        (p.id, similarity, p.trend >= problems.major_incident_trend)
-                    });
-                Judgement {
-                    verdict: self.triage.verdict(&prepared.text, vector, &scans.history),
-                    suggestions: self
-                        .suggest(query, Audience::Agent, Some(row.id), &scans)
-                        .records(),
-                    problem,
-                }
-            })
-            .collect()
     }
 
     /// The first texts without a cached vector of the batch that follows `claim`'s, read and

@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 
-use super::{Pipeline, PipelineError, Scans};
+use super::judge::Scans;
+use super::{Pipeline, PipelineError};
 use crate::knowledge::{Audience, Query};
 use crate::text;
 

@@ -348,28 +348,18 @@ multiversion! {
     /// `out[i]` = the dot product of `query` with row `i` of `rows` (rows of `query.len()`
     /// values).
     pub fn dot_rows(rows: &[f32], query: &[f32], out: &mut [f32]) {
-        dot_rows_of(rows, query, out, |x| x);
+        dot_rows_of(rows, query, out);
     }
 }
 
 multiversion! {
-    /// [`dot_rows`] of rows in half precision, given by their bits: the vector index's scan,
-    /// converting each value as it is read (one pass over the index's memory, where a
-    /// conversion into a buffer first made two). The sums are [`dot_rows`]'s of the rows
-    /// converted to f32, to the bit.
-    pub fn dot_rows_f16(rows: &[u16], query: &[f32], out: &mut [f32]) {
-        dot_rows_of(rows, query, out, f16_to_f32);
-    }
-}
-
-multiversion! {
-    /// [`dot_rows_f16`] for several queries, given one after the other (each of `dimension`
-    /// values): `out[q * n + r]` = query `q` · row `r`, for the `n` rows. The rows are
-    /// converted a block at a time into a buffer that stays in L1 cache, where every query
-    /// reads them: one pass over the index's memory for a batch of tickets, where a scan per
-    /// ticket made one each. The sums are [`dot_rows_f16`]'s to the bit (the conversion is
-    /// exact, the products and their order the same).
-    pub fn dot_rows_f16_many(rows: &[u16], queries: &[f32], dimension: usize, out: &mut [f32]) {
+    /// [`dot_rows`] of rows in half precision, given by their bits, for one or more queries
+    /// given one after the other (each of `dimension` values): `out[q * n + r]` = query `q` ·
+    /// row `r`, for the `n` rows. The vector index's scan: the rows are converted a block at
+    /// a time into a buffer that stays in L1 cache, where every query reads them, so a batch
+    /// of tickets makes one pass over the index's memory, not one each. The sums are
+    /// [`dot_rows`]'s of the rows converted to f32, to the bit.
+    pub fn dot_rows_f16(rows: &[u16], queries: &[f32], dimension: usize, out: &mut [f32]) {
         if dimension == 0 {
             return out.fill(0.0);
         }
@@ -385,14 +375,14 @@ multiversion! {
             let count = half.len() / dimension;
             for (q, query) in queries.chunks_exact(dimension).enumerate() {
                 let start = q * n + first;
-                dot_rows_of(converted, query, &mut out[start..start + count], |x| x);
+                dot_rows_of(converted, query, &mut out[start..start + count]);
             }
         }
     }
 }
 
 #[inline(always)]
-fn dot_rows_of<T: Copy>(rows: &[T], query: &[f32], out: &mut [f32], value: impl Fn(T) -> f32) {
+fn dot_rows_of(rows: &[f32], query: &[f32], out: &mut [f32]) {
     if query.is_empty() {
         return out.fill(0.0);
     }
@@ -403,11 +393,11 @@ fn dot_rows_of<T: Copy>(rows: &[T], query: &[f32], out: &mut [f32], value: impl 
             .remainder()
             .iter()
             .zip(tail.remainder())
-            .map(|(&a, b)| value(a) * b)
+            .map(|(a, b)| a * b)
             .sum();
         for (r, q) in chunks.zip(tail) {
-            for ((a, &x), y) in acc.iter_mut().zip(r).zip(q) {
-                *a += value(x) * y;
+            for ((a, x), y) in acc.iter_mut().zip(r).zip(q) {
+                *a += x * y;
             }
         }
         *o = acc.iter().sum::<f32>() + rest;
@@ -616,7 +606,7 @@ mod tests {
         let query: Vec<f32> = (0..width).map(|i| (i % 5) as f32 / 3.0 - 0.5).collect();
         for isa in available() {
             let (mut fused, mut converted) = (vec![f32::NAN; 4], vec![f32::NAN; 4]);
-            dot_rows_f16(isa, &bits, &query, &mut fused);
+            dot_rows_f16(isa, &bits, &query, width, &mut fused);
             dot_rows(isa, &floats, &query, &mut converted);
             assert_eq!(fused, converted, "{isa:?}");
         }
@@ -626,18 +616,20 @@ mod tests {
     fn many_queries_score_as_one_query_at_a_time() {
         // 37 rows: two whole blocks of 16 and a part; a width off the lanes.
         let (width, n, queries) = (37, 37, 3);
-        let bits: Vec<u16> = (0..width * n)
-            .map(|i| half::f16::from_f32(((i * 31) % 17) as f32 / 7.0 - 1.0).to_bits())
+        let halves: Vec<half::f16> = (0..width * n)
+            .map(|i| half::f16::from_f32(((i * 31) % 17) as f32 / 7.0 - 1.0))
             .collect();
+        let bits: Vec<u16> = halves.iter().map(|h| h.to_bits()).collect();
+        let floats: Vec<f32> = halves.iter().map(|h| h.to_f32()).collect();
         let query: Vec<f32> = (0..width * queries)
             .map(|i| ((i * 13) % 11) as f32 / 5.0 - 1.0)
             .collect();
         for isa in available() {
             let mut many = vec![f32::NAN; n * queries];
-            dot_rows_f16_many(isa, &bits, &query, width, &mut many);
+            dot_rows_f16(isa, &bits, &query, width, &mut many);
             for (q, one) in query.chunks(width).zip(many.chunks(n)) {
                 let mut alone = vec![f32::NAN; n];
-                dot_rows_f16(isa, &bits, q, &mut alone);
+                dot_rows(isa, &floats, q, &mut alone);
                 assert_eq!(one, alone, "{isa:?}");
             }
         }

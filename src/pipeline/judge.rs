@@ -1,0 +1,107 @@
+//! What triage makes of tickets before anything is written: the verdict, the suggestions
+//! and the known problem an incident joins, from the indexes scanned for each ticket's vector.
+
+use super::Pipeline;
+use crate::knowledge::{self, Audience, Limits, Query, Sources, Suggestions};
+use crate::problems;
+use crate::store::{SuggestionRecord, TicketRow};
+use crate::text::Prepared;
+use crate::triage::{PastTicket, Verdict};
+use crate::vectors::{Rows, Scan};
+
+/// The history and the open tickets scanned for one ticket's vector.
+pub(super) struct Scans<'a> {
+    pub history: Scan<'a, PastTicket>,
+    pub open: Scan<'a, PastTicket>,
+}
+
+impl Scans<'_> {
+    /// For a query shown no tickets (an end user's).
+    pub(super) fn none() -> Self {
+        Self {
+            history: Scan::empty(),
+            open: Scan::empty(),
+        }
+    }
+}
+
+/// What triage made of one ticket, to be written.
+pub(super) struct Judgement {
+    pub verdict: Verdict,
+    pub suggestions: Vec<SuggestionRecord>,
+    /// The known problem the incident joins: (id, similarity to its centre, growing fast).
+    pub problem: Option<(i64, f32, bool)>,
+}
+
+impl Pipeline {
+    /// The history and the open tickets scanned for one vector.
+    pub(super) fn scans(&self, vector: &[f32]) -> Scans<'_> {
+        Scans {
+            history: self.triage.history.scan(vector),
+            open: self.open.scan(vector),
+        }
+    }
+
+    /// Suggestions for `query`, whose vector `scans` are of (for end users, whom no ticket
+    /// is shown, [`Scans::none`]).
+    pub(super) fn suggest(
+        &self,
+        query: Query<'_>,
+        audience: Audience,
+        exclude: Option<i64>,
+        scans: &Scans<'_>,
+    ) -> Suggestions {
+        let limits = Limits {
+            articles: self.config.knowledge.articles,
+            tickets: self.config.knowledge.similar_tickets,
+            min_similarity: self.config.knowledge.min_similarity,
+            duplicate_similarity: self.config.knowledge.duplicate_similarity,
+        };
+        let sources = Sources {
+            articles: &self.articles,
+            resolved: &scans.history,
+            open: &scans.open,
+        };
+        knowledge::suggest(sources, query, limits, audience, exclude)
+    }
+
+    /// Triage, suggestions and the known problem joined, for each ticket of `group`, whose
+    /// vectors are `vectors`' rows: the history and the open tickets scanned once for all.
+    pub(super) fn judge(
+        &self,
+        group: &[(&TicketRow, &Prepared)],
+        vectors: &Rows,
+    ) -> Vec<Judgement> {
+        let history = self.triage.history.similarities_many(vectors);
+        let open = self.open.similarities_many(vectors);
+        group
+            .iter()
+            .zip(vectors.iter())
+            .enumerate()
+            .map(|(i, (&(row, prepared), vector))| {
+                let scans = Scans {
+                    history: self.triage.history.scanned(history.row(i)),
+                    open: self.open.scanned(open.row(i)),
+                };
+                let query = Query {
+                    text: &prepared.text,
+                    vector,
+                };
+                let settings = &self.config.problems;
+                let problem = (row.kind == "incident")
+                    .then(|| problems::join(&self.known_problems, vector, settings.join_similarity))
+                    .flatten()
+                    .map(|(p, similarity)| {
+                        (p.id, similarity, p.trend >= settings.major_incident_trend)
+                    });
+                Judgement {
+                    verdict: self.triage.verdict(&prepared.text, vector, &scans.history),
+                    suggestions: self
+                        .suggest(query, Audience::Agent, Some(row.id), &scans)
+                        .records(),
+                    problem,
+                }
+            })
+            .collect()
+    }
+}
