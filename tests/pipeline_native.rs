@@ -44,6 +44,7 @@ on_both_databases!(
     what_agents_and_monitoring_read_answers_on_every_database,
     a_ticket_edited_after_its_text_went_to_the_model_is_triaged_on_its_new_text,
     a_batch_keeps_each_tickets_last_results_and_replaces_earlier_ones,
+    the_embedding_cache_keeps_each_owners_last_vector_for_its_text,
 );
 
 /// A store with a little labelled history and a few articles, and a pipeline over it.
@@ -620,4 +621,76 @@ async fn a_batch_keeps_each_tickets_last_results_and_replaces_earlier_ones(db: T
     writer.record_suggestions(b, "m1", &[]);
     writer.commit().await.unwrap();
     assert_eq!(suggestions().await, [(a, 1, 5), (a, 2, 6)]);
+}
+
+/// The embedding cache, read and written a chunk of owners per statement: more owners than one
+/// chunk holds, an owner written twice in one call (its last vector kept), a vector whose
+/// text changed since (not found), and one of another length (not this model's: not found).
+async fn the_embedding_cache_keeps_each_owners_last_vector_for_its_text(db: TestDb) {
+    use ticketlens::store::OwnerKind;
+    use ticketlens::vectors::Rows;
+
+    let store = Store::open(&db.url()).await.unwrap();
+    let (kind, version, dimension) = (OwnerKind::Ticket, "test-model", 3);
+    let owners: Vec<i64> = (1..=1203).collect();
+    let vector = |id: i64| vec![id as f32, 0.5, -(id as f32)];
+    let mut vectors: Vec<(i64, String, Vec<f32>)> = owners
+        .iter()
+        .map(|&id| (id, format!("hash-{id}"), vector(id)))
+        .collect();
+    // Owner 7 again, with a new text and vector: the last one given stands.
+    vectors.push((7, "hash-7-edited".into(), vec![70.0, 7.0, 0.7]));
+    // Owner 9 with a vector of another length.
+    vectors[8].2 = vec![1.0; 5];
+    let entries: Vec<(i64, String, &[f32])> = vectors
+        .iter()
+        .map(|(id, hash, v)| (*id, hash.clone(), v.as_slice()))
+        .collect();
+    store
+        .cache_embeddings(kind, version, &entries)
+        .await
+        .unwrap();
+    // Written again unchanged: the conflict updates, nothing fails.
+    store
+        .cache_embeddings(kind, version, &entries)
+        .await
+        .unwrap();
+
+    let mut wanted: Vec<(i64, String)> = owners
+        .iter()
+        .map(|&id| (id, format!("hash-{id}")))
+        .collect();
+    wanted[6].1 = "hash-7-edited".into();
+    wanted.push((5, "hash-5-stale".into()));
+    wanted.push((99_999, "hash-99999".into()));
+    let mut rows = Rows::zeros(wanted.len(), dimension);
+    let found = store
+        .cached_embeddings(kind, version, &wanted, &mut rows)
+        .await
+        .unwrap();
+    for (i, (id, _)) in wanted.iter().enumerate() {
+        let expected = match (i, *id) {
+            (_, 9) | (_, 99_999) => None,
+            (1203, 5) => None, // the stale hash, after owner 5's own entry
+            (_, 7) => Some(vec![70.0, 7.0, 0.7]),
+            (_, id) => Some(vector(id)),
+        };
+        assert_eq!(found[i], expected.is_some(), "owner {id} at {i}");
+        if let Some(expected) = expected {
+            assert_eq!(rows.row(i), expected.as_slice(), "owner {id} at {i}");
+        }
+    }
+    let other_version = store
+        .cached_embeddings(
+            kind,
+            "other-model",
+            &wanted[..3],
+            &mut Rows::zeros(3, dimension),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        other_version, [false; 3],
+        "another model's vectors are not these"
+    );
 }

@@ -6,7 +6,9 @@ use chrono::Utc;
 use sqlx::{Any, Row, Transaction};
 
 use super::work::Claim;
-use super::{id_list, stamp, Backend, CurrentFields, StoreError, SuggestionRecord, TriageRecord};
+use super::{
+    id_list, stamp, Backend, CurrentFields, StoreError, SuggestionRecord, TriageRecord, MAX_BINDS,
+};
 
 /// A ticket field that triage may fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +40,6 @@ pub struct BatchWriter<'c> {
     /// (ticket, model version, the ticket's suggestions in rank order).
     suggestions: Vec<(i64, String, Vec<SuggestionRecord>)>,
 }
-
-/// Values bound in one statement at most: well under SQLite's 32,766 and PostgreSQL's 65,535.
-const MAX_BINDS: usize = 10_000;
 
 impl<'c> BatchWriter<'c> {
     pub(super) fn new(tx: Transaction<'c, Any>, backend: Backend) -> Self {

@@ -11,6 +11,7 @@ mod backend;
 mod batch;
 mod classifiers;
 mod drafts;
+mod embeddings;
 mod mirror;
 mod problems;
 mod public;
@@ -26,13 +27,12 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
 
-use crate::vectors::Rows;
-
 pub use backend::{redact, Backend};
 pub(crate) use backend::{stamp, RowExt};
 pub use batch::{BatchWriter, TicketField};
 pub use classifiers::ClassifierRecord;
 pub use drafts::DraftRow;
+pub(crate) use embeddings::{decode_vector, encode_vector};
 pub use problems::{ProblemRow, SavedProblem};
 pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
@@ -308,67 +308,6 @@ impl Store {
         rows.iter().map(ArticleRow::from_row).collect()
     }
 
-    /// Copies the cached vector of each of `wanted` (owner, text hash) under `model_version`
-    /// into its row of `rows`, where the text hash still matches; returns which were found.
-    /// Written in place: a history of 100,000 tickets is 150 MB of vectors.
-    pub async fn cached_embeddings(
-        &self,
-        kind: OwnerKind,
-        model_version: &str,
-        wanted: &[(i64, String)],
-        rows: &mut Rows,
-    ) -> Result<Vec<bool>, StoreError> {
-        let mut found = Vec::with_capacity(wanted.len());
-        let mut conn = self.pool.acquire().await?;
-        let sql = self.sql(
-            "SELECT vector FROM embeddings WHERE owner_kind = ? AND owner_id = ? \
-             AND model_version = ? AND text_hash = ?",
-        );
-        for (i, (owner_id, text_hash)) in wanted.iter().enumerate() {
-            let blob: Option<Vec<u8>> = sqlx::query_scalar(&sql)
-                .bind(kind.as_str())
-                .bind(owner_id)
-                .bind(model_version)
-                .bind(text_hash)
-                .fetch_optional(&mut *conn)
-                .await?;
-            let row = rows.row_mut(i);
-            // A vector of another length is not this model's: embedded again.
-            let usable = blob.filter(|b| b.len() == row.len() * 4);
-            if let Some(blob) = &usable {
-                decode_into(blob, row);
-            }
-            found.push(usable.is_some());
-        }
-        Ok(found)
-    }
-
-    pub async fn cache_embeddings(
-        &self,
-        kind: OwnerKind,
-        model_version: &str,
-        entries: &[(i64, String, &[f32])],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let sql = self.sql(
-            "INSERT INTO embeddings (owner_kind, owner_id, model_version, text_hash, vector) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner_kind, owner_id, model_version) \
-             DO UPDATE SET text_hash = excluded.text_hash, vector = excluded.vector",
-        );
-        for (owner_id, text_hash, vector) in entries {
-            sqlx::query(&sql)
-                .bind(kind.as_str())
-                .bind(owner_id)
-                .bind(model_version)
-                .bind(text_hash)
-                .bind(encode_vector(vector))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -412,7 +351,9 @@ enum Bind<'a> {
     Text(&'a str),
 }
 
-/// SQLite's URL with the file created when missing (as the embedded default should be).
+/// Values bound in one statement at most: well under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_BINDS: usize = 10_000;
+
 /// `ids` as the list of an SQL `IN (…)`: integers only, so written into the statement rather
 /// than bound one placeholder each.
 fn id_list(ids: &[i64]) -> String {
@@ -420,6 +361,7 @@ fn id_list(ids: &[i64]) -> String {
     ids.join(", ")
 }
 
+/// SQLite's URL with the file created when missing (as the embedded default should be).
 fn sqlite_url(url: &str) -> String {
     if url.contains(":memory:") || url.contains("mode=") {
         url.to_owned()
@@ -427,21 +369,5 @@ fn sqlite_url(url: &str) -> String {
         format!("{url}&mode=rwc")
     } else {
         format!("{url}?mode=rwc")
-    }
-}
-
-pub(crate) fn encode_vector(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-pub(crate) fn decode_vector(bytes: &[u8]) -> Vec<f32> {
-    let mut out = vec![0.0; bytes.len() / 4];
-    decode_into(bytes, &mut out);
-    out
-}
-
-fn decode_into(bytes: &[u8], out: &mut [f32]) {
-    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-        *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     }
 }
