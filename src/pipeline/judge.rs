@@ -1,6 +1,8 @@
 //! What triage makes of tickets before anything is written: the verdict, the suggestions
 //! and the known problem an incident joins, from the indexes scanned for each ticket's vector.
 
+use rayon::prelude::*;
+
 use super::Pipeline;
 use crate::knowledge::{self, Audience, Limits, Query, Sources, Suggestions};
 use crate::problems;
@@ -72,13 +74,21 @@ impl Pipeline {
         group: &[(&TicketRow, &Prepared)],
         vectors: &Rows,
     ) -> Vec<Judgement> {
-        let history = self.triage.history.similarities_many(vectors);
-        let open = self.open.similarities_many(vectors);
+        // On the thread pool the encoder's layers run on, a ticket a task: on the pipeline's
+        // own thread this work took a core from the encoder in the middle of a layer, and
+        // the encoder's other thread then waited for it at the layer's end; as the pool's
+        // tasks it fills the encoder's gaps (int8 pipeline bench, 2-core Zen 5: 88.8, 88.8,
+        // 89.4 and 90.7% of the encoder alone, against 87.4, 86.1 and 84.9% before).
+        let (history, open) = rayon::join(
+            || self.triage.history.similarities_many(vectors),
+            || self.open.similarities_many(vectors),
+        );
         group
-            .iter()
-            .zip(vectors.iter())
+            .par_iter()
+            .with_max_len(1)
             .enumerate()
-            .map(|(i, (&(row, prepared), vector))| {
+            .map(|(i, &(row, prepared))| {
+                let vector = vectors.row(i);
                 let scans = Scans {
                     history: self.triage.history.scanned(history.row(i)),
                     open: self.open.scanned(open.row(i)),
