@@ -74,11 +74,12 @@ impl Pipeline {
         group: &[(&TicketRow, &Prepared)],
         vectors: &Rows,
     ) -> Vec<Judgement> {
-        // On the thread pool the encoder's layers run on, a ticket a task: on the pipeline's
-        // own thread this work took a core from the encoder in the middle of a layer, and
-        // the encoder's other thread then waited for it at the layer's end; as the pool's
-        // tasks it fills the encoder's gaps (int8 pipeline bench, 2-core Zen 5: 88.8, 88.8,
-        // 89.4 and 90.7% of the encoder alone, against 87.4, 86.1 and 84.9% before).
+        // On the thread pool the encoder's layers run on, a ticket a task (the calling thread
+        // waits, as it was busy before): on the pipeline's own thread this work took a core
+        // from the encoder in the middle of a layer, and the encoder's other thread then
+        // waited for it at the layer's end; as the pool's tasks it fills the encoder's gaps
+        // (int8 pipeline bench, 2-core Zen 5, the two ways taking turns: 89.8, 90.8, 90.9% of
+        // the encoder alone against 87.1, 85.7, 85.4% on the pipeline's thread).
         let (history, open) = rayon::join(
             || self.triage.history.similarities_many(vectors),
             || self.open.similarities_many(vectors),
