@@ -7,7 +7,8 @@ use sqlx::{Any, Row, Transaction};
 
 use super::work::Claim;
 use super::{
-    id_list, stamp, Backend, CurrentFields, StoreError, SuggestionRecord, TriageRecord, MAX_BINDS,
+    id_list, last_of_each, stamp, value_rows, Backend, CurrentFields, StoreError, SuggestionRecord,
+    TriageRecord, MAX_BINDS,
 };
 
 /// A ticket field that triage may fill.
@@ -168,9 +169,9 @@ impl<'c> BatchWriter<'c> {
 
     async fn write_triage(&mut self, triage: &[TriageRecord]) -> Result<(), StoreError> {
         let now = stamp(Utc::now());
-        for chunk in triage.chunks(MAX_BINDS / 15) {
-            let rows =
-                vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        const COLUMNS: usize = 15;
+        for chunk in triage.chunks(MAX_BINDS / COLUMNS) {
+            let rows = value_rows(COLUMNS, chunk.len());
             let sql = format!(
                 "INSERT INTO triage_results (ticket_id, model_version, outcome, reason, category, \
                  category_confidence, category_status, urgency, urgency_confidence, \
@@ -245,8 +246,9 @@ impl<'c> BatchWriter<'c> {
                 })
             })
             .collect();
-        for chunk in rows.chunks(MAX_BINDS / 6) {
-            let values = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        const COLUMNS: usize = 6;
+        for chunk in rows.chunks(MAX_BINDS / COLUMNS) {
+            let values = value_rows(COLUMNS, chunk.len());
             let sql = format!(
                 "INSERT INTO suggestions (ticket_id, model_version, kind, rank, target_id, score) \
                  VALUES {values}"
@@ -284,18 +286,6 @@ impl<'c> BatchWriter<'c> {
         self.tx.commit().await?;
         Ok(())
     }
-}
-
-/// `items` without those an item after them shares a key with, in order.
-fn last_of_each<T, K: Eq + std::hash::Hash>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
-    let mut seen = std::collections::HashSet::new();
-    let mut kept: Vec<T> = items
-        .into_iter()
-        .rev()
-        .filter(|t| seen.insert(key(t)))
-        .collect();
-    kept.reverse();
-    kept
 }
 
 /// Binds an optional real. sqlx 0.8.6's `Any` driver sends a NULL `f64` to PostgreSQL as a

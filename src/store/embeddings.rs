@@ -10,14 +10,14 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{id_list, OwnerKind, Store, StoreError, MAX_BINDS};
+use super::{id_list, last_of_each, value_rows, OwnerKind, Store, StoreError, MAX_BINDS};
 use crate::vectors::Rows;
 
 /// Owners read per statement: their ids are written into its text.
 const READ_CHUNK: usize = 500;
 
-/// Values bound per cached vector written.
-const BINDS_PER_VECTOR: usize = 5;
+/// Columns written per cached vector.
+const COLUMNS: usize = 5;
 
 impl Store {
     /// Copies the cached vector of each of `wanted` (owner, text hash) under `model_version`
@@ -77,19 +77,10 @@ impl Store {
         entries: &[(i64, String, &[f32])],
     ) -> Result<(), StoreError> {
         // PostgreSQL refuses to update a row twice in one statement.
-        let mut last = HashMap::with_capacity(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            last.insert(entry.0, i);
-        }
-        let kept: Vec<_> = entries
-            .iter()
-            .enumerate()
-            .filter(|&(i, entry)| last[&entry.0] == i)
-            .map(|(_, entry)| entry)
-            .collect();
+        let kept = last_of_each(entries.iter().collect(), |entry| entry.0);
         let mut tx = self.pool.begin().await?;
-        for chunk in kept.chunks(MAX_BINDS / BINDS_PER_VECTOR) {
-            let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        for chunk in kept.chunks(MAX_BINDS / COLUMNS) {
+            let values = value_rows(COLUMNS, chunk.len());
             let sql = format!(
                 "INSERT INTO embeddings (owner_kind, owner_id, model_version, text_hash, vector) \
                  VALUES {values} ON CONFLICT (owner_kind, owner_id, model_version) \

@@ -361,6 +361,24 @@ fn id_list(ids: &[i64]) -> String {
     ids.join(", ")
 }
 
+/// The rows of a multi-row `VALUES`: `rows` groups of `columns` placeholders.
+fn value_rows(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// `items` without those an item after them shares a key with, in order.
+fn last_of_each<T, K: Eq + std::hash::Hash>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<T> = items
+        .into_iter()
+        .rev()
+        .filter(|t| seen.insert(key(t)))
+        .collect();
+    kept.reverse();
+    kept
+}
+
 /// SQLite's URL with the file created when missing (as the embedded default should be).
 fn sqlite_url(url: &str) -> String {
     if url.contains(":memory:") || url.contains("mode=") {
