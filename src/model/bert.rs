@@ -94,4 +94,8 @@ impl Encoder for BertEncoder {
     fn pads(&self) -> bool {
         false
     }
+
+    fn idle(&self) {
+        self.model.release();
+    }
 }

@@ -30,6 +30,9 @@ pub trait Encoder: Send + 'static {
     fn pads(&self) -> bool {
         true
     }
+    /// Nothing has come to encode for a while: a chance to let go of memory kept between
+    /// batches.
+    fn idle(&self) {}
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,10 +3,11 @@
 //! in the order its texts were given. A semaphore bounds the requests in flight, so a flood is
 //! answered "overloaded" (or made to wait) instead of growing an unbounded queue.
 
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 
 use super::{EmbedError, Encoder};
 
@@ -17,6 +18,10 @@ pub struct BatchLimits {
     pub max_batch_tokens: usize,
     /// Requests accepted at once; beyond this `try_embed` answers `Overloaded`.
     pub max_requests: usize,
+    /// How long the thread waits for work before the encoder lets go of the memory it keeps
+    /// between batches: longer than the pauses of a pipeline that keeps it busy, short
+    /// enough that an idle service does not sit on a batch's buffers.
+    pub idle: Duration,
 }
 
 impl Default for BatchLimits {
@@ -24,6 +29,7 @@ impl Default for BatchLimits {
         Self {
             max_batch_tokens: 8192,
             max_requests: 64,
+            idle: Duration::from_secs(1),
         }
     }
 }
@@ -39,7 +45,7 @@ struct Request {
 /// Cheap to clone; every clone talks to the same model thread.
 #[derive(Clone)]
 pub struct Embedder {
-    requests: mpsc::UnboundedSender<Request>,
+    requests: mpsc::Sender<Request>,
     permits: Arc<Semaphore>,
     version: Arc<str>,
     dimension: usize,
@@ -49,7 +55,7 @@ pub struct Embedder {
 impl Embedder {
     /// Moves `encoder` onto a thread of its own; it lives as long as any clone of the handle.
     pub fn spawn<E: Encoder>(encoder: E, limits: BatchLimits) -> Self {
-        let (requests, mut inbox) = mpsc::unbounded_channel::<Request>();
+        let (requests, inbox) = mpsc::channel::<Request>();
         let version: Arc<str> = encoder.version().into();
         let dimension = encoder.dimension();
         let observer = Arc::new(OnceLock::<BatchObserver>::new());
@@ -57,7 +63,7 @@ impl Embedder {
         std::thread::Builder::new()
             .name("ticketlens-model".into())
             .spawn(move || {
-                while let Some(request) = inbox.blocking_recv() {
+                while let Some(request) = next(&inbox, &encoder, limits.idle) {
                     let result = embed_all(
                         &encoder,
                         &request.texts,
@@ -127,6 +133,22 @@ impl Embedder {
     }
 }
 
+/// The next request, once one comes; `None` when every handle is gone.
+fn next<E: Encoder>(
+    inbox: &mpsc::Receiver<Request>,
+    encoder: &E,
+    idle: Duration,
+) -> Option<Request> {
+    match inbox.recv_timeout(idle) {
+        Ok(request) => Some(request),
+        Err(RecvTimeoutError::Timeout) => {
+            encoder.idle();
+            inbox.recv().ok()
+        }
+        Err(RecvTimeoutError::Disconnected) => None,
+    }
+}
+
 fn embed_all<E: Encoder>(
     encoder: &E,
     texts: &[String],
@@ -180,9 +202,12 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// Maps each text to a vector derived from its bytes, and records batch shapes.
+    /// Maps each text to a vector derived from its bytes, and records batch shapes and idle
+    /// calls.
+    #[derive(Default)]
     struct FakeEncoder {
         shapes: Arc<Mutex<Vec<(usize, usize)>>>,
+        idles: Arc<Mutex<usize>>,
     }
 
     impl Encoder for FakeEncoder {
@@ -202,6 +227,9 @@ mod tests {
                 .iter()
                 .map(|s| vec![s.len() as f32, s.iter().sum::<u32>() as f32])
                 .collect())
+        }
+        fn idle(&self) {
+            *self.idles.lock().unwrap() += 1;
         }
     }
 
@@ -235,12 +263,11 @@ mod tests {
             max_batch_tokens: 16,
             ..Default::default()
         };
-        let embedder = Embedder::spawn(
-            FakeEncoder {
-                shapes: shapes.clone(),
-            },
-            limits,
-        );
+        let encoder = FakeEncoder {
+            shapes: shapes.clone(),
+            ..Default::default()
+        };
+        let embedder = Embedder::spawn(encoder, limits);
         let texts: Vec<String> = ["a", "ccc", "bb", "dddddddd", ""].map(String::from).into();
         let vectors = embedder.embed(texts.clone()).await.unwrap();
         for (text, vector) in texts.iter().zip(&vectors) {
@@ -259,10 +286,28 @@ mod tests {
             max_requests: 1,
             ..Default::default()
         };
-        let shapes = Arc::new(Mutex::new(Vec::new()));
-        let embedder = Embedder::spawn(FakeEncoder { shapes }, limits);
+        let embedder = Embedder::spawn(FakeEncoder::default(), limits);
         let _held = embedder.permits.clone().try_acquire_owned().unwrap();
         let err = embedder.try_embed(vec!["x".into()]).await.unwrap_err();
         assert!(matches!(err, EmbedError::Overloaded));
+    }
+
+    #[tokio::test]
+    async fn the_encoder_is_told_once_when_the_thread_has_waited_idle() {
+        let limits = BatchLimits {
+            idle: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let encoder = FakeEncoder::default();
+        let idles = encoder.idles.clone();
+        let embedder = Embedder::spawn(encoder, limits);
+        embedder.embed(vec!["a".into()]).await.unwrap();
+        embedder.embed(vec!["b".into()]).await.unwrap();
+        assert_eq!(*idles.lock().unwrap(), 0, "busy, so never idle");
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(*idles.lock().unwrap(), 1, "told once, not every 300 ms");
+        embedder.embed(vec!["c".into()]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(*idles.lock().unwrap(), 2, "and once after the next request");
     }
 }

@@ -191,21 +191,22 @@ impl QuantizedRows {
     pub fn quantize(&mut self, isa: Isa, x: &[f32], width: usize) {
         let rows = x.len() / width;
         self.stride = width.div_ceil(4) * 4;
-        self.data.clear();
-        self.data.resize(rows * self.stride, 128);
+        let (stride, len) = (self.stride, rows * self.stride);
+        // Grown, never refilled: every byte of the rows is written below, and filling the
+        // whole buffer first was a serial memset of up to 4 MB before each product. The rows
+        // are as many as the scales; the buffers may hold more, which nothing reads.
+        grow(&mut self.data, len, 128);
         self.scales.clear();
         self.scales.resize(rows, 0.0);
-        let stride = self.stride;
         let tasks = x
             .par_chunks(TASK_ROWS * width)
-            .zip(self.data.par_chunks_mut(TASK_ROWS * stride))
+            .zip(self.data[..len].par_chunks_mut(TASK_ROWS * stride))
             .zip(self.scales.par_chunks_mut(TASK_ROWS));
-        self.wide.clear();
         if isa.0 == Level::Avx2 {
             // Widened in the same pass, while each task's bytes are in cache.
-            self.wide.resize(rows * stride, 0);
+            grow(&mut self.wide, len, 0);
             tasks
-                .zip(self.wide.par_chunks_mut(TASK_ROWS * stride))
+                .zip(self.wide[..len].par_chunks_mut(TASK_ROWS * stride))
                 .for_each(|(((x, data), scales), wide)| {
                     quantize_rows(isa, x, width, stride, data, scales);
                     for (w, &b) in wide.iter_mut().zip(data.iter()) {
@@ -216,6 +217,13 @@ impl QuantizedRows {
             tasks
                 .for_each(|((x, data), scales)| quantize_rows(isa, x, width, stride, data, scales));
         }
+    }
+}
+
+/// `buffer` at least `len` long, new elements `value`.
+fn grow<T: Copy>(buffer: &mut Vec<T>, len: usize, value: T) {
+    if buffer.len() < len {
+        buffer.resize(len, value);
     }
 }
 
@@ -234,10 +242,12 @@ multiversion! {
         {
             *scale = scale_of(row);
             let inv = 1.0 / *scale;
-            for (o, v) in out.iter_mut().zip(row) {
+            let (values, padding) = out.split_at_mut(width);
+            for (o, v) in values.iter_mut().zip(row) {
                 // 128 + the rounded value (1..=255) lands in the low byte.
                 *o = (v * inv + (128.0 + ROUNDER)).to_bits() as u8;
             }
+            padding.fill(128);
         }
     }
 }
