@@ -17,7 +17,7 @@ use candle_transformers::models::bert::Config;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::kernels::{self, Finish, Isa, QuantizedMatrix, QuantizedRows};
+use super::kernels::{self, grown, Finish, Isa, QuantizedMatrix, QuantizedRows};
 use super::Precision;
 
 pub struct Bert {
@@ -186,8 +186,11 @@ impl Bert {
         } = &mut *scratch;
         // Every value of these a pass reads, it wrote first (the products start from the bias,
         // attention writes each head's columns of each row), so nothing is cleared.
-        let (qkv, context) = (grown(qkv, tokens * 3 * h), grown(context, tokens * h));
-        let intermediate = grown(intermediate, tokens * inner);
+        let (qkv, context) = (
+            grown(qkv, tokens * 3 * h, 0.0),
+            grown(context, tokens * h, 0.0),
+        );
+        let intermediate = grown(intermediate, tokens * inner, 0.0);
         let isa = self.isa;
         for layer in &self.layers {
             layer.qkv.apply(isa, &x, quantized, qkv, false, None);
@@ -283,14 +286,6 @@ impl Bert {
                 }
             });
     }
-}
-
-/// The first `len` values of `buffer`, grown to hold them if it is shorter.
-fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if buffer.len() < len {
-        buffer.resize(len, 0.0);
-    }
-    &mut buffer[..len]
 }
 
 /// Values one thread takes at a time in the elementwise kernels: enough to outweigh a task's

@@ -19,7 +19,7 @@ use std::arch::x86_64::__m512i;
 
 #[cfg(target_arch = "x86_64")]
 use super::amx;
-use super::{max_of, multiversion, Finish, Isa, Level, ROUNDER};
+use super::{grown, max_of, multiversion, Finish, Isa, Level, ROUNDER};
 
 /// Output columns per packed panel: four 16-lane registers of i32 sums.
 const PANEL: usize = 64;
@@ -195,18 +195,17 @@ impl QuantizedRows {
         // Grown, never refilled: every byte of the rows is written below, and filling the
         // whole buffer first was a serial memset of up to 4 MB before each product. The rows
         // are as many as the scales; the buffers may hold more, which nothing reads.
-        grow(&mut self.data, len, 128);
+        let data = grown(&mut self.data, len, 128);
         self.scales.clear();
         self.scales.resize(rows, 0.0);
         let tasks = x
             .par_chunks(TASK_ROWS * width)
-            .zip(self.data[..len].par_chunks_mut(TASK_ROWS * stride))
+            .zip(data.par_chunks_mut(TASK_ROWS * stride))
             .zip(self.scales.par_chunks_mut(TASK_ROWS));
         if isa.0 == Level::Avx2 {
             // Widened in the same pass, while each task's bytes are in cache.
-            grow(&mut self.wide, len, 0);
             tasks
-                .zip(self.wide[..len].par_chunks_mut(TASK_ROWS * stride))
+                .zip(grown(&mut self.wide, len, 0).par_chunks_mut(TASK_ROWS * stride))
                 .for_each(|(((x, data), scales), wide)| {
                     quantize_rows(isa, x, width, stride, data, scales);
                     for (w, &b) in wide.iter_mut().zip(data.iter()) {
@@ -217,13 +216,6 @@ impl QuantizedRows {
             tasks
                 .for_each(|((x, data), scales)| quantize_rows(isa, x, width, stride, data, scales));
         }
-    }
-}
-
-/// `buffer` at least `len` long, new elements `value`.
-fn grow<T: Copy>(buffer: &mut Vec<T>, len: usize, value: T) {
-    if buffer.len() < len {
-        buffer.resize(len, value);
     }
 }
 

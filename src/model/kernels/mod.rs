@@ -381,6 +381,15 @@ multiversion! {
     }
 }
 
+/// The first `len` values of `buffer`, grown to hold them (new values `value`) if it is
+/// shorter: buffers reused from pass to pass, never refilled, as each pass writes what it reads.
+pub(crate) fn grown<T: Copy>(buffer: &mut Vec<T>, len: usize, value: T) -> &mut [T] {
+    if buffer.len() < len {
+        buffer.resize(len, value);
+    }
+    &mut buffer[..len]
+}
+
 #[inline(always)]
 fn dot_rows_of(rows: &[f32], query: &[f32], out: &mut [f32]) {
     if query.is_empty() {
