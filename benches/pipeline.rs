@@ -5,14 +5,17 @@
 //! `cargo bench --bench pipeline` uses the demo's incoming tickets. `TICKETLENS_BENCH_INPUT`
 //! names another file of tickets in the format of `../shared/data` (for example the 2,000-text
 //! corpus `benches/side_by_side.py corpus` writes) and `TICKETLENS_BENCH_PRECISION=int8`
-//! picks the encoder's precision. The store is a temporary SQLite database holding the demo's
-//! history and articles, which the pipeline learns from before the timing starts; the timed
-//! tickets then arrive as new incidents, 3 times (new ids each time, so nothing is cached),
-//! each run right after a run of the encoder alone, and the median of the 3 ratios is
-//! reported, with the share of the pipeline's time the model spent in forward passes and the
-//! CPU per ticket of each thread while the pipeline drains (the model's against the rest: on a
-//! machine whose cores the model fills, the rest is what the pipeline loses; the tickets'
-//! arrival, one insert each, is not counted).
+//! picks the encoder's precision. Each round, a fresh temporary SQLite store gets the demo's
+//! history and articles, which a pipeline learns from before the timing starts; the timed
+//! tickets then arrive as new incidents, right after a run of the encoder alone. Every round
+//! meets the same store: in one store kept from round to round, each round's tickets stayed
+//! open, and the next round's scans of the open tickets grew with them. There are 3 rounds
+//! (`TICKETLENS_BENCH_ROUNDS` sets how many: a noisy host needs more), all on one model
+//! thread, and the median of the ratios is reported, with the share of the
+//! pipeline's time the model spent in forward passes and the CPU per ticket of each thread
+//! while the pipeline drains (the model's against the rest: on a machine whose cores the model
+//! fills, the rest is what the pipeline loses; the tickets' arrival, one insert each, is not
+//! counted).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,12 +26,13 @@ use ticketlens::config::{PipelineConfig, StoreKind};
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl;
 use ticketlens::model::throughput::{self, median};
-use ticketlens::model::{self, Compute, Precision};
+use ticketlens::model::{self, Compute, Embedder, Precision};
 use ticketlens::pipeline::{self, Pipeline};
 use ticketlens::store::{NewArticle, NewTicket, Store};
 use ticketlens::text::TicketText;
 
-const RUNS: usize = 3;
+/// Rounds of (encoder alone, pipeline) where `TICKETLENS_BENCH_ROUNDS` does not say.
+const ROUNDS: usize = 3;
 
 // As the ticketlens binary allocates (src/main.rs says why).
 #[global_allocator]
@@ -42,6 +46,13 @@ fn main() {
         .unwrap_or_else(|_| "fp32".into())
         .parse()
         .expect("TICKETLENS_BENCH_PRECISION is fp32 or int8");
+    let rounds: usize = std::env::var("TICKETLENS_BENCH_ROUNDS")
+        .map(|r| {
+            r.parse()
+                .expect("TICKETLENS_BENCH_ROUNDS is a whole number")
+        })
+        .unwrap_or(ROUNDS)
+        .max(1);
     let tickets: Vec<TicketText> = jsonl::read(&input).expect("the input tickets");
     let compute = Compute::new(precision);
     let config = bench_config(precision);
@@ -52,10 +63,11 @@ fn main() {
     let texts: Vec<String> = tickets.iter().filter_map(TicketText::prepared).collect();
     let encoder = model::load(&config.model.manifest, compute).expect("the model loads");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut pipeline = runtime.block_on(Bench::start(config));
+    let model = runtime.block_on(Model::start(&config));
     let (mut alone, mut through) = (Vec::new(), Vec::new());
     let (mut cpu, mut busy) = (ThreadCpu::default(), Vec::new());
-    for _ in 0..RUNS {
+    for _ in 0..rounds {
+        let mut pipeline = runtime.block_on(Bench::start(config.clone(), &model));
         let run = throughput::measure(&encoder, compute, &texts, 32, 1).expect("embedding");
         alone.push(run.runs[0]);
         runtime.block_on(pipeline.arrive(&tickets));
@@ -67,7 +79,7 @@ fn main() {
     }
     let ratios: Vec<f64> = alone.iter().zip(&through).map(|(a, p)| a / p).collect();
     println!(
-        "{} tickets from {}, {precision} ({} kernels), {RUNS} rounds of encoder alone then pipeline\n  \
+        "{} tickets from {}, {precision} ({} kernels), {rounds} rounds of encoder alone then pipeline\n  \
          encoder alone: {:.1} texts/s (runs {})\n  \
          pipeline:      {:.1} tickets/s (runs {})\n  \
          the pipeline keeps {:.1}% of the encoder's throughput (median of the rounds; rounds {})",
@@ -89,7 +101,7 @@ fn main() {
         "  the model was in forward passes for {:.1}% of the pipeline's time (median)",
         100.0 * median(&busy)
     );
-    if let Some(report) = cpu.report(RUNS * tickets.len()) {
+    if let Some(report) = cpu.report(rounds * tickets.len()) {
         println!("  CPU per ticket through the pipeline, by thread: {report}");
     }
 }
@@ -167,6 +179,25 @@ fn bench_config(precision: Precision) -> PipelineConfig {
     config
 }
 
+/// The pipeline's model thread, shared by the rounds' pipelines.
+struct Model {
+    embedder: Embedder,
+    /// Nanoseconds the model has spent in forward passes.
+    busy: Arc<AtomicU64>,
+}
+
+impl Model {
+    async fn start(config: &PipelineConfig) -> Self {
+        let embedder = pipeline::start_model(&config.model).await.unwrap();
+        let busy = Arc::new(AtomicU64::new(0));
+        let counter = busy.clone();
+        embedder.observe(Arc::new(move |_, took| {
+            counter.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        }));
+        Self { embedder, busy }
+    }
+}
+
 /// A pipeline that has learned the demo's history, in a temporary store.
 struct Bench {
     pipeline: Pipeline,
@@ -176,7 +207,7 @@ struct Bench {
 }
 
 impl Bench {
-    async fn start(mut config: PipelineConfig) -> Self {
+    async fn start(mut config: PipelineConfig, model: &Model) -> Self {
         let dir = tempfile::tempdir().unwrap();
         config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let store = Store::open(&config.store.url).await.unwrap();
@@ -189,22 +220,17 @@ impl Bench {
         for t in &history {
             store.insert_ticket(&t.ticket).await.unwrap();
         }
-        let embedder = pipeline::start_model(&config.model).await.unwrap();
-        let busy = Arc::new(AtomicU64::new(0));
-        let counter = busy.clone();
-        embedder.observe(Arc::new(move |_, took| {
-            counter.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-        }));
+        let embedder = model.embedder.clone();
         let mut pipeline = Pipeline::with_parts(config, store, embedder).await.unwrap();
         pipeline.drain(|_| {}).await.unwrap(); // learns the history: not timed
         Self {
             pipeline,
-            busy,
+            busy: model.busy.clone(),
             _dir: dir,
         }
     }
 
-    /// Files `tickets` as new incidents (new ids each run, so nothing is cached).
+    /// Files `tickets` as new incidents.
     async fn arrive(&mut self, tickets: &[TicketText]) {
         for t in tickets {
             let store = self.pipeline.store();
