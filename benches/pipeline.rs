@@ -11,11 +11,10 @@
 //! meets the same store: in one store kept from round to round, each round's tickets stayed
 //! open, and the next round's scans of the open tickets grew with them. There are 3 rounds
 //! (`TICKETLENS_BENCH_ROUNDS` sets how many: a noisy host needs more), all on one model
-//! thread, and the median of the ratios is reported, with the share of the
-//! pipeline's time the model spent in forward passes and the CPU per ticket of each thread
-//! while the pipeline drains (the model's against the rest: on a machine whose cores the model
-//! fills, the rest is what the pipeline loses; the tickets' arrival, one insert each, is not
-//! counted).
+//! thread, and the median of the ratios is reported, with the share of the pipeline's time
+//! the model spent in forward passes and the CPU per ticket of each thread while the pipeline
+//! drains (the model's against the rest: on a machine whose cores the model fills, the rest is
+//! what the pipeline loses; the tickets' arrival, one insert each, is not counted).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,11 +70,11 @@ fn main() {
         let run = throughput::measure(&encoder, compute, &texts, 32, 1).expect("embedding");
         alone.push(run.runs[0]);
         runtime.block_on(pipeline.arrive(&tickets));
-        let before = ThreadCpu::now();
-        let (seconds, forward) = runtime.block_on(pipeline.drain(tickets.len()));
+        let (before, forward_before) = (ThreadCpu::now(), model.forward_seconds());
+        let seconds = runtime.block_on(pipeline.drain(tickets.len()));
         cpu.add_since(&before);
         through.push(seconds);
-        busy.push(forward / seconds);
+        busy.push((model.forward_seconds() - forward_before) / seconds);
     }
     let ratios: Vec<f64> = alone.iter().zip(&through).map(|(a, p)| a / p).collect();
     println!(
@@ -196,13 +195,16 @@ impl Model {
         }));
         Self { embedder, busy }
     }
+
+    /// Seconds the model has spent in forward passes so far.
+    fn forward_seconds(&self) -> f64 {
+        self.busy.load(Ordering::Relaxed) as f64 / 1e9
+    }
 }
 
 /// A pipeline that has learned the demo's history, in a temporary store.
 struct Bench {
     pipeline: Pipeline,
-    /// Nanoseconds the model has spent in forward passes.
-    busy: Arc<AtomicU64>,
     _dir: tempfile::TempDir,
 }
 
@@ -225,7 +227,6 @@ impl Bench {
         pipeline.drain(|_| {}).await.unwrap(); // learns the history: not timed
         Self {
             pipeline,
-            busy: model.busy.clone(),
             _dir: dir,
         }
     }
@@ -238,15 +239,12 @@ impl Bench {
         }
     }
 
-    /// Seconds the pipeline took to drain the `count` tickets that arrived, and the seconds of
-    /// it the model spent in forward passes.
-    async fn drain(&mut self, count: usize) -> (f64, f64) {
-        let (started, busy) = (Instant::now(), self.busy.load(Ordering::Relaxed));
+    /// Seconds the pipeline took to drain the `count` tickets that arrived.
+    async fn drain(&mut self, count: usize) -> f64 {
+        let started = Instant::now();
         let report = self.pipeline.drain(|_| {}).await.unwrap();
-        let seconds = started.elapsed().as_secs_f64();
         assert_eq!(report.read, count, "every ticket went through");
-        let forward = (self.busy.load(Ordering::Relaxed) - busy) as f64 / 1e9;
-        (seconds, forward)
+        started.elapsed().as_secs_f64()
     }
 }
 

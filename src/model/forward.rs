@@ -186,10 +186,8 @@ impl Bert {
         } = &mut *scratch;
         // Every value of these a pass reads, it wrote first (the products start from the bias,
         // attention writes each head's columns of each row), so nothing is cleared.
-        let (qkv, context) = (
-            grown(qkv, tokens * 3 * h, 0.0),
-            grown(context, tokens * h, 0.0),
-        );
+        let qkv = grown(qkv, tokens * 3 * h, 0.0);
+        let context = grown(context, tokens * h, 0.0);
         let intermediate = grown(intermediate, tokens * inner, 0.0);
         let isa = self.isa;
         for layer in &self.layers {
