@@ -4,6 +4,10 @@
 //! 5-fold cross-validation, calibration, thresholds, the final model). Embeddings are random
 //! unit vectors: training time depends on their size, not their values, and embedding 30k
 //! texts is the embedding bench's business. Run with `cargo bench --bench training`.
+//!
+//! Beside it, the time to classify one ticket (features, scores of every class, calibration
+//! and the terms that explain the label), as the pipeline does for each incoming ticket: a
+//! classifier trained on the first 5,000 tickets classifies the next 1,000.
 
 use std::path::Path;
 
@@ -63,5 +67,21 @@ fn training_time(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, training_time);
+fn classify_time(c: &mut Criterion) {
+    let examples = examples();
+    let (seen, unseen) = examples.split_at(5_000);
+    let unseen = &unseen[..1_000];
+    let classifier = Classifier::train(seen, &TrainSettings::default());
+    let mut group = c.benchmark_group("triage");
+    group.bench_function("classify 1,000 tickets", |b| {
+        b.iter(|| {
+            for e in unseen {
+                std::hint::black_box(classifier.classify(&e.text, &e.embedding));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, training_time, classify_time);
 criterion_main!(benches);
