@@ -4,7 +4,6 @@
 //! others; n-grams are hashed into a fixed space, so a word never seen in training costs
 //! nothing and the model's size does not grow with the vocabulary.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
@@ -127,6 +126,9 @@ pub struct Features<'a> {
     /// [`Featurizer::features`] merges).
     pub indices: Vec<u32>,
     pub values: Vec<f32>,
+    /// How many of the first sparse entries are the word n-grams' (the terms a person can
+    /// read; the character n-grams and cues follow them).
+    words: usize,
     /// The embedding, whose weights start at index `embedding_base`.
     embedding: &'a [f32],
     embedding_base: usize,
@@ -278,7 +280,7 @@ impl Featurizer {
             values: Vec::with_capacity(capacity),
             ..Features::default()
         };
-        for block in [grams.words, grams.chars] {
+        for (block, is_words) in [(grams.words, true), (grams.chars, false)] {
             // Sublinear tf × idf, normalised per block. Slots follow buckets, so each block's
             // slots ascend: the same order in every process (a hash map's random order changed
             // how the scores' sums rounded from one run to the next), and each class's weights
@@ -298,6 +300,9 @@ impl Featurizer {
                     out.values.push(w / norm);
                 }
             }
+            if is_words {
+                out.words = out.indices.len();
+            }
         }
         for (i, fired) in cues_of(text).into_iter().enumerate() {
             if fired {
@@ -316,61 +321,64 @@ impl Featurizer {
     /// `weights`, strongest first.
     #[cfg(test)]
     pub fn top_terms(&self, text: &str, weights: &[f32], limit: usize) -> Vec<Term> {
-        let names = self.term_names(text);
         let weight = |i: u32| weights[i as usize];
-        self.top_terms_of(&self.features(text, &[]), &names, weight, limit)
+        self.top_terms_of(text, &self.features(text, &[]), weight, limit)
     }
 
-    /// As [`Featurizer::top_terms`], from the text's features and names computed once for
-    /// all the classes asked about.
+    /// As [`Featurizer::top_terms`], from the features `x` of `text` computed once for all
+    /// the classes asked about.
     pub fn top_terms_of(
         &self,
+        text: &str,
         x: &Features,
-        names: &TermNames,
         weight: impl Fn(u32) -> f32,
         limit: usize,
     ) -> Vec<Term> {
-        let mut terms: Vec<(&str, f32)> = x
-            .indices
-            .iter()
-            .zip(&x.values)
-            .filter_map(|(&i, &v)| {
-                let name = if (self.cue_base()..self.embedding_base()).contains(&i) {
-                    CUES[(i - self.cue_base()) as usize].0
-                } else {
-                    names.0.get(&i)?
-                };
-                Some((name, weight(i) * v))
-            })
-            .filter(|(_, weight)| *weight > 0.0)
+        let cues = self.cue_base()..self.embedding_base();
+        let entries = x.indices.iter().zip(&x.values);
+        let cue_entries = entries
+            .clone()
+            .skip(x.words)
+            .filter(|(i, _)| cues.contains(i));
+        let mut terms: Vec<(u32, f32)> = entries
+            .take(x.words)
+            .chain(cue_entries)
+            .map(|(&i, &v)| (i, weight(i) * v))
+            .filter(|&(_, weight)| weight > 0.0)
             .collect();
         terms.sort_by(|a, b| b.1.total_cmp(&a.1));
-        terms.dedup_by(|a, b| a.0 == b.0);
         terms.truncate(limit);
-        // Named only now: a text has hundreds of terms, of which a few are shown.
+        // Named only now: a text has hundreds of terms, of which a few are shown. Each word
+        // slot appears once among the features, so no two of these share a name.
+        let mut names: Vec<Option<String>> = terms
+            .iter()
+            .map(|&(i, _)| {
+                cues.contains(&i)
+                    .then(|| CUES[(i - cues.start) as usize].0.into())
+            })
+            .collect();
+        for_each_word_gram(text, |bucket, gram| {
+            let Some(slot) = self.slot(bucket) else {
+                return;
+            };
+            for ((i, _), name) in terms.iter().zip(&mut names) {
+                if *i == slot && name.is_none() {
+                    *name = Some(gram());
+                }
+            }
+        });
         terms
             .into_iter()
-            .map(|(name, weight)| Term {
-                term: name.to_owned(),
-                weight,
+            .zip(names)
+            .filter_map(|((_, weight), name)| {
+                Some(Term {
+                    term: name?,
+                    weight,
+                })
             })
             .collect()
     }
-
-    /// The word n-grams of `text` by their slot: what the weight of a slot is called.
-    pub fn term_names(&self, text: &str) -> TermNames {
-        let mut names = HashMap::new();
-        for_each_word_gram(text, |gram| {
-            if let Some(slot) = self.slot(word_bucket(gram)) {
-                names.entry(slot).or_insert_with(|| gram.to_owned());
-            }
-        });
-        TermNames(names)
-    }
 }
-
-/// The word n-grams of a text by their slot ([`Featurizer::term_names`]).
-pub struct TermNames(HashMap<u32, String>);
 
 /// Which cues fire in `text`: whether any of a cue's phrases occurs in the text's cue words
 /// ([`cue_words`]), as whole words. One pass of an Aho-Corasick automaton over all the
@@ -413,13 +421,16 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn for_each_word_gram(text: &str, mut f: impl FnMut(&str)) {
+/// Each word n-gram of `text`, in order (the words, then the pairs), as its bucket and a
+/// function that spells it: most grams are looked up by bucket and never spelled.
+fn for_each_word_gram(text: &str, mut f: impl FnMut(u32, &dyn Fn() -> String)) {
     let words = words(text);
     for w in &words {
-        f(w);
+        f(word_bucket(w), &|| w.clone());
     }
     for pair in words.windows(2) {
-        f(&format!("{} {}", pair[0], pair[1]));
+        let (first, second) = (&pair[0], &pair[1]);
+        f(pair_bucket(first, second), &|| format!("{first} {second}"));
     }
 }
 
@@ -585,6 +596,28 @@ mod tests {
         let terms = f.top_terms("VPN drops again", &weights, 3);
         assert_eq!(terms.len(), 1);
         assert_eq!(terms[0].term, "vpn");
+    }
+
+    #[test]
+    fn top_terms_name_word_pairs_and_cues_but_not_character_grams() {
+        let f = Featurizer::fit(["vpn drops", "printer jam"], 0);
+        let mut weights = vec![0.0; f.dimension()];
+        let pair = f.slot(pair_bucket("vpn", "drops")).unwrap() as usize;
+        weights[pair] = 3.0;
+        let x = f.features("VPN drops, outage", &[]);
+        let cue = (f.cue_base()..f.embedding_base())
+            .find(|&i| x.indices.contains(&i))
+            .expect("the outage cue fires");
+        weights[cue as usize] = 1.0;
+        // A slot only a character n-gram of the text uses: weighed, never shown.
+        let chars_only = x.indices[x.words..]
+            .iter()
+            .find(|&&i| i < f.cue_base() && !x.indices[..x.words].contains(&i))
+            .expect("the text has character n-grams");
+        weights[*chars_only as usize] = 10.0;
+        let terms = f.top_terms("VPN drops, outage", &weights, 5);
+        let names: Vec<&str> = terms.iter().map(|t| t.term.as_str()).collect();
+        assert_eq!(names, ["vpn drops", "cue:outage"]);
     }
 
     /// The n-grams as they were first written, string by string: the features a stored
