@@ -46,35 +46,47 @@ pub struct ClassWeights {
     /// Weights from this index on are all in `dense`.
     dense_from: usize,
     dense: Vec<f32>,
-    /// Bit `i` of the sparse part: whether weight `i` is non-zero (and so in `packed`).
-    present: Vec<u64>,
-    /// Set bits before each word of `present`: where its weights start in `packed`.
-    ranks: Vec<u32>,
+    /// The sparse part, 64 weights a block: which are non-zero (and so in `packed`).
+    blocks: Vec<Block>,
     packed: Vec<f32>,
+}
+
+/// 64 weights of the sparse part. The bits and the rank sit side by side: a lookup reads one
+/// block, where separate arrays of bits and ranks made it two loads from two places.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Block {
+    /// Bit `i`: whether weight `i` of the block is non-zero.
+    present: u64,
+    /// Where the block's weights start in `packed` (the set bits of the blocks before it).
+    rank: u32,
 }
 
 impl ClassWeights {
     pub fn new(weights: &[f32], dense_from: usize) -> Self {
         let dense_from = dense_from.min(weights.len());
         let (sparse, dense) = weights.split_at(dense_from);
-        let mut present = vec![0u64; sparse.len().div_ceil(64)];
-        let mut ranks = Vec::with_capacity(present.len());
         // Sized once: a trained model outlives many allocations, and slack would be kept.
         let mut packed = Vec::with_capacity(sparse.iter().filter(|&&w| w != 0.0).count());
-        for (word, chunk) in present.iter_mut().zip(sparse.chunks(64)) {
-            ranks.push(packed.len() as u32);
-            for (bit, &w) in chunk.iter().enumerate() {
-                if w != 0.0 {
-                    *word |= 1 << bit;
-                    packed.push(w);
+        let blocks = sparse
+            .chunks(64)
+            .map(|chunk| {
+                let mut block = Block {
+                    present: 0,
+                    rank: packed.len() as u32,
+                };
+                for (bit, &w) in chunk.iter().enumerate() {
+                    if w != 0.0 {
+                        block.present |= 1 << bit;
+                        packed.push(w);
+                    }
                 }
-            }
-        }
+                block
+            })
+            .collect();
         Self {
             dense_from,
             dense: dense.to_vec(),
-            present,
-            ranks,
+            blocks,
             packed,
         }
     }
@@ -85,11 +97,11 @@ impl ClassWeights {
         if i >= self.dense_from {
             return self.dense.get(i - self.dense_from).copied().unwrap_or(0.0);
         }
-        let (word, bit) = (self.present[i / 64], 1u64 << (i % 64));
-        if word & bit == 0 {
+        let (block, bit) = (self.blocks[i / 64], 1u64 << (i % 64));
+        if block.present & bit == 0 {
             return 0.0;
         }
-        self.packed[self.ranks[i / 64] as usize + (word & (bit - 1)).count_ones() as usize]
+        self.packed[block.rank as usize + (block.present & (bit - 1)).count_ones() as usize]
     }
 
     /// `self · x`, summed as [`Features::dot`] sums (the same score to the bit).
