@@ -168,6 +168,7 @@ impl Classifier {
         embedding: &[f32],
     ) -> (Option<Prediction>, Option<Prediction>) {
         let x = self.featurizer.features(text, embedding);
+        let names = self.featurizer.term_names(text);
         let predict = |model: &Option<FieldModel>| {
             model.as_ref().map(|m| {
                 let scores = offset(&m.linear.scores(&x), &m.offsets);
@@ -177,8 +178,8 @@ impl Classifier {
                     confidence: m.calibration.apply(raw),
                     threshold: m.thresholds[class],
                     terms: self.featurizer.top_terms_of(
-                        text,
                         &x,
+                        &names,
                         |i| m.linear.weights[class].get(i),
                         5,
                     ),

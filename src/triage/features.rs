@@ -321,16 +321,17 @@ impl Featurizer {
     /// `weights`, strongest first.
     #[cfg(test)]
     pub fn top_terms(&self, text: &str, weights: &[f32], limit: usize) -> Vec<Term> {
+        let names = self.term_names(text);
         let weight = |i: u32| weights[i as usize];
-        self.top_terms_of(text, &self.features(text, &[]), weight, limit)
+        self.top_terms_of(&self.features(text, &[]), &names, weight, limit)
     }
 
-    /// As [`Featurizer::top_terms`], from the features `x` of `text` computed once for all
-    /// the classes asked about.
+    /// As [`Featurizer::top_terms`], from the text's features and names computed once for
+    /// all the classes asked about.
     pub fn top_terms_of(
         &self,
-        text: &str,
         x: &Features,
+        names: &TermNames,
         weight: impl Fn(u32) -> f32,
         limit: usize,
     ) -> Vec<Term> {
@@ -350,33 +351,45 @@ impl Featurizer {
         terms.truncate(limit);
         // Named only now: a text has hundreds of terms, of which a few are shown. Each word
         // slot appears once among the features, so no two of these share a name.
-        let mut names: Vec<Option<String>> = terms
-            .iter()
-            .map(|&(i, _)| {
-                cues.contains(&i)
-                    .then(|| CUES[(i - cues.start) as usize].0.into())
-            })
-            .collect();
-        for_each_word_gram(text, |bucket, gram| {
-            let Some(slot) = self.slot(bucket) else {
-                return;
-            };
-            for ((i, _), name) in terms.iter().zip(&mut names) {
-                if *i == slot && name.is_none() {
-                    *name = Some(gram());
-                }
-            }
-        });
         terms
             .into_iter()
-            .zip(names)
-            .filter_map(|((_, weight), name)| {
-                Some(Term {
-                    term: name?,
-                    weight,
-                })
+            .filter_map(|(i, weight)| {
+                let term = if cues.contains(&i) {
+                    CUES[(i - cues.start) as usize].0.to_owned()
+                } else {
+                    names.spell(i)?
+                };
+                Some(Term { term, weight })
             })
             .collect()
+    }
+
+    /// The word n-grams of `text` with their slots, from which [`Featurizer::top_terms_of`]
+    /// spells the few it shows.
+    pub fn term_names(&self, text: &str) -> TermNames {
+        let grams = word_grams(text);
+        let slots = grams
+            .buckets
+            .iter()
+            .map(|&b| self.slots[b as usize])
+            .collect();
+        TermNames { grams, slots }
+    }
+}
+
+/// The word n-grams of a text and the slot of each ([`Featurizer::term_names`]); a gram is
+/// spelled only when it is shown.
+pub struct TermNames {
+    grams: WordGrams,
+    /// Gram `k`'s slot, or [`UNSEEN`].
+    slots: Vec<u32>,
+}
+
+impl TermNames {
+    /// The first of the text's word n-grams in `slot`.
+    fn spell(&self, slot: u32) -> Option<String> {
+        let k = self.slots.iter().position(|&s| s == slot)?;
+        Some(self.grams.spell(k))
     }
 }
 
@@ -421,23 +434,35 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Each word n-gram of `text`, in order (the words, then the pairs), as its bucket and a
-/// function that spells it: most grams are looked up by bucket and never spelled.
-fn for_each_word_gram(text: &str, mut f: impl FnMut(u32, &dyn Fn() -> String)) {
+/// The word n-grams of a text, in order: its words, then each pair of neighbours.
+struct WordGrams {
+    words: Vec<String>,
+    /// Each gram's bucket.
+    buckets: Vec<u32>,
+}
+
+fn word_grams(text: &str) -> WordGrams {
     let words = words(text);
-    for w in &words {
-        f(word_bucket(w), &|| w.clone());
-    }
-    for pair in words.windows(2) {
-        let (first, second) = (&pair[0], &pair[1]);
-        f(pair_bucket(first, second), &|| format!("{first} {second}"));
+    let pairs = words.windows(2).map(|pair| pair_bucket(&pair[0], &pair[1]));
+    let buckets = words.iter().map(|w| word_bucket(w)).chain(pairs).collect();
+    WordGrams { words, buckets }
+}
+
+impl WordGrams {
+    /// Gram `k`: a word, or past the words, the pair that starts at word `k - words`.
+    fn spell(&self, k: usize) -> String {
+        match self.words.get(k) {
+            Some(word) => word.clone(),
+            None => {
+                let first = k - self.words.len();
+                format!("{} {}", self.words[first], self.words[first + 1])
+            }
+        }
     }
 }
 
 fn grams(text: &str) -> Grams {
-    let words = words(text);
-    let mut word_buckets: Vec<u32> = words.iter().map(|w| word_bucket(w)).collect();
-    word_buckets.extend(words.windows(2).map(|pair| pair_bucket(&pair[0], &pair[1])));
+    let word_buckets = word_grams(text).buckets;
     let mut chars = Vec::new();
     let (mut padded, mut starts) = (String::new(), Vec::new());
     for word in text.split_whitespace() {
