@@ -297,36 +297,118 @@ impl PipelineConfig {
         Ok(config)
     }
 
+    /// Every number within the range where it means something: a setting out of range is
+    /// named with its range rather than taken silently.
     fn validate(&self) -> Result<(), String> {
-        let t = &self.triage;
-        if !(0.5..=1.0).contains(&t.target_precision) {
-            return Err(format!(
-                "triage.target_precision must be between 0.5 and 1, not {}",
-                t.target_precision
-            ));
+        let (t, k, p, s) = (&self.triage, &self.knowledge, &self.problems, &self.source);
+        let similarity = 0.0..=1.0;
+        let distance = 0.0..=2.0;
+        let checks: [(&str, bool, &str); 24] = [
+            (
+                "model.batch_tokens",
+                (256..=1 << 20).contains(&self.model.batch_tokens),
+                "between 256 (one whole ticket) and 1048576",
+            ),
+            (
+                "source.batch_size",
+                (1..=10_000).contains(&s.batch_size),
+                "between 1 and 10000",
+            ),
+            (
+                "source.poll_interval_secs",
+                s.poll_interval_secs >= 1,
+                "at least 1",
+            ),
+            ("source.lease_secs", s.lease_secs >= 1, "at least 1"),
+            (
+                "triage.target_precision",
+                (0.5..=1.0).contains(&t.target_precision),
+                "between 0.5 and 1",
+            ),
+            (
+                "triage.neighbours",
+                (1..=100).contains(&t.neighbours),
+                "between 1 and 100",
+            ),
+            ("triage.retrain_after", t.retrain_after >= 1, "at least 1"),
+            ("triage.min_history", t.min_history >= 2, "at least 2"),
+            (
+                "triage.training_window",
+                t.training_window >= 1,
+                "at least 1",
+            ),
+            ("knowledge.articles", k.articles <= 50, "at most 50"),
+            (
+                "knowledge.similar_tickets",
+                k.similar_tickets <= 50,
+                "at most 50",
+            ),
+            (
+                "knowledge.min_similarity",
+                similarity.contains(&k.min_similarity),
+                "a cosine similarity between 0 and 1",
+            ),
+            (
+                "knowledge.duplicate_similarity",
+                similarity.contains(&k.duplicate_similarity),
+                "a cosine similarity between 0 and 1",
+            ),
+            (
+                "knowledge.draft_min_tickets",
+                k.draft_min_tickets >= 2,
+                "at least 2",
+            ),
+            (
+                "knowledge.draft_max_distance",
+                distance.contains(&k.draft_max_distance),
+                "a cosine distance between 0 and 2",
+            ),
+            (
+                "knowledge.draft_covered_similarity",
+                similarity.contains(&k.draft_covered_similarity),
+                "a cosine similarity between 0 and 1",
+            ),
+            (
+                "knowledge.draft_window_days",
+                k.draft_window_days >= 1,
+                "at least 1",
+            ),
+            ("problems.window_days", p.window_days >= 1, "at least 1"),
+            ("problems.min_size", p.min_size >= 2, "at least 2"),
+            (
+                "problems.max_distance",
+                distance.contains(&p.max_distance),
+                "a cosine distance between 0 and 2",
+            ),
+            (
+                "problems.min_cohesion",
+                similarity.contains(&p.min_cohesion),
+                "a cosine similarity between 0 and 1",
+            ),
+            ("problems.interval_secs", p.interval_secs >= 1, "at least 1"),
+            (
+                "problems.join_similarity",
+                similarity.contains(&p.join_similarity),
+                "a cosine similarity between 0 and 1",
+            ),
+            (
+                "problems.major_incident_trend",
+                p.major_incident_trend > 0.0,
+                "above 0",
+            ),
+        ];
+        if let Some((key, _, range)) = checks.iter().find(|(_, ok, _)| !ok) {
+            return Err(format!("{key} must be {range}"));
         }
+        self.serve.validate()?;
         if crate::triage::Impact::parse(&t.default_impact).is_none() {
             return Err(format!(
                 "triage.default_impact must be high, medium or low, not {:?}",
                 t.default_impact
             ));
         }
-        if t.neighbours == 0
-            || t.training_window == 0
-            || self.source.batch_size == 0
-            || self.problems.min_size < 2
-        {
-            return Err(
-                "triage.neighbours, triage.training_window and source.batch_size must be at least 1, \
-                 problems.min_size at least 2"
-                    .into(),
-            );
-        }
         if self.store.kind() == StoreKind::Glpi && self.store.url.starts_with("sqlite") {
             return Err("store.kind = \"glpi\" needs GLPI's mysql:// URL".into());
-        }
-        if !(0.0..2.0).contains(&self.problems.max_distance) {
-            return Err("problems.max_distance is a cosine distance between 0 and 2".into());
         }
         Ok(())
     }
@@ -384,5 +466,33 @@ mod tests {
             "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\ntarget_precision = 1.5\n";
         let err = PipelineConfig::parse(text, Path::new("p.toml")).unwrap_err();
         assert!(err.to_string().contains("target_precision"));
+    }
+
+    #[test]
+    fn settings_out_of_their_range_are_named_with_the_range() {
+        let base = "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n";
+        let parse = |extra: &str| PipelineConfig::parse(&format!("{base}{extra}"), Path::new("p"));
+        for (extra, key) in [
+            (
+                "[knowledge]\nmin_similarity = 5.0\n",
+                "knowledge.min_similarity",
+            ),
+            ("[model]\nbatch_tokens = 0\n", "model.batch_tokens"),
+            (
+                "[source]\npoll_interval_secs = 0\n",
+                "source.poll_interval_secs",
+            ),
+            (
+                "[problems]\njoin_similarity = -0.5\n",
+                "problems.join_similarity",
+            ),
+        ] {
+            let err = parse(extra).unwrap_err().to_string();
+            assert!(
+                err.contains(key) && err.contains("must be"),
+                "{extra}: {err}"
+            );
+        }
+        assert!(parse("[knowledge]\nmin_similarity = 0.4\n").is_ok());
     }
 }

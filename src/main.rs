@@ -103,8 +103,8 @@ enum Command {
     },
     /// Record whether a before-filing answer (`suggest --public`) helped.
     Feedback {
-        /// The answer id that `suggest --public` printed.
-        answer: i64,
+        /// The answer's token (32 hex digits) that `suggest --public` printed.
+        answer: String,
         /// `helped` or `not-helped`.
         #[arg(value_parser = ["helped", "not-helped"])]
         verdict: String,
@@ -322,6 +322,7 @@ async fn main() -> Result<()> {
             print::print_assessment(&assessment, args.json, true)?;
         }
         Command::Suggest { text, public } if public => {
+            ticketlens::pipeline::prepare_query(&text.text)?;
             let config = load_config(&text.store)?;
             let answer = Pipeline::open(config)
                 .await?
@@ -342,10 +343,15 @@ async fn main() -> Result<()> {
             verdict,
             store,
         } => {
+            let token = answer.parse().with_context(|| {
+                format!("{answer:?} is not an answer token: give the 32 hex digits that `suggest --public` printed")
+            })?;
             let config = load_config(&store)?;
             let store =
                 ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
-            store.record_feedback(answer, verdict == "helped").await?;
+            if !store.record_feedback(token, verdict == "helped").await? {
+                anyhow::bail!("no answer has the token {answer}");
+            }
             println!("Thank you: answer {answer} marked {verdict}.");
         }
         Command::Problems {
@@ -512,6 +518,8 @@ fn load_config(args: &StoreArgs) -> Result<PipelineConfig> {
 }
 
 async fn assess(args: &TextArgs) -> Result<Assessment> {
+    // Refused before the model and the history load, as `run` and the API refuse it.
+    ticketlens::pipeline::prepare_query(&args.text)?;
     let config = load_config(&args.store)?;
     let pipeline = Pipeline::open(config).await?;
     Ok(pipeline.assess(&args.text).await?)

@@ -131,6 +131,13 @@ async fn the_pages_work_in_a_real_browser() {
         ))
         .await
         .expect("the planted article appears as the person types");
+    // The article carries the answer's token, never a sequential id.
+    let href = article.attr("href").await.unwrap().unwrap();
+    let token = href.split_once("?answer=").map_or("", |(_, t)| t);
+    assert!(
+        token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{href}"
+    );
     screenshot(&client, &out, "1-before-filing.png").await;
     article.click().await.unwrap();
     let title = client

@@ -800,3 +800,46 @@ async fn a_database_without_glpi_is_refused_with_a_clear_message() {
     assert!(err.contains("no GLPI 10 tables"), "{err}");
     assert!(!err.contains("root:"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glpi_rows_held_oddly_never_stop_the_other_tickets() {
+    let (glpi, pool) = seeded_glpi().await;
+    let incident = |name| GlpiTicket::new_incident(name, "Since this morning.", 7);
+    // A zero date, as older GLPIs and imports leave them (allowed outside strict mode).
+    let zero_date = add_ticket(&pool, &incident("VPN drops at home")).await;
+    exec(
+        &pool,
+        &format!(
+            "SET SESSION sql_mode = ''; UPDATE glpi_tickets SET date = '0000-00-00 00:00:00', \
+             date_mod = '0000-00-00 00:00:00', solvedate = '0000-00-00 00:00:00' \
+             WHERE id = {zero_date}"
+        ),
+    )
+    .await;
+    // A category and an entity that do not exist (deleted behind GLPI's back).
+    let no_category = add_ticket(
+        &pool,
+        &GlpiTicket {
+            category: 999,
+            ..incident("Printer offline on floor 2")
+        },
+    )
+    .await;
+    let no_entity = add_ticket(&pool, &incident("Password expired again")).await;
+    exec(
+        &pool,
+        &format!("UPDATE glpi_tickets SET entities_id = 999 WHERE id = {no_entity}"),
+    )
+    .await;
+    let fine = add_ticket(&pool, &incident("VPN keeps disconnecting")).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = PipelineConfig::load(&pipeline_file(dir.path(), &glpi, "")).unwrap();
+    let state = Store::open(&config.store.native_url("glpi")).await.unwrap();
+    let mut pipeline = Pipeline::open(config).await.expect("GLPI opens");
+    pipeline.drain(|_| {}).await.expect("the stream goes on");
+    for id in [zero_date, no_category, no_entity, fine] {
+        let (category, _, _, _) = recorded(&state, id).await;
+        assert!(category.is_some(), "ticket {id} was triaged");
+    }
+}

@@ -104,13 +104,33 @@ async fn before_filing_shows_public_articles_only_and_counts_what_helped() {
         .unwrap();
     assert_eq!(again.articles[0].title, "Wi-Fi drops in meeting rooms");
 
-    pipeline.feedback(answer.answer_id, true).await.unwrap();
+    assert!(pipeline.feedback(&answer.answer, true).await.unwrap());
     let d = store.deflection().await.unwrap();
     assert_eq!((d.asked, d.rated, d.helped), (6, 1, 1), "{d:?}");
-    assert!(
-        pipeline.feedback(9999, false).await.is_err(),
-        "no such answer"
-    );
+    // Only the token the answer came with reaches it: never a sequential id, nor a made-up token.
+    let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM public_answers")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    for forged in [id.to_string(), "1".into(), "0".repeat(32)] {
+        assert!(
+            !pipeline.feedback(&forged, false).await.unwrap(),
+            "{forged}"
+        );
+    }
+    let d = store.deflection().await.unwrap();
+    assert_eq!((d.rated, d.helped), (1, 1), "{d:?}");
+    // Nothing to search is refused, not recorded as a question.
+    for empty in ["", "   ", "<p> </p>"] {
+        assert!(
+            matches!(
+                pipeline.before_filing(empty).await,
+                Err(ticketlens::pipeline::PipelineError::Unusable(_))
+            ),
+            "{empty:?}"
+        );
+    }
+    assert_eq!(store.deflection().await.unwrap().asked, 6);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! end runs through the binary in tests/cli.rs; several workers on PostgreSQL in
 //! tests/workers_postgres.rs.)
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
@@ -15,24 +16,6 @@ use sqlx::Row;
 use ticketlens::config::PipelineConfig;
 use ticketlens::pipeline::Pipeline;
 use ticketlens::store::{Backend, NewArticle, NewTicket, Store, SuggestionRecord, TriageRecord};
-
-/// Each test, as `sqlite::NAME` and `postgres::NAME`.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::TestDb::sqlite().await).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::TestDb::postgres().await).await
-            })*
-        }
-    };
-}
 
 on_both_databases!(
     bad_tickets_are_triaged_or_marked_and_never_stop_the_stream,

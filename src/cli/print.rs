@@ -128,8 +128,8 @@ pub fn print_public(answer: &ticketlens::pipeline::PublicAnswer) {
         println!("  #{:<5} {:.2}  {}", a.id, a.score, a.title);
     }
     println!(
-        "(answer {}: `ticketlens feedback {} helped` or `not-helped`)",
-        answer.answer_id, answer.answer_id
+        "(answer {0}: `ticketlens feedback {0} helped` or `not-helped`)",
+        answer.answer
     );
 }
 

@@ -15,7 +15,8 @@ mod values;
 
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
+use sqlx::Connection;
 use sqlx::{MySql, MySqlPool, Transaction};
 
 pub use config::GlpiConfig;
@@ -27,6 +28,8 @@ use crate::store::{redact, StoreError};
 pub enum GlpiError {
     #[error("cannot connect to GLPI's database {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
+    #[error("cannot connect to GLPI's database {url}: no answer within {secs} s")]
+    ConnectTimedOut { url: String, secs: u64 },
     #[error("{0} has no GLPI 10 tables (glpi_tickets is missing); check store.url")]
     NotGlpi(String),
     #[error("GLPI query failed: {0}")]
@@ -39,7 +42,7 @@ impl GlpiError {
     /// A lost connection or a lock timeout passes; a missing table does not.
     pub fn is_retriable(&self) -> bool {
         match self {
-            GlpiError::Connect { .. } => true,
+            GlpiError::Connect { .. } | GlpiError::ConnectTimedOut { .. } => true,
             GlpiError::Query(e) => {
                 matches!(
                     e,
@@ -89,6 +92,9 @@ const OWN_TABLES: [(&str, &str); 3] = [
     ),
 ];
 
+/// How long a connection to GLPI's database may take to open (see the native store's).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A connection to one GLPI database.
 pub struct Glpi {
     pool: MySqlPool,
@@ -108,9 +114,19 @@ impl Glpi {
         let options: MySqlConnectOptions = url.parse().map_err(connect_error)?;
         // GLPI 10 keeps times as TIMESTAMPs: read and written in UTC whatever the server's zone.
         let options = options.timezone(Some("+00:00".into()));
+        // As for the native store: one connection on its own first, so that a refused
+        // connection, an unknown database or a bad password is reported at once as itself.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, MySqlConnection::connect_with(&options))
+            .await
+            .map_err(|_| GlpiError::ConnectTimedOut {
+                url: redact(url),
+                secs: CONNECT_TIMEOUT.as_secs(),
+            })?
+            .map_err(connect_error)?;
+        probe.close().await.map_err(connect_error)?;
         let pool = MySqlPoolOptions::new()
             .max_connections(4)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(connect_error)?;

@@ -11,6 +11,13 @@ use crate::store::{NewArticle, NewTicket, Store};
 /// Tickets read per query: a first pass over a large GLPI goes in pages.
 const PAGE: i64 = 500;
 
+/// When a ticket last changed: its modification date, else its date, else its creation. A
+/// zero date ('0000-00-00 00:00:00', which older GLPIs and imports leave) sorts before 1970
+/// and counts as none; a ticket with no date at all is read once, on the first pass.
+const CHANGED: &str = "COALESCE(IF(t.date_mod > '1970-01-01', t.date_mod, NULL), \
+     IF(t.date > '1970-01-01', t.date, NULL), IF(t.date_creation > '1970-01-01', \
+     t.date_creation, NULL), TIMESTAMP('1970-01-01 00:00:01'))";
+
 impl Glpi {
     /// Reads what changed in GLPI since the last pass into `store`; returns how many tickets
     /// and articles were read (a ticket whose text did not change is read but not queued).
@@ -30,13 +37,14 @@ impl Glpi {
         let mut latest = None;
         let mut after = (since, 0i64);
         loop {
-            let rows = sqlx::query(
+            let sql = format!(
                 "SELECT CAST(t.id AS SIGNED) AS id, t.name, t.content, \
                  CAST(t.type AS SIGNED) AS type, CAST(t.status AS SIGNED) AS status, \
                  CAST(t.urgency AS SIGNED) AS urgency, CAST(t.impact AS SIGNED) AS impact, \
                  CAST(t.priority AS SIGNED) AS priority, c.completename AS category, \
-                 CAST(t.users_id_recipient AS SIGNED) AS recipient, t.date, t.solvedate, \
-                 COALESCE(t.date_mod, t.date) AS changed, \
+                 CAST(t.users_id_recipient AS SIGNED) AS recipient, \
+                 CAST(t.date AS CHAR) AS date, CAST(t.solvedate AS CHAR) AS solvedate, \
+                 {CHANGED} AS changed, \
                  (SELECT s.content FROM glpi_itilsolutions s WHERE s.itemtype = 'Ticket' \
                      AND s.items_id = t.id ORDER BY s.id DESC LIMIT 1) AS solution, \
                  EXISTS (SELECT 1 FROM glpi_logs l WHERE l.itemtype = 'Ticket' \
@@ -44,24 +52,31 @@ impl Glpi {
                      AS touched \
                  FROM glpi_tickets t \
                  LEFT JOIN glpi_itilcategories c ON c.id = t.itilcategories_id \
-                 WHERE t.is_deleted = 0 AND (COALESCE(t.date_mod, t.date) > ? \
-                     OR (COALESCE(t.date_mod, t.date) = ? AND t.id > ?)) \
-                 ORDER BY COALESCE(t.date_mod, t.date), t.id LIMIT ?",
-            )
-            .bind(values::HISTORY_CREATE_ITEM)
-            .bind(&self.config.user_name)
-            .bind(after.0)
-            .bind(after.0)
-            .bind(after.1)
-            .bind(PAGE)
-            .fetch_all(&self.pool)
-            .await?;
+                 WHERE t.is_deleted = 0 AND ({CHANGED} > ? OR ({CHANGED} = ? AND t.id > ?)) \
+                 ORDER BY {CHANGED}, t.id LIMIT ?"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(values::HISTORY_CREATE_ITEM)
+                .bind(&self.config.user_name)
+                .bind(after.0)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(PAGE)
+                .fetch_all(&self.pool)
+                .await?;
             for row in &rows {
-                let ticket = self.ticket(row)?;
+                let id: i64 = row.try_get("id")?;
                 let changed: DateTime<Utc> = row.try_get("changed")?;
-                after = (changed, ticket.id.expect("read with its id"));
+                after = (changed, id);
                 latest = Some(changed);
-                store.mirror_ticket(&ticket).await?;
+                // One ticket GLPI holds oddly must not stop the others: it is left out, said
+                // so in the log, and read again when it is next changed.
+                match self.ticket(row) {
+                    Ok(ticket) => store.mirror_ticket(&ticket).await?,
+                    Err(e) if e.is_retriable() => return Err(e),
+                    Err(e) => tracing::warn!(ticket = id, error = %e,
+                        "left a GLPI ticket that cannot be read out"),
+                }
             }
             read += rows.len();
             if (rows.len() as i64) < PAGE {
@@ -122,10 +137,10 @@ impl Glpi {
                     .trim()
                     .to_owned()
             }),
-            created_at: row
-                .try_get::<Option<DateTime<Utc>>, _>("date")?
-                .unwrap_or_else(Utc::now),
-            resolved_at: row.try_get("solvedate")?,
+            // Zero dates ('0000-00-00 00:00:00', which older GLPIs and imports leave) are
+            // no dates: the creation then counts from the last change.
+            created_at: glpi_time(row, "date")?.unwrap_or(row.try_get("changed")?),
+            resolved_at: glpi_time(row, "solvedate")?,
         })
     }
 
@@ -170,4 +185,18 @@ fn decoded(row: &sqlx::mysql::MySqlRow, column: &str) -> Result<Option<String>, 
     Ok(row
         .try_get::<Option<String>, _>(column)?
         .map(|v| values::from_glpi_html(&v)))
+}
+
+/// A DATETIME or TIMESTAMP column read as text (see the query): `None` for NULL and for a
+/// zero or otherwise impossible date, which sqlx cannot decode as a time.
+fn glpi_time(
+    row: &sqlx::mysql::MySqlRow,
+    column: &str,
+) -> Result<Option<DateTime<Utc>>, GlpiError> {
+    let text: Option<String> = row.try_get(column)?;
+    Ok(text.and_then(|t| {
+        chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f")
+            .ok()
+            .map(|t| t.and_utc())
+    }))
 }

@@ -60,6 +60,9 @@ pub enum PipelineError {
     Problems(#[from] ProblemError),
     #[error(transparent)]
     Glpi(#[from] GlpiError),
+    /// A question or ticket text with nothing left to read once prepared.
+    #[error("the text is empty once markup and whitespace are removed")]
+    Unusable(#[from] text::Unusable),
 }
 
 impl PipelineError {
@@ -143,6 +146,9 @@ pub struct Pipeline {
     dry_run: Option<DryRun>,
     /// The next batch's first texts, sent to the model as the last batch ended.
     speculation: Option<Speculation>,
+    /// A batch brought new history but the reload after it failed (the store went away):
+    /// the next step reloads first.
+    knowledge_stale: bool,
 }
 
 /// A dry run's progress: the batches are never acknowledged, so it keeps its own place.
@@ -237,6 +243,7 @@ impl Pipeline {
             system: TicketSystem::Native,
             dry_run: None,
             speculation: None,
+            knowledge_stale: false,
         };
         pipeline.reload_knowledge().await?;
         pipeline.reload_articles().await?;
@@ -280,9 +287,15 @@ impl Pipeline {
         let bar = crate::progress::bar(0, "embedding history");
         let mut after = i64::MIN;
         loop {
-            let page = self.store.tickets_after(after, READ_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
+            let read = self.store.tickets_after(after, READ_PAGE).await?;
+            let Some(last) = read.last_id() else { break };
+            after = last;
+            // The stream quarantines these, each with its reason: history goes on without them.
+            if let Some(first) = read.unreadable.first() {
+                tracing::warn!(count = read.unreadable.len(), first = %first,
+                    "left unreadable tickets out of the history");
+            }
+            let page = read.rows;
             // The resolved tickets are the history, the others are open.
             let (open_rows, resolved): (Vec<TicketRow>, Vec<TicketRow>) =
                 page.into_iter().partition(TicketRow::is_open);
@@ -431,7 +444,11 @@ impl Pipeline {
 
     /// Triage and suggestions for a free text, for an agent (it holds other people's
     /// tickets as evidence: end users get [`Pipeline::before_filing`]); written nowhere.
+    /// The text is prepared as a ticket's would be in the stream (HTML removed, cut to size)
+    /// and refused where the stream would skip it.
     pub async fn assess(&self, text: &str) -> Result<Assessment, PipelineError> {
+        let prepared = prepare_query(text)?;
+        let text = prepared.text.as_str();
         let vector = self.embed_query(text).await?;
         let scans = self.scans(&vector);
         Ok(Assessment {
@@ -461,6 +478,10 @@ impl Pipeline {
 
     /// Processes the next batch of changed tickets; `None` when there is nothing new.
     pub async fn step(&mut self) -> Result<Option<BatchReport>, PipelineError> {
+        if self.knowledge_stale {
+            self.reload_knowledge().await?;
+            self.knowledge_stale = false;
+        }
         let mut taken = self.take().await?;
         // The store's queue is empty: read what changed in the ticket system, if anything.
         if taken.is_empty() && self.system.pull(&self.store).await? > 0 {
@@ -469,7 +490,11 @@ impl Pipeline {
         if taken.is_empty() {
             return Ok(None);
         }
-        let Taken { rows, claim } = taken;
+        let Taken {
+            rows,
+            unreadable,
+            claim,
+        } = taken;
         let mut outcomes = Vec::new();
         let open: Vec<&TicketRow> = rows.iter().filter(|r| r.is_open()).collect();
         let prepared: Vec<Result<Prepared, text::Unusable>> = open
@@ -494,11 +519,19 @@ impl Pipeline {
         vectors.then(self.upcoming(&claim).await?);
 
         let mut report = BatchReport {
-            read: rows.len(),
+            read: rows.len() + unreadable.len(),
             ..Default::default()
         };
         let mut writer = self.store.begin_batch().await?;
         let mut current_fields = writer.current_fields(&usable).await?;
+        for bad in &unreadable {
+            // Quarantined: recorded with its reason and acknowledged with the batch, so the
+            // stream moves on and a person can see what to fix.
+            tracing::warn!(ticket = bad.ticket_id, column = bad.column, "{bad}");
+            report.triaged += 1;
+            report.skipped += 1;
+            writeback::write_skipped(&mut writer, bad.ticket_id, &self.version, bad).await?;
+        }
         let mut to_judge = Vec::new();
         for (row, prepared) in open.iter().zip(&prepared) {
             report.triaged += 1;
@@ -598,7 +631,9 @@ impl Pipeline {
             .iter()
             .any(|r| !r.is_open() && !self.history_ids.contains(&r.id))
         {
+            self.knowledge_stale = true;
             self.reload_knowledge().await?;
+            self.knowledge_stale = false;
         }
         Ok(Some(report))
     }
@@ -611,7 +646,7 @@ impl Pipeline {
             return Ok(Vec::new());
         };
         let batch = self.config.source.batch_size;
-        let mut rows = self.store.changes_after(*position, batch).await?;
+        let mut rows = self.store.changes_after(*position, batch).await?.rows;
         rows.retain(TicketRow::is_open);
         let (_, texts) = prepared_texts(&rows);
         cache::first_misses(&self.store, &self.embedder, OwnerKind::Ticket, texts).await
@@ -728,6 +763,9 @@ impl Pipeline {
 
     /// Runs until `shutdown` turns true: polls for changes, and clusters every
     /// `problems.interval_secs`. The batch in flight is always finished and committed first.
+    /// A store or ticket system that stops answering is waited out, however long: every
+    /// retriable failure is retried with backoff (see [`Outage`]); only faults that would
+    /// repeat end the run.
     pub async fn run(
         &mut self,
         mut shutdown: watch::Receiver<bool>,
@@ -736,7 +774,7 @@ impl Pipeline {
         let cluster_every = Duration::from_secs(self.config.problems.interval_secs);
         let mut next_cluster = tokio::time::Instant::now();
         let mut total = BatchReport::default();
-        let mut backoff = Duration::from_secs(1);
+        let mut outage = Outage::default();
         let mut listener = match self.store.listen().await {
             Ok(listener) => listener,
             Err(e) => {
@@ -745,51 +783,46 @@ impl Pipeline {
             }
         };
         while !*shutdown.borrow() {
+            let mut wait = None;
             if tokio::time::Instant::now() >= next_cluster {
-                // Articles change without the ticket stream knowing: refresh them as often.
-                self.reload_articles().await?;
-                // Workers sharing a store take turns: two passes at once would each add
-                // the same new candidates.
-                let task = format!("{}/cluster", self.config.name);
-                if self
-                    .store
-                    .claim_task(&task, &self.worker, cluster_every)
-                    .await?
-                {
-                    let found = self.detect_problems().await?;
-                    let drafts = self.draft_articles().await?;
-                    tracing::info!(
-                        candidates = found.len(),
-                        drafts,
-                        "clustered recent incidents and resolutions"
-                    );
+                match self.periodic_pass(cluster_every).await {
+                    Ok(()) => {
+                        outage.ended();
+                        next_cluster = tokio::time::Instant::now() + cluster_every;
+                    }
+                    Err(e) if e.is_retriable() => {
+                        let delay = outage.failed("the periodic pass", &e);
+                        next_cluster = tokio::time::Instant::now() + delay;
+                        wait = Some(delay);
+                    }
+                    Err(e) => return Err(e),
                 }
-                next_cluster = tokio::time::Instant::now() + cluster_every;
             }
-            let wait = match self.step().await {
-                Ok(Some(report)) => {
-                    tracing::info!(?report, "batch written");
-                    total.add(report);
-                    backoff = Duration::from_secs(1);
-                    continue;
-                }
-                Ok(None) => poll,
-                Err(e) if e.is_retriable() => {
-                    tracing::warn!(error = %e, "batch failed; it will be retried");
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                    backoff
-                }
-                Err(e) => return Err(e),
-            };
+            if wait.is_none() {
+                wait = match self.step().await {
+                    Ok(Some(report)) => {
+                        tracing::info!(?report, "batch written");
+                        outage.ended();
+                        total.add(report);
+                        continue;
+                    }
+                    Ok(None) => {
+                        outage.ended();
+                        None
+                    }
+                    Err(e) if e.is_retriable() => Some(outage.failed("a batch", &e)),
+                    Err(e) => return Err(e),
+                };
+            }
             let idle = async {
-                match listener.as_mut() {
-                    Some(l) if wait == poll => {
-                        if let Err(e) = l.wait(wait).await {
+                match (listener.as_mut(), wait) {
+                    (Some(l), None) => {
+                        if let Err(e) = l.wait(poll).await {
                             tracing::warn!(error = %e, "change notifications failed; polling");
-                            tokio::time::sleep(wait).await;
+                            tokio::time::sleep(poll).await;
                         }
                     }
-                    _ => tokio::time::sleep(wait).await,
+                    (_, wait) => tokio::time::sleep(wait.unwrap_or(poll)).await,
                 }
             };
             tokio::select! {
@@ -799,6 +832,79 @@ impl Pipeline {
         }
         Ok(total)
     }
+
+    /// Articles reloaded, then (one worker at a time) clustering and drafting.
+    async fn periodic_pass(&mut self, period: Duration) -> Result<(), PipelineError> {
+        // Articles change without the ticket stream knowing: refresh them as often.
+        self.reload_articles().await?;
+        // Workers sharing a store take turns: two passes at once would each add the same new
+        // candidates.
+        let task = format!("{}/cluster", self.config.name);
+        if self.store.claim_task(&task, &self.worker, period).await? {
+            let found = self.detect_problems().await?;
+            let drafts = self.draft_articles().await?;
+            tracing::info!(
+                candidates = found.len(),
+                drafts,
+                "clustered recent incidents and resolutions"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A run of retriable failures: how long to wait before the next try (doubling up to a
+/// minute, never giving up), and one line in the log when it starts and when it ends.
+#[derive(Debug)]
+struct Outage {
+    delay: Duration,
+    since: Option<std::time::Instant>,
+    tries: u32,
+}
+
+impl Default for Outage {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_secs(1),
+            since: None,
+            tries: 0,
+        }
+    }
+}
+
+impl Outage {
+    /// Longest wait between tries: an outage's end is noticed within this.
+    const MAX_DELAY: Duration = Duration::from_secs(30);
+
+    /// Records a failure of `what`; returns how long to wait before trying again.
+    fn failed(&mut self, what: &str, error: &PipelineError) -> Duration {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        self.tries += 1;
+        let delay = self.delay;
+        tracing::warn!(error = %error, tries = self.tries,
+            down_secs = since.elapsed().as_secs(), retry_in_secs = delay.as_secs(),
+            "{what} failed; the store or ticket system is unavailable, retrying");
+        self.delay = (self.delay * 2).min(Self::MAX_DELAY);
+        delay
+    }
+
+    /// A try succeeded: the outage, if there was one, is over.
+    fn ended(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                tries = self.tries,
+                down_secs = since.elapsed().as_secs(),
+                "the store answers again; carrying on"
+            );
+        }
+        *self = Self::default();
+    }
+}
+
+/// A free text (`classify`, `suggest`, the API) prepared exactly as a ticket's body is in the
+/// stream, with the same refusals: one preparation for every way in.
+pub fn prepare_query(text: &str) -> Result<Prepared, PipelineError> {
+    Ok(text::prepare(None, Some(text.as_bytes()))?)
 }
 
 /// The tickets whose text is usable, with (id, prepared text) for each.

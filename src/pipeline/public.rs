@@ -5,15 +5,15 @@
 use serde::Serialize;
 
 use super::judge::Scans;
-use super::{Pipeline, PipelineError};
+use super::{prepare_query, Pipeline, PipelineError};
 use crate::knowledge::{Audience, Query};
-use crate::text;
 
 /// The answer to an end user's question.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublicAnswer {
-    /// Refers to this answer when the person says whether it helped.
-    pub answer_id: i64,
+    /// This answer's token (32 hex digits): what the person who asked sends to reword the
+    /// question or to say whether the answer helped. Only they are given it.
+    pub answer: String,
     pub articles: Vec<PublicArticle>,
 }
 
@@ -26,51 +26,56 @@ pub struct PublicArticle {
 
 impl Pipeline {
     /// Published articles that may answer `question`, best first; what was shown is recorded
-    /// (not the question) so that [`Pipeline::feedback`] can count deflected tickets.
+    /// (not the question) so that [`Pipeline::feedback`] can count deflected tickets. A
+    /// question with nothing to search (empty, blank, markup only) is refused as `run` and
+    /// `classify` refuse such a text.
     pub async fn before_filing(&self, question: &str) -> Result<PublicAnswer, PipelineError> {
         self.before_filing_refined(question, None).await
     }
 
-    /// As [`Pipeline::before_filing`] for a question that rewords the one answered by
-    /// `refines` (a person still typing): that answer is replaced, so the deflection figures
-    /// count one question, not one per pause in typing.
+    /// As [`Pipeline::before_filing`] for a question that rewords the one answered with the
+    /// token `refines` (a person still typing): that answer is replaced, so the deflection
+    /// figures count one question, not one per pause in typing. A token that no unrated
+    /// answer holds, or text that is no token at all, records a new answer.
     pub async fn before_filing_refined(
         &self,
         question: &str,
-        refines: Option<i64>,
+        refines: Option<&str>,
     ) -> Result<PublicAnswer, PipelineError> {
-        let articles = match text::prepare(None, Some(question.as_bytes())) {
-            Ok(prepared) => {
-                let vector = self.embed_query(&prepared.text).await?;
-                let query = Query {
-                    text: &prepared.text,
-                    vector: &vector,
-                };
-                self.suggest(query, Audience::Public, None, &Scans::none())
-                    .articles
-                    .into_iter()
-                    .map(|a| PublicArticle {
-                        id: a.id,
-                        title: a.title,
-                        score: a.score,
-                    })
-                    .collect()
-            }
-            Err(_) => Vec::new(), // nothing to search for
+        let prepared = prepare_query(question)?;
+        let vector = self.embed_query(&prepared.text).await?;
+        let query = Query {
+            text: &prepared.text,
+            vector: &vector,
         };
-        let shown: Vec<i64> = articles.iter().map(|a: &PublicArticle| a.id).collect();
-        let answer_id = self
+        let articles: Vec<PublicArticle> = self
+            .suggest(query, Audience::Public, None, &Scans::none())
+            .articles
+            .into_iter()
+            .map(|a| PublicArticle {
+                id: a.id,
+                title: a.title,
+                score: a.score,
+            })
+            .collect();
+        let shown: Vec<i64> = articles.iter().map(|a| a.id).collect();
+        let refines = refines.and_then(|token| token.parse().ok());
+        let token = self
             .store
-            .record_public_answer(question.chars().count(), &shown, refines)
+            .record_public_answer(prepared.text.chars().count(), &shown, refines)
             .await?;
         Ok(PublicAnswer {
-            answer_id,
+            answer: token.to_string(),
             articles,
         })
     }
 
-    /// Records whether the answer `answer_id` helped the person who asked.
-    pub async fn feedback(&self, answer_id: i64, helped: bool) -> Result<(), PipelineError> {
-        Ok(self.store.record_feedback(answer_id, helped).await?)
+    /// Records whether the answer with the token `answer` helped the person who asked;
+    /// `false` when no answer holds that token (a sequential id never does).
+    pub async fn feedback(&self, answer: &str, helped: bool) -> Result<bool, PipelineError> {
+        let Ok(token) = answer.parse() else {
+            return Ok(false);
+        };
+        Ok(self.store.record_feedback(token, helped).await?)
     }
 }

@@ -1,7 +1,6 @@
 //! Writing one ticket's results inside a batch's transaction.
 
 use crate::store::{BatchWriter, StoreError, SuggestionRecord, TicketField, TriageRecord};
-use crate::text::Unusable;
 use crate::triage::{Decision, FieldStatus, Verdict};
 
 /// Everything decided about one ticket.
@@ -86,7 +85,7 @@ pub(super) async fn write_skipped(
     writer: &mut BatchWriter<'_>,
     ticket_id: i64,
     version: &str,
-    why: &Unusable,
+    why: &(dyn std::fmt::Display + Sync),
 ) -> Result<TriageRecord, StoreError> {
     let review = FieldStatus::NeedsReview.as_str().to_owned();
     let record = TriageRecord {

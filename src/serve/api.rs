@@ -41,12 +41,9 @@ pub struct TextRequest {
     text: String,
 }
 
-/// The text, trimmed, if it is neither empty nor too long.
+/// The text if it is not too long. Whether it holds anything to read (not empty, blank or
+/// markup only) the pipeline decides, as for a ticket in the stream: one rule for every way in.
 fn checked(text: &str) -> Result<&str, ApiError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(ApiError::BadRequest("`text` is empty".into()));
-    }
     if text.chars().count() > MAX_TEXT_CHARS {
         return Err(ApiError::BadRequest(format!(
             "`text` is longer than {MAX_TEXT_CHARS} characters"
@@ -60,8 +57,8 @@ fn checked(text: &str) -> Result<&str, ApiError> {
 pub struct SuggestRequest {
     /// The question in the person's words.
     text: String,
-    /// The answer this question rewords (the same person still typing).
-    refines: Option<i64>,
+    /// The token of the answer this question rewords (the same person still typing).
+    refines: Option<String>,
 }
 
 pub async fn suggest(
@@ -72,7 +69,7 @@ pub async fn suggest(
     let pipeline = state.pipeline.read().await;
     Ok(Json(
         pipeline
-            .before_filing_refined(text, request.refines)
+            .before_filing_refined(text, request.refines.as_deref())
             .await?,
     ))
 }
@@ -80,7 +77,8 @@ pub async fn suggest(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRequest {
-    answer_id: i64,
+    /// The token the answer came with.
+    answer: String,
     helped: bool,
 }
 
@@ -88,12 +86,17 @@ pub async fn feedback(
     State(state): State<AppState>,
     Json(request): Json<FeedbackRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    state
-        .store
-        .record_feedback(request.answer_id, request.helped)
-        .await?;
+    let recorded = match request.answer.parse() {
+        Ok(token) => state.store.record_feedback(token, request.helped).await?,
+        Err(_) => false, // a sequential id, for one: no answer holds it
+    };
+    if !recorded {
+        return Err(ApiError::NotFound(
+            "no answer has this token; send the `answer` that `/v1/suggest` gave".into(),
+        ));
+    }
     Ok(Json(
-        json!({ "answer_id": request.answer_id, "helped": request.helped }),
+        json!({ "answer": request.answer, "helped": request.helped }),
     ))
 }
 
@@ -204,11 +207,20 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let counts = state.store.service_counts(&state.name).await?;
-    let text = state.telemetry.render(&counts);
+/// Always answers: while the store does not, `ticketlens_store_up` is 0 and the store's
+/// counts keep their last values, so that monitoring sees the outage rather than a failed
+/// scrape.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let counts = match state.store.service_counts(&state.name).await {
+        Ok(counts) => Some(counts),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: the store does not answer");
+            None
+        }
+    };
+    let text = state.telemetry.render(counts.as_ref());
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
 pub async fn openapi() -> Response {

@@ -1,7 +1,7 @@
 //! `ticketlens serve`: the HTTP API and the pages people use, over the same pipeline and store
 //! as the command line. Three kinds of route:
 //! - public (`/v1/suggest…` and the before-filing pages): published public articles only,
-//!   rate-limited per client address;
+//!   rate-limited per client (its address, or behind a trusted proxy the one it names);
 //! - agent (`/v1/triage`, tickets, problems, the review queue): a bearer token;
 //! - operations (`/healthz`, `/metrics`, `/openapi.json`): open, for probes and scrapers.
 //!
@@ -11,6 +11,7 @@
 mod api;
 mod config;
 mod error;
+mod forwarded;
 mod guard;
 mod pages;
 mod telemetry;
@@ -30,9 +31,11 @@ use tokio::sync::RwLock;
 
 pub use config::ServeConfig;
 pub use error::ApiError;
+pub use forwarded::{AddressRange, ForwardedHeader, NotARange};
 
 use crate::pipeline::Pipeline;
 use crate::store::Store;
+use forwarded::ClientAddress;
 use guard::{AgentToken, PublicLimiter};
 use telemetry::Telemetry;
 
@@ -43,6 +46,8 @@ pub struct AppState {
     store: Store,
     token: AgentToken,
     limiter: Arc<PublicLimiter>,
+    /// Who a public request counts against.
+    clients: Arc<ClientAddress>,
     telemetry: Arc<Telemetry>,
     /// The pipeline's name: its cursor gives the queue depth.
     name: Arc<str>,
@@ -57,9 +62,13 @@ impl AppState {
             name: pipeline.name().into(),
             pipeline: Arc::new(RwLock::new(pipeline)),
             token: AgentToken::new(agent_token),
-            limiter: Arc::new(guard::public_limiter(
+            limiter: Arc::new(PublicLimiter::new(
                 config.public_per_minute,
                 config.public_burst,
+            )),
+            clients: Arc::new(ClientAddress::new(
+                &config.trusted_proxies,
+                config.forwarded_header,
             )),
         }
     }
@@ -152,6 +161,7 @@ pub fn router(state: AppState, config: &ServeConfig) -> Router {
         .merge(pages::agent())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(guard::read_body_first))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::map_response(secure_headers))
         .with_state(state)
@@ -178,7 +188,8 @@ async fn secure_headers(mut response: axum::response::Response) -> axum::respons
 }
 
 /// Serves the application on `listener` until `shutdown` completes, reloading the pipeline's
-/// knowledge every `config.refresh_secs` meanwhile.
+/// knowledge every `config.refresh_secs` and forgetting idle clients of the rate limit
+/// meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -189,11 +200,13 @@ pub async fn serve(
         state.pipeline.clone(),
         Duration::from_secs(config.refresh_secs.max(1)),
     ));
+    let forgetter = tokio::spawn(guard::forget_idle_clients(state.limiter.clone()));
     let app = router(state, &config).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     refresher.abort();
+    forgetter.abort();
     served
 }
 

@@ -69,8 +69,9 @@ async fn file_page() -> Html<String> {
 
 #[derive(Deserialize)]
 struct ArticleQuery {
-    /// The before-filing answer the reader came from, for the "did it help" buttons.
-    answer: Option<i64>,
+    /// The token of the before-filing answer the reader came from, for the "did it help"
+    /// buttons (the feedback endpoint checks it).
+    answer: Option<String>,
 }
 
 async fn article_page(
@@ -86,13 +87,16 @@ async fn article_page(
         );
         return Ok((StatusCode::NOT_FOUND, body).into_response());
     };
-    let answer = query.answer.map(|a| a.to_string()).unwrap_or_default();
+    let answer = query.answer.unwrap_or_default();
     let content = fill(
         include_str!("pages/article.html"),
         &[
             ("article_title", &html_escape::encode_text(&article.title)),
             ("body", &paragraphs(&article.body)),
-            ("answer", &answer),
+            (
+                "answer",
+                &html_escape::encode_double_quoted_attribute(&answer),
+            ),
             (
                 "feedback_hidden",
                 if answer.is_empty() { "hidden" } else { "" },

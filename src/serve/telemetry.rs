@@ -14,53 +14,73 @@ use crate::store::ServiceCounts;
 
 pub struct Telemetry {
     registry: Mutex<Registry>,
-    triaged: Gauge,
-    applied: Gauge,
-    needs_review: Gauge,
-    review_queue: Gauge,
-    queue_depth: Gauge,
-    problems_open: Gauge,
+    /// 1 while the store answers this process, 0 while it does not.
+    store_up: Gauge,
+    /// The store's counts, each with what it reads from [`ServiceCounts`].
+    counts: Vec<(Gauge, Read)>,
 }
+
+/// How a figure is read from the store's counts.
+type Read = fn(&ServiceCounts) -> i64;
+
+/// (name, help, field) of each figure read from the store.
+const COUNTS: [(&str, &str, Read); 8] = [
+    ("tickets_triaged", "Tickets with a triage result", |c| {
+        c.triaged
+    }),
+    (
+        "tickets_applied",
+        "Tickets whose latest triage filled or kept every field",
+        |c| c.applied,
+    ),
+    (
+        "tickets_needs_review",
+        "Tickets whose latest triage left a field for a person",
+        |c| c.needs_review,
+    ),
+    (
+        "tickets_skipped",
+        "Tickets that could not be triaged (empty, or unreadable)",
+        |c| c.skipped,
+    ),
+    (
+        "tickets_unreadable",
+        "Tickets quarantined because a column holds what it cannot (see their skip reason)",
+        |c| c.unreadable,
+    ),
+    (
+        "review_queue",
+        "Open tickets still waiting for a person to set a field triage left",
+        |c| c.review_queue,
+    ),
+    (
+        "queue_depth",
+        "Changed tickets the pipeline has not taken yet",
+        |c| c.queue_depth,
+    ),
+    ("problems_open", "Candidate and accepted problems", |c| {
+        c.problems_open
+    }),
+];
 
 impl Telemetry {
     /// Registers the figures and starts observing `embedder`'s forward passes.
     pub fn new(embedder: &Embedder) -> Self {
         let mut registry = Registry::with_prefix("ticketlens");
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
-            let gauge = Gauge::default();
-            registry.register(name, help, gauge.clone());
-            gauge
-        };
-        let triaged = gauge(
-            &mut registry,
-            "tickets_triaged",
-            "Tickets with a triage result",
+        let store_up = Gauge::default();
+        registry.register(
+            "store_up",
+            "Whether the store answered this process's last read (1) or not (0)",
+            store_up.clone(),
         );
-        let applied = gauge(
-            &mut registry,
-            "tickets_applied",
-            "Tickets whose latest triage filled or kept every field",
-        );
-        let needs_review = gauge(
-            &mut registry,
-            "tickets_needs_review",
-            "Tickets whose latest triage left a field for a person",
-        );
-        let review_queue = gauge(
-            &mut registry,
-            "review_queue",
-            "Open tickets still waiting for a person to set a field triage left",
-        );
-        let queue_depth = gauge(
-            &mut registry,
-            "queue_depth",
-            "Changed tickets the pipeline has not taken yet",
-        );
-        let problems_open = gauge(
-            &mut registry,
-            "problems_open",
-            "Candidate and accepted problems",
-        );
+        let counts = COUNTS
+            .iter()
+            .map(|&(name, help, read)| {
+                let gauge = Gauge::default();
+                registry.register(name, help, gauge.clone());
+                (gauge, read)
+            })
+            .collect();
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 9));
         registry.register(
             "embedding_batch_size",
@@ -79,23 +99,20 @@ impl Telemetry {
         }));
         Self {
             registry: Mutex::new(registry),
-            triaged,
-            applied,
-            needs_review,
-            review_queue,
-            queue_depth,
-            problems_open,
+            store_up,
+            counts,
         }
     }
 
-    /// The OpenMetrics text for `counts` and the histograms so far.
-    pub fn render(&self, counts: &ServiceCounts) -> String {
-        self.triaged.set(counts.triaged);
-        self.applied.set(counts.applied);
-        self.needs_review.set(counts.needs_review);
-        self.review_queue.set(counts.review_queue);
-        self.queue_depth.set(counts.queue_depth);
-        self.problems_open.set(counts.problems_open);
+    /// The OpenMetrics text for `counts` (`None`: the store did not answer) and the
+    /// histograms so far.
+    pub fn render(&self, counts: Option<&ServiceCounts>) -> String {
+        self.store_up.set(i64::from(counts.is_some()));
+        if let Some(counts) = counts {
+            for (gauge, read) in &self.counts {
+                gauge.set(read(counts));
+            }
+        }
         let mut text = String::new();
         let registry = self.registry.lock().expect("no panic while encoding");
         encode(&mut text, &registry).expect("writing to a String cannot fail");

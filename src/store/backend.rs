@@ -101,12 +101,17 @@ pub(crate) fn stamp(at: DateTime<Utc>) -> String {
 }
 
 /// Reads a stored timestamp: RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS[.fff]` (UTC) that a
-/// person or another tool may have written.
+/// person or another tool may have written, or a bare date (its midnight, UTC).
 pub(crate) fn parse_stamp(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    let text = text.trim();
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .or_else(|_| {
             NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map(|t| t.and_utc())
+        })
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
         })
         .map_err(|_| StoreError::BadTimestamp(text.to_owned()))
 }
@@ -118,7 +123,9 @@ pub(crate) trait RowExt {
     fn float_opt(&self, column: &str) -> Result<Option<f32>, sqlx::Error>;
     /// A 0/1 integer column.
     fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
-    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError>;
+    /// A text column selected as bytes ([`Backend::text_as_bytes`]), invalid UTF-8 replaced:
+    /// what a person reads must not fail on a stray byte another tool wrote.
+    fn lossy(&self, column: &str) -> Result<String, sqlx::Error>;
 }
 
 impl RowExt for AnyRow {
@@ -134,8 +141,12 @@ impl RowExt for AnyRow {
         Ok(self.try_get::<i64, _>(column)? != 0)
     }
 
-    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
-        parse_stamp(&self.try_get::<String, _>(column)?)
+    fn lossy(&self, column: &str) -> Result<String, sqlx::Error> {
+        let bytes = self
+            .try_get::<Option<Vec<u8>>, _>(column)?
+            .unwrap_or_default();
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 }
 
@@ -185,6 +196,11 @@ mod tests {
         assert_eq!(parse_stamp(&stamp(b)).unwrap(), b);
         assert!(stamp(a) < stamp(b));
         assert_eq!(parse_stamp("2026-03-01 09:00:00").unwrap(), a);
+        assert_eq!(
+            parse_stamp("2026-03-01").unwrap(),
+            a - chrono::Duration::hours(9)
+        );
         assert!(parse_stamp("yesterday").is_err());
+        assert!(parse_stamp("").is_err());
     }
 }

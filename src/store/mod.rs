@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 
 pub use backend::{redact, Backend};
 pub(crate) use backend::{stamp, RowExt};
@@ -36,6 +36,7 @@ pub(crate) use embeddings::{decode_vector, encode_vector};
 pub use problems::{ProblemRow, SavedProblem};
 pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
+use records::RowError;
 pub use records::*;
 pub use reports::{FieldOutcome, TriageCounts, TriageRow};
 pub use review::{ProblemDetail, ProblemMember};
@@ -45,6 +46,8 @@ pub use work::{ChangeListener, Claim, Taken, Worker};
 pub enum StoreError {
     #[error("cannot open the store {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error("cannot open the store {url}: no answer within {secs} s")]
+    OpenTimedOut { url: String, secs: u64 },
     #[error(
         "the store URL {0} names no database ticketlens can keep its tables in \
          (use sqlite://FILE or postgres://HOST/DATABASE)"
@@ -56,10 +59,10 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("the store holds a timestamp that is not one: {0:?}")]
     BadTimestamp(String),
+    #[error("{0}")]
+    Unreadable(Unreadable),
     #[error("ticket {0} does not exist")]
     NoSuchTicket(i64),
-    #[error("there is no answer {0} to give feedback on")]
-    NoSuchAnswer(i64),
     #[error("there is no problem {0}")]
     NoSuchProblem(i64),
     #[error("ticket {0} has not been triaged (or does not exist)")]
@@ -76,7 +79,7 @@ impl StoreError {
     /// schema mismatch).
     pub fn is_retriable(&self) -> bool {
         match self {
-            StoreError::LeaseLost(_) => true,
+            StoreError::LeaseLost(_) | StoreError::OpenTimedOut { .. } => true,
             StoreError::Open { source, .. } | StoreError::Query(source) => {
                 matches!(
                     source,
@@ -98,6 +101,10 @@ impl StoreError {
 const RETRIABLE_CODES: &[&str] = &[
     "5", "6", "517", "40001", "40P01", "08000", "08003", "08006", "57P01", "57P02", "57P03",
 ];
+
+/// How long a connection may take to open. At start-up an unreachable store is reported after
+/// this; a running worker's queries fail after it and are retried (see `Pipeline::run`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A ticket store. Clones share one pool.
 #[derive(Clone)]
@@ -125,8 +132,20 @@ impl Store {
             Backend::Sqlite => sqlite_url(url),
             Backend::Postgres => url.to_owned(),
         };
+        // One connection first, on its own: a pool retries a refused connection until its
+        // acquire timeout and then says only "pool timed out". At start-up the real cause
+        // (refused, unknown database, bad password) is what a person needs, at once.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(&connect_url))
+            .await
+            .map_err(|_| StoreError::OpenTimedOut {
+                url: redact(url),
+                secs: CONNECT_TIMEOUT.as_secs(),
+            })?
+            .map_err(open_error)?;
+        probe.close().await.map_err(open_error)?;
         let pool = AnyPoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(CONNECT_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -180,21 +199,21 @@ impl Store {
     }
 
     fn ticket_select(&self) -> String {
-        format!(
-            "SELECT id, {} AS subject, {} AS body, requester, kind, status, category, urgency, \
-             impact, priority, resolution, created_at, change_seq FROM tickets",
-            self.backend.text_as_bytes("subject"),
-            self.backend.text_as_bytes("body"),
-        )
+        // Every text column as bytes: see `TicketRow::from_row`.
+        let columns: Vec<String> = TEXT_COLUMNS
+            .iter()
+            .map(|c| format!("{} AS {c}", self.backend.text_as_bytes(c)))
+            .collect();
+        format!("SELECT id, {}, change_seq FROM tickets", columns.join(", "))
     }
 
     /// Tickets matching `rest` (a `WHERE … ORDER BY …` tail with `?` placeholders), bound to
-    /// `binds` in order.
+    /// `binds` in order, with the rows that could not be read set apart.
     async fn tickets_where(
         &self,
         rest: &str,
         binds: &[Bind<'_>],
-    ) -> Result<Vec<TicketRow>, StoreError> {
+    ) -> Result<TicketRead, StoreError> {
         let sql = format!("{} {rest}", self.ticket_select());
         let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
@@ -204,16 +223,39 @@ impl Store {
                 Bind::Text(v) => query.bind(*v),
             };
         }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(TicketRow::from_row).collect()
+        let mut read = TicketRead::default();
+        for row in query.fetch_all(&self.pool).await? {
+            match TicketRow::from_row(&row) {
+                Ok(ticket) => read.rows.push(ticket),
+                Err(RowError::Unreadable(bad)) => read.unreadable.push(bad),
+                Err(RowError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Ok(read)
     }
 
-    /// Up to `limit` tickets changed after `position`, in change order.
+    /// History read for learning and clustering: an unreadable ticket is left out (the stream
+    /// quarantines it with its reason, once), and said so in the log.
+    async fn readable_tickets_where(
+        &self,
+        rest: &str,
+        binds: &[Bind<'_>],
+    ) -> Result<Vec<TicketRow>, StoreError> {
+        let read = self.tickets_where(rest, binds).await?;
+        if let Some(first) = read.unreadable.first() {
+            tracing::warn!(count = read.unreadable.len(), first = %first,
+                "left unreadable tickets out of the history");
+        }
+        Ok(read.rows)
+    }
+
+    /// Up to `limit` tickets changed after `position`, in change order; the unreadable ones
+    /// apart, for the stream to quarantine.
     pub async fn changes_after(
         &self,
         position: i64,
         limit: usize,
-    ) -> Result<Vec<TicketRow>, StoreError> {
+    ) -> Result<TicketRead, StoreError> {
         self.tickets_where(
             "WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
             &[Bind::Int(position), Bind::Int(limit as i64)],
@@ -221,19 +263,16 @@ impl Store {
         .await
     }
 
-    /// Every ticket, by id: resolved and closed ones are what triage learns from and what
-    /// similar-ticket suggestions are drawn from, open ones where possible duplicates are.
+    /// Every readable ticket, by id: resolved and closed ones are what triage learns from and
+    /// what similar-ticket suggestions are drawn from, open ones where possible duplicates are.
     pub async fn tickets(&self) -> Result<Vec<TicketRow>, StoreError> {
-        self.tickets_where("ORDER BY id", &[]).await
+        self.readable_tickets_where("ORDER BY id", &[]).await
     }
 
     /// Up to `limit` tickets of id above `after`, by id: the store read a page at a time, so
-    /// that a history of any size is never all in memory as rows.
-    pub async fn tickets_after(
-        &self,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<TicketRow>, StoreError> {
+    /// that a history of any size is never all in memory as rows. The page's unreadable
+    /// tickets are apart (the next page starts after the highest id of both).
+    pub async fn tickets_after(&self, after: i64, limit: usize) -> Result<TicketRead, StoreError> {
         self.tickets_where(
             "WHERE id > ? ORDER BY id LIMIT ?",
             &[Bind::Int(after), Bind::Int(limit as i64)],
@@ -244,7 +283,7 @@ impl Store {
     /// Resolved and closed tickets created at or after `since`, by id.
     pub async fn resolved_since(&self, since: DateTime<Utc>) -> Result<Vec<TicketRow>, StoreError> {
         let since = stamp(since);
-        self.tickets_where(
+        self.readable_tickets_where(
             "WHERE status IN ('resolved', 'closed') AND created_at >= ? ORDER BY id",
             &[Bind::Text(&since)],
         )
@@ -257,7 +296,7 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<TicketRow>, StoreError> {
         let since = stamp(since);
-        self.tickets_where(
+        self.readable_tickets_where(
             "WHERE kind = 'incident' AND created_at >= ? ORDER BY created_at, id",
             &[Bind::Text(&since)],
         )
@@ -265,10 +304,11 @@ impl Store {
     }
 
     pub async fn ticket(&self, id: i64) -> Result<TicketRow, StoreError> {
-        self.tickets_where("WHERE id = ?", &[Bind::Int(id)])
-            .await?
-            .pop()
-            .ok_or(StoreError::NoSuchTicket(id))
+        let mut read = self.tickets_where("WHERE id = ?", &[Bind::Int(id)]).await?;
+        if let Some(bad) = read.unreadable.pop() {
+            return Err(StoreError::Unreadable(bad));
+        }
+        read.rows.pop().ok_or(StoreError::NoSuchTicket(id))
     }
 
     /// Adds a ticket as a help desk would; returns its id.
@@ -343,6 +383,44 @@ fn bind_ticket<'q>(
         .bind(stamp(ticket.created_at))
         .bind(stamp(updated_at))
         .bind(ticket.resolved_at.map(stamp))
+}
+
+/// The tickets' text columns, read as bytes.
+const TEXT_COLUMNS: [&str; 11] = [
+    "subject",
+    "body",
+    "requester",
+    "kind",
+    "status",
+    "category",
+    "urgency",
+    "impact",
+    "priority",
+    "resolution",
+    "created_at",
+];
+
+/// Tickets read, and those that could not be.
+#[derive(Debug, Default)]
+pub struct TicketRead {
+    pub rows: Vec<TicketRow>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl TicketRead {
+    /// The highest id read, readable or not (where the next page starts).
+    pub fn last_id(&self) -> Option<i64> {
+        let rows = self.rows.iter().map(|r| r.id);
+        rows.chain(self.unreadable.iter().map(|u| u.ticket_id))
+            .max()
+    }
+
+    /// The furthest change read, readable or not (where the cursor goes).
+    pub fn last_change(&self) -> Option<i64> {
+        let rows = self.rows.iter().map(|r| r.change_seq);
+        rows.chain(self.unreadable.iter().map(|u| u.change_seq))
+            .max()
+    }
 }
 
 /// A value bound to a placeholder of a query assembled at run time.

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::backend::count_where;
-use super::{ArticleRow, RowExt, Store, StoreError};
+use super::{ArticleRow, Backend, RowExt, Store, StoreError};
 
 /// The latest triage row of each ticket, as a subquery.
 const LATEST: &str = "(SELECT * FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY ticket_id \
@@ -63,6 +63,10 @@ pub struct ServiceCounts {
     pub triaged: i64,
     pub applied: i64,
     pub needs_review: i64,
+    /// Tickets that could not be triaged (empty, or a row that cannot be read).
+    pub skipped: i64,
+    /// Of those, rows the store holds that cannot be read (quarantined: see the reason).
+    pub unreadable: i64,
     /// Needs-review tickets that are still open with the field unset.
     pub review_queue: i64,
     /// Changed tickets the pipeline has not taken yet.
@@ -82,7 +86,7 @@ fn view(row: &AnyRow) -> Result<TriageView, StoreError> {
     let evidence: String = row.try_get("evidence")?;
     Ok(TriageView {
         ticket_id: row.try_get("ticket_id")?,
-        subject: row.try_get("subject")?,
+        subject: row.lossy("subject")?,
         created_at: row.try_get("created_at")?,
         ticket_status: row.try_get("ticket_status")?,
         model_version: row.try_get("model_version")?,
@@ -98,10 +102,11 @@ fn view(row: &AnyRow) -> Result<TriageView, StoreError> {
     })
 }
 
-fn select_views(condition: &str) -> String {
+fn select_views(backend: Backend, condition: &str) -> String {
     format!(
-        "SELECT l.*, COALESCE(t.subject, '') AS subject, t.created_at, t.status AS ticket_status \
-         FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id {condition}"
+        "SELECT l.*, {} AS subject, t.created_at, t.status AS ticket_status \
+         FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id {condition}",
+        backend.text_as_bytes("COALESCE(t.subject, '')")
     )
 }
 
@@ -117,7 +122,7 @@ impl Store {
     pub async fn review_queue(&self, limit: usize) -> Result<Vec<TriageView>, StoreError> {
         let sql = format!(
             "{} ORDER BY t.created_at, l.ticket_id LIMIT ?",
-            select_views(&format!("WHERE {WAITING}"))
+            select_views(self.backend(), &format!("WHERE {WAITING}"))
         );
         let rows = sqlx::query(&self.sql(&sql))
             .bind(limit as i64)
@@ -131,20 +136,20 @@ impl Store {
         &self,
         ticket_id: i64,
     ) -> Result<(TriageView, Vec<SuggestionView>), StoreError> {
-        let sql = select_views("WHERE l.ticket_id = ?");
+        let sql = select_views(self.backend(), "WHERE l.ticket_id = ?");
         let row = sqlx::query(&self.sql(&sql))
             .bind(ticket_id)
             .fetch_optional(self.pool())
             .await?
             .ok_or(StoreError::NotTriaged(ticket_id))?;
         let triage = view(&row)?;
-        let rows = sqlx::query(&self.sql(
-            "SELECT s.kind, s.target_id, s.score, \
-             COALESCE(a.title, t.subject, '') AS title FROM suggestions s \
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT s.kind, s.target_id, s.score, {} AS title FROM suggestions s \
              LEFT JOIN articles a ON s.kind = 'article' AND a.id = s.target_id \
              LEFT JOIN tickets t ON s.kind <> 'article' AND t.id = s.target_id \
              WHERE s.ticket_id = ? AND s.model_version = ? ORDER BY s.kind, s.rank",
-        ))
+            self.backend().text_as_bytes("COALESCE(a.title, t.subject, '')")
+        )))
         .bind(ticket_id)
         .bind(&triage.model_version)
         .fetch_all(self.pool())
@@ -155,7 +160,7 @@ impl Store {
                 Ok(SuggestionView {
                     kind: r.try_get("kind")?,
                     id: r.try_get("target_id")?,
-                    title: r.try_get("title")?,
+                    title: r.lossy("title")?,
                     score: r.float("score")?,
                 })
             })
@@ -180,9 +185,15 @@ impl Store {
         // One pass over the latest rows: the window function sorts the whole table.
         let sql = format!(
             "SELECT COUNT(*) AS triaged, {applied} AS applied, {needs_review} AS needs_review, \
+             {skipped} AS skipped, {unreadable} AS unreadable, \
              {waiting} AS review_queue FROM {LATEST} l JOIN tickets t ON t.id = l.ticket_id",
             applied = count_where("l.outcome = 'applied'"),
             needs_review = count_where("l.outcome = 'needs_review'"),
+            skipped = count_where("l.outcome = 'skipped'"),
+            unreadable = count_where(&format!(
+                "l.outcome = 'skipped' AND l.reason LIKE '%{}%'",
+                super::records::UNREADABLE
+            )),
             waiting = count_where(WAITING),
         );
         let row = sqlx::query(&sql).fetch_one(self.pool()).await?;
@@ -190,6 +201,8 @@ impl Store {
             triaged: row.try_get("triaged")?,
             applied: row.try_get("applied")?,
             needs_review: row.try_get("needs_review")?,
+            skipped: row.try_get("skipped")?,
+            unreadable: row.try_get("unreadable")?,
             review_queue: row.try_get("review_queue")?,
             ..ServiceCounts::default()
         };

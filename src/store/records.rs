@@ -5,7 +5,49 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{RowExt, StoreError};
+use super::backend::parse_stamp;
+use super::StoreError;
+
+/// A ticket row that cannot be triaged because a column holds what it cannot hold. The stream
+/// records it as skipped, with this as the reason, and moves on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub ticket_id: i64,
+    /// Where the row stands in the change stream, so that the cursor can move past it.
+    pub change_seq: i64,
+    pub column: &'static str,
+    pub problem: String,
+}
+
+/// What every unreadable ticket's skip reason says, and what monitoring counts them by.
+pub(crate) const UNREADABLE: &str = "cannot be read:";
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ticket {} {UNREADABLE} its {} {}",
+            self.ticket_id, self.column, self.problem
+        )
+    }
+}
+
+/// Why a ticket row was not read: the store failed (retry), or the row itself is bad
+/// (quarantine it).
+#[derive(Debug)]
+pub(crate) enum RowError {
+    Store(sqlx::Error),
+    Unreadable(Unreadable),
+}
+
+/// The start of a bad value, for a message that must stay one line.
+fn shorten(value: &str) -> String {
+    const MAX: usize = 40;
+    match value.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
 
 /// A ticket as the pipeline sees it. Subject and body are bytes: a ticket store may hold text
 /// that is not valid UTF-8, and one such ticket must not fail the whole read.
@@ -27,21 +69,56 @@ pub struct TicketRow {
 }
 
 impl TicketRow {
-    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    /// Reads a row of [`Store::ticket_select`](super::Store)'s shape. Text columns come as
+    /// bytes and are decoded leniently: a help desk's other tools write what they like into
+    /// them, and a stray byte must cost a replaced character, not the ticket. What cannot be
+    /// read at all (a timestamp that is not one) is [`Unreadable`]: the ticket is quarantined,
+    /// never the stream.
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, RowError> {
+        let id: i64 = row.try_get("id").map_err(RowError::Store)?;
+        let change_seq = row
+            .try_get::<Option<i64>, _>("change_seq")
+            .map_err(RowError::Store)?
+            .unwrap_or(0);
+        let unreadable = |column: &'static str, problem: String| {
+            RowError::Unreadable(Unreadable {
+                ticket_id: id,
+                change_seq,
+                column,
+                problem,
+            })
+        };
+        let bytes = |column: &'static str| -> Result<Option<Vec<u8>>, RowError> {
+            row.try_get::<Option<Vec<u8>>, _>(column)
+                .map_err(|e| unreadable(column, e.to_string()))
+        };
+        let text = |column: &'static str| -> Result<Option<String>, RowError> {
+            Ok(bytes(column)?.map(|b| match String::from_utf8(b) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }))
+        };
+        let created = text("created_at")?.unwrap_or_default();
+        let created_at = parse_stamp(&created).map_err(|_| {
+            unreadable(
+                "created_at",
+                format!("holds {:?}, which is not a timestamp", shorten(&created)),
+            )
+        })?;
         Ok(Self {
-            id: row.try_get("id")?,
-            subject: row.try_get("subject")?,
-            body: row.try_get("body")?,
-            requester: row.try_get("requester")?,
-            kind: row.try_get("kind")?,
-            status: row.try_get("status")?,
-            category: row.try_get("category")?,
-            urgency: row.try_get("urgency")?,
-            impact: row.try_get("impact")?,
-            priority: row.try_get("priority")?,
-            resolution: row.try_get("resolution")?,
-            created_at: row.time("created_at")?,
-            change_seq: row.try_get::<Option<i64>, _>("change_seq")?.unwrap_or(0),
+            id,
+            subject: bytes("subject")?,
+            body: bytes("body")?,
+            requester: text("requester")?,
+            kind: text("kind")?.unwrap_or_default(),
+            status: text("status")?.unwrap_or_default(),
+            category: text("category")?,
+            urgency: text("urgency")?,
+            impact: text("impact")?,
+            priority: text("priority")?,
+            resolution: text("resolution")?,
+            created_at,
+            change_seq,
         })
     }
 

@@ -41,11 +41,12 @@ impl Store {
             .await?
             .pop()
             .ok_or(StoreError::NoSuchProblem(id))?;
-        let rows = sqlx::query(&self.sql(
-            "SELECT m.ticket_id, COALESCE(t.subject, '') AS subject, m.similarity, t.created_at \
+        let rows = sqlx::query(&self.sql(&format!(
+            "SELECT m.ticket_id, {} AS subject, m.similarity, t.created_at \
              FROM problem_members m JOIN tickets t ON t.id = m.ticket_id \
              WHERE m.problem_id = ? ORDER BY m.similarity DESC, m.ticket_id",
-        ))
+            self.backend().text_as_bytes("COALESCE(t.subject, '')")
+        )))
         .bind(id)
         .fetch_all(self.pool())
         .await?;
@@ -54,7 +55,7 @@ impl Store {
             .map(|r| {
                 Ok(ProblemMember {
                     ticket_id: r.try_get("ticket_id")?,
-                    subject: r.try_get("subject")?,
+                    subject: r.lossy("subject")?,
                     similarity: r.float("similarity")?,
                     created_at: r.try_get("created_at")?,
                 })

@@ -16,7 +16,7 @@ use chrono::Utc;
 use sqlx::postgres::PgListener;
 use sqlx::{Any, Row, Transaction};
 
-use super::{id_list, stamp, Backend, Store, StoreError, TicketRow};
+use super::{id_list, stamp, Backend, Store, StoreError, TicketRead, TicketRow, Unreadable};
 
 /// The channel the work queue's trigger notifies on.
 const CHANNEL: &str = "ticketlens_changes";
@@ -47,6 +47,9 @@ impl Worker {
 pub struct Taken {
     /// In change order.
     pub rows: Vec<TicketRow>,
+    /// Taken tickets that could not be read: acknowledged with the batch, each with a
+    /// skipped triage row saying why.
+    pub unreadable: Vec<Unreadable>,
     pub claim: Claim,
 }
 
@@ -66,7 +69,7 @@ impl Taken {
     /// Nothing was taken: the stream has nothing new for this pipeline (or this worker).
     pub fn is_empty(&self) -> bool {
         match &self.claim {
-            Claim::Cursor(_) => self.rows.is_empty(),
+            Claim::Cursor(_) => self.rows.is_empty() && self.unreadable.is_empty(),
             Claim::Lease { tickets, .. } => tickets.is_empty(),
         }
     }
@@ -171,10 +174,11 @@ impl Store {
     /// taken again at once rather than after its lease.
     /// Up to `limit` changes after `position`, claimed by moving the cursor past them.
     pub async fn take_after(&self, position: i64, limit: usize) -> Result<Taken, StoreError> {
-        let rows = self.changes_after(position, limit).await?;
-        let last = rows.last().map_or(position, |r| r.change_seq);
+        let read = self.changes_after(position, limit).await?;
+        let last = read.last_change().unwrap_or(position);
         Ok(Taken {
-            rows,
+            rows: read.rows,
+            unreadable: read.unreadable,
             claim: Claim::Cursor(last),
         })
     }
@@ -207,15 +211,16 @@ impl Store {
         }
         // A ticket deleted since it was queued is simply not read; its lease ends with the
         // batch all the same.
-        let rows = if tickets.is_empty() {
-            Vec::new()
+        let read = if tickets.is_empty() {
+            TicketRead::default()
         } else {
             let ids: Vec<i64> = tickets.iter().map(|&(id, _)| id).collect();
             let filter = format!("WHERE id IN ({}) ORDER BY change_seq, id", id_list(&ids));
             self.tickets_where(&filter, &[]).await?
         };
         Ok(Taken {
-            rows,
+            rows: read.rows,
+            unreadable: read.unreadable,
             claim: Claim::Lease {
                 owner: worker.id.clone(),
                 tickets,

@@ -2,6 +2,25 @@
 
 #![allow(dead_code)]
 
+/// Each test, as `sqlite::NAME` and `postgres::NAME` (with `#[macro_use] mod common;`).
+#[allow(unused_macros)]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::TestDb::sqlite().await).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(super::TestDb::postgres().await).await
+            })*
+        }
+    };
+}
+
 use std::path::Path;
 
 use chrono::Utc;

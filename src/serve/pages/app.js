@@ -28,7 +28,8 @@ async function api(method, path, body) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const message = (data.error && data.error.message) || response.statusText;
-    throw Object.assign(new Error(message), { status: response.status });
+    const code = data.error && data.error.code;
+    throw Object.assign(new Error(message), { status: response.status, code });
   }
   return data;
 }
@@ -41,7 +42,9 @@ function beforeFiling() {
   const status = document.getElementById("status");
   let timer = null;
   let asked = 0;
-  let previous = null; // this person's last answer: a rewording replaces it in the figures
+  // The token of this person's last answer: a rewording replaces it in the figures. Only the
+  // person who asked holds it.
+  let previous = null;
   question.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
@@ -50,13 +53,15 @@ function beforeFiling() {
       const mine = ++asked;
       try {
         const answer = await api("POST", "/v1/suggest", { text, refines: previous });
-        previous = answer.answer_id;
+        previous = answer.answer;
         if (mine !== asked) return; // a later question is on its way
+        const link = a => `/articles/${a.id}?answer=${encodeURIComponent(answer.answer)}`;
         answers.replaceChildren(...answer.articles.map(a => el("li", {},
-          el("a", { class: "article", href: `/articles/${a.id}?answer=${answer.answer_id}` }, a.title))));
+          el("a", { class: "article", href: link(a) }, a.title))));
         status.textContent = answer.articles.length
           ? "These articles may help:" : "No article matches yet.";
       } catch (e) {
+        if (e.code === "empty_text") { answers.replaceChildren(); status.textContent = ""; return; }
         status.textContent = e.status === 429 ? "Slow down a little, please." : e.message;
       }
     }, 350);
@@ -67,9 +72,9 @@ function articleFeedback() {
   const box = document.getElementById("feedback");
   for (const button of box.querySelectorAll("button")) {
     button.addEventListener("click", async () => {
-      const answer_id = Number(box.dataset.answer);
+      const answer = box.dataset.answer;
       try {
-        await api("POST", "/v1/suggest/feedback", { answer_id, helped: button.dataset.helped === "true" });
+        await api("POST", "/v1/suggest/feedback", { answer, helped: button.dataset.helped === "true" });
         box.hidden = true;
         document.getElementById("thanks").hidden = false;
       } catch (e) {
