@@ -331,6 +331,14 @@ async fn a_running_worker_rides_out_a_store_outage_and_drains_once() {
     assert_exactly_once(&direct, &expected).await;
 }
 
+/// How many times a kill test kills: `default` in CI, `TICKETLENS_TEST_KILLS` by hand.
+fn kills(default: usize) -> usize {
+    std::env::var("TICKETLENS_TEST_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// `ticketlens run` as a service manager starts it; killed with SIGKILL when dropped.
 struct Run(Child);
 
@@ -373,9 +381,8 @@ async fn run_killed_again_and_again_while_tickets_arrive_triages_each_once() {
     .unwrap();
     let mut expected = BTreeSet::new();
     let triaged = "SELECT COUNT(DISTINCT ticket_id) FROM triage_writes";
-    const KILLS: usize = 4;
     let mut killed_with_work_left = 0;
-    for round in 0..KILLS {
+    for round in 0..kills(4) {
         let done = scalar(&store, triaged).await;
         let run = Run::start(&pipeline);
         for i in 0..40 {
@@ -495,8 +502,7 @@ async fn two_postgres_workers_one_killed_again_and_again_triage_each_ticket_once
     let _survivor = Run::start(&pipeline);
     let mut expected = BTreeSet::new();
     let mut kills_mid_batch = 0;
-    const KILLS: usize = 3;
-    for round in 0..KILLS {
+    for round in 0..kills(3) {
         let doomed = Run::start(&pipeline);
         let leases = format!(
             "SELECT COUNT(*) FROM ticket_work WHERE lease_owner LIKE 'pid{}-%'",
