@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::PipelineConfig;
 use crate::jsonl::{self, JsonlError};
 use crate::pipeline::{self, Pipeline, PipelineError};
-use crate::store::{NewArticle, NewTicket, Store, StoreError};
+use crate::store::{FieldTallies, NewArticle, NewTicket, Store, StoreError};
 
 /// Where the demo reads and writes.
 #[derive(Debug, Clone)]
@@ -81,6 +81,10 @@ pub struct DemoSummary {
     pub applied: usize,
     pub needs_review: usize,
     pub skipped: usize,
+    /// Per field, over the triaged (not skipped) incoming tickets: applied, kept, to review.
+    pub fields: FieldTallies,
+    /// The precision a class must have shown on held-out history before it is applied.
+    pub target_precision: f64,
     pub suggestions: usize,
     pub problems: Vec<ProblemSummary>,
     /// Draft articles written for recurring fixes no article covers.
@@ -145,6 +149,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
         store.insert_ticket(&t.ticket).await?;
     }
 
+    let target_precision = config.triage.target_precision;
     let embedder = pipeline::start_model(&config.model)
         .await
         .map_err(PipelineError::from)?;
@@ -201,6 +206,8 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
         applied: counts.applied,
         needs_review: counts.needs_review,
         skipped: counts.skipped,
+        fields: counts.fields,
+        target_precision,
         suggestions: counts.suggestions,
         problems,
         drafts,

@@ -56,6 +56,25 @@ async fn demo_json_summary_and_the_planted_problems() {
         count("triaged")
     );
     assert!(count("applied") > 0);
+    // Per field, every triaged ticket once: applied, kept as a person set it, or for review.
+    for field in ["category", "urgency"] {
+        let tally = &summary["fields"][field];
+        let n = |key: &str| {
+            tally[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{field}.{key}"))
+        };
+        let total = n("applied") + n("kept") + n("review");
+        assert_eq!(
+            total as usize,
+            count("triaged") - count("skipped"),
+            "{field}"
+        );
+    }
+    assert!(
+        summary["fields"]["category"]["applied"].as_u64() > Some(0),
+        "categories are applied where their class earned it"
+    );
     assert!(count("suggestions") >= 3 * incoming.len());
     let database = summary["database"].as_str().unwrap();
     let problems = summary["problems"].as_array().unwrap();
@@ -179,6 +198,7 @@ async fn classify_explains_itself_and_run_once_writes_back() {
         &pipeline,
     ]));
     assert_eq!(report["triaged"], 1);
+    assert_eq!(report["fields"]["category"]["applied"], 1, "{report}");
     assert_eq!(
         store.ticket(id).await.unwrap().category.as_deref(),
         Some("network")

@@ -51,9 +51,13 @@ pub async fn run(path: &Path, once: bool, dry_run: bool, json: bool) -> Result<(
             }
         }
         println!(
-            "{name}: {} changed tickets read, {} triaged ({} applied, {} need review, {} skipped), {} suggestions.",
-            report.read, report.triaged, report.applied, report.needs_review, report.skipped, report.suggestions
+            "{name}: {} changed tickets read, {} triaged ({} skipped), {} suggestions.",
+            report.read, report.triaged, report.skipped, report.suggestions
         );
+        let fields = &report.fields;
+        for (field, tally) in [("category", &fields.category), ("urgency", &fields.urgency)] {
+            println!("  {field:<9}{}", print::field_tally(tally));
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use anyhow::Result;
 use ticketlens::demo::DemoSummary;
 use ticketlens::eval::EvalReport;
 use ticketlens::pipeline::Assessment;
+use ticketlens::store::FieldTally;
 
 pub fn print_eval(r: &EvalReport) {
     for smaller in &r.learning_curve {
@@ -70,9 +71,18 @@ pub fn print_demo(s: &DemoSummary) {
         s.history, s.articles, s.incoming
     );
     println!(
-        "  triaged {}: {} applied, {} need review, {} skipped",
-        s.triaged, s.applied, s.needs_review, s.skipped
+        "  triaged {} incoming tickets ({} skipped); a field is applied where the history shows \
+         its class {:.0}% right:",
+        s.triaged,
+        s.skipped,
+        s.target_precision * 100.0
     );
+    for (name, tally) in [
+        ("category", &s.fields.category),
+        ("urgency", &s.fields.urgency),
+    ] {
+        println!("    {name:<9}{}", field_tally(tally));
+    }
     println!("  {} suggestions written", s.suggestions);
     println!("  {} candidate problems:", s.problems.len());
     for p in &s.problems {
@@ -93,6 +103,14 @@ pub fn print_demo(s: &DemoSummary) {
         );
     }
     println!("  model: {}", s.model_version);
+}
+
+/// One field's outcome over a set of tickets, led by what was done.
+pub fn field_tally(t: &FieldTally) -> String {
+    format!(
+        "{:>3} applied · {:>3} kept as a person set them · {:>3} suggested for review",
+        t.applied, t.kept, t.review
+    )
 }
 
 /// A trend for people: rising, steady or falling, with the factor.

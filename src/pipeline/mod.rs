@@ -33,7 +33,8 @@ use crate::knowledge::{
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
 use crate::store::{
-    Backend, Claim, ClassifierRecord, OwnerKind, Store, StoreError, Taken, TicketRow, Worker,
+    Backend, Claim, ClassifierRecord, FieldTallies, OwnerKind, Store, StoreError, Taken, TicketRow,
+    Worker,
 };
 use crate::text::{self, Prepared};
 use crate::triage::{
@@ -94,6 +95,8 @@ pub struct BatchReport {
     pub suggestions: usize,
     /// Changes written to the ticket system (GLPI); with a dry run, that would have been.
     pub written_back: usize,
+    /// Per field, over the tickets triaged (not skipped): applied, kept, left for review.
+    pub fields: FieldTallies,
 }
 
 impl BatchReport {
@@ -105,6 +108,7 @@ impl BatchReport {
         self.needs_review += other.needs_review;
         self.skipped += other.skipped;
         self.suggestions += other.suggestions;
+        self.fields.add(&other.fields);
     }
 }
 
@@ -588,6 +592,8 @@ impl Pipeline {
                     problem,
                 };
                 let record = writeback::write(&mut writer, triaged).await?;
+                report.fields.category.add(&record.category_status, 1);
+                report.fields.urgency.add(&record.urgency_status, 1);
                 if record.outcome == "needs_review" {
                     report.needs_review += 1;
                 } else {

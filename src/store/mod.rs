@@ -38,7 +38,7 @@ pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
 use records::RowError;
 pub use records::*;
-pub use reports::{FieldOutcome, TriageCounts, TriageRow};
+pub use reports::{FieldOutcome, FieldTallies, FieldTally, TriageCounts, TriageRow};
 pub use review::{ProblemDetail, ProblemMember};
 pub use work::{ChangeListener, Claim, Taken, Worker};
 

@@ -15,6 +15,50 @@ pub struct TriageCounts {
     pub skipped: usize,
     /// Suggestion rows for those tickets.
     pub suggestions: usize,
+    /// What happened to each field of the tickets that were triaged (not skipped).
+    pub fields: FieldTallies,
+}
+
+/// Per field, what triage did with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FieldTallies {
+    pub category: FieldTally,
+    pub urgency: FieldTally,
+}
+
+/// What triage did with one field over a set of tickets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FieldTally {
+    /// Filled by triage: the class was confident enough by the team's history.
+    pub applied: usize,
+    /// Already set by a person, left as it was.
+    pub kept: usize,
+    /// Left empty for a person, with a suggestion (shadow mode included).
+    pub review: usize,
+}
+
+impl FieldTally {
+    /// Counts `n` tickets whose field ended as `status` (a `*_status` column's value).
+    pub fn add(&mut self, status: &str, n: usize) {
+        match status {
+            "applied" => self.applied += n,
+            "kept" => self.kept += n,
+            _ => self.review += n,
+        }
+    }
+}
+
+impl FieldTallies {
+    pub fn add(&mut self, other: &FieldTallies) {
+        for (mine, theirs) in [
+            (&mut self.category, &other.category),
+            (&mut self.urgency, &other.urgency),
+        ] {
+            mine.applied += theirs.applied;
+            mine.kept += theirs.kept;
+            mine.review += theirs.review;
+        }
+    }
 }
 
 impl Store {
@@ -44,6 +88,25 @@ impl Store {
                 "needs_review" => counts.needs_review += n,
                 _ => counts.skipped += n,
             }
+        }
+        let sql = format!(
+            "SELECT category_status, urgency_status, COUNT(*) AS n FROM triage_results \
+             WHERE model_version = ? AND ticket_id IN ({ids}) AND outcome <> 'skipped' \
+             GROUP BY category_status, urgency_status"
+        );
+        for row in sqlx::query(&self.sql(&sql))
+            .bind(model_version)
+            .fetch_all(self.pool())
+            .await?
+        {
+            let n = row.try_get::<i64, _>("n")? as usize;
+            let fields = &mut counts.fields;
+            fields
+                .category
+                .add(&row.try_get::<String, _>("category_status")?, n);
+            fields
+                .urgency
+                .add(&row.try_get::<String, _>("urgency_status")?, n);
         }
         let sql = format!(
             "SELECT COUNT(*) FROM suggestions WHERE model_version = ? AND ticket_id IN ({ids})"
