@@ -113,7 +113,7 @@ fn main() {
             let shown = knowledge::suggest(sources, query, limits, Audience::Public, None);
             let ids: Vec<i64> = shown.articles.iter().map(|a| a.id).collect();
             store
-                .record_public_answer(question.len(), &ids, None)
+                .record_public_answer(question.len(), &ids, &[], None)
                 .await
                 .unwrap();
         })

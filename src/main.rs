@@ -248,6 +248,19 @@ enum ProblemsCommand {
     Reject { id: i64 },
     /// Merge problem ID into problem INTO (its incidents join INTO).
     Merge { id: i64, into: i64 },
+    /// Announce a problem to end users: questions about it on the before-filing page show
+    /// TITLE (and the workaround), how often it was reported and since when; nothing else.
+    Announce {
+        id: i64,
+        /// What end users are told the problem is.
+        #[arg(long)]
+        title: String,
+        /// What they can do meanwhile.
+        #[arg(long)]
+        workaround: Option<String>,
+    },
+    /// Withdraw a problem's announcement: end users are no longer shown it.
+    Withdraw { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -365,6 +378,7 @@ async fn main() -> Result<()> {
             commands::problems(
                 &store,
                 action.unwrap_or(ProblemsCommand::List { all: false }),
+                config.problems.join_similarity,
                 json,
             )
             .await?;
@@ -400,9 +414,10 @@ async fn main() -> Result<()> {
             }
             let d = deflection;
             println!(
-                "before filing: {} asked, {} answered with articles, {} rated, {} helped{}",
+                "before filing: {} asked, {} answered ({} with a known issue), {} rated, {} helped{}",
                 d.asked,
                 d.answered,
+                d.known_issue,
                 d.rated,
                 d.helped,
                 d.rate()

@@ -511,6 +511,8 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
     let note = html_escape::decode_html_entities(note).into_owned();
     assert!(note.contains("Category: Network &gt; VPN"), "{note}");
     assert!(note.contains("set by ticketlens"), "{note}");
+    // With the reason against the class's threshold and its record on past tickets.
+    assert!(note.contains("is applied from"), "{note}");
     assert!(note.contains("#1 Connect to the VPN from home"), "{note}");
     let skipped = html_escape::decode_html_entities(&by_ticket[&empty].1).into_owned();
     assert!(

@@ -28,6 +28,7 @@ on_both_databases!(
     a_ticket_edited_after_its_text_went_to_the_model_is_triaged_on_its_new_text,
     a_batch_keeps_each_tickets_last_results_and_replaces_earlier_ones,
     the_embedding_cache_keeps_each_owners_last_vector_for_its_text,
+    an_announced_problem_is_a_known_issue_before_filing_until_withdrawn,
 );
 
 /// A store with a little labelled history and a few articles, and a pipeline over it.
@@ -443,14 +444,20 @@ async fn what_agents_and_monitoring_read_answers_on_every_database(db: TestDb) {
     );
     assert_eq!(store.field_outcomes().await.unwrap().len(), 6);
 
-    let answer = store.record_public_answer(24, &[1], None).await.unwrap();
+    let answer = store
+        .record_public_answer(24, &[1], &[], None)
+        .await
+        .unwrap();
     let refined = store
-        .record_public_answer(30, &[1], Some(answer))
+        .record_public_answer(30, &[1], &[], Some(answer))
         .await
         .unwrap();
     assert_eq!(refined, answer, "a rewording replaces the unrated answer");
     store.record_feedback(answer, true).await.unwrap();
-    let unanswered = store.record_public_answer(10, &[], None).await.unwrap();
+    let unanswered = store
+        .record_public_answer(10, &[], &[], None)
+        .await
+        .unwrap();
     assert_ne!(unanswered, answer);
     let deflection = store.deflection().await.unwrap();
     assert_eq!(
@@ -676,4 +683,69 @@ async fn the_embedding_cache_keeps_each_owners_last_vector_for_its_text(db: Test
         other_version, [false; 3],
         "another model's vectors are not these"
     );
+}
+
+async fn an_announced_problem_is_a_known_issue_before_filing_until_withdrawn(db: TestDb) {
+    use ticketlens::store::Announcement;
+    let (store, mut pipeline) = small_pipeline(&db, 8).await;
+    insert_open(
+        &store,
+        &[
+            "VPN disconnects every few minutes",
+            "VPN keeps dropping at home",
+            "Printer on floor 2 jammed again",
+            "Floor 2 printer offline",
+        ],
+    )
+    .await;
+    let found = pipeline.detect_problems().await.unwrap();
+    let id_of = |word: &str| {
+        found
+            .iter()
+            .find(|(_, c)| c.title.to_lowercase().contains(word))
+            .map(|(id, _)| *id)
+            .unwrap_or_else(|| panic!("a {word} candidate in {found:?}"))
+    };
+    let (vpn, printer) = (id_of("vpn"), id_of("printer"));
+    let vpn_question = "My VPN keeps disconnecting every few minutes";
+    let known = |question: &'static str| {
+        let pipeline = &pipeline;
+        async move { pipeline.before_filing(question).await.unwrap().known_issues }
+    };
+    assert!(known(vpn_question).await.is_empty(), "not announced yet");
+
+    let first = Announcement::new("VPN drops", None).unwrap();
+    store.announce_problem(vpn, &first).await.unwrap();
+    let reworded =
+        Announcement::new(" VPN drops after the update ", Some("Use the portal")).unwrap();
+    store.announce_problem(vpn, &reworded).await.unwrap();
+    let announced = store.announced_problems().await.unwrap();
+    assert_eq!(
+        announced.len(),
+        1,
+        "announcing again replaces: {announced:?}"
+    );
+    assert_eq!(announced[0].centre.len(), pipeline.embedder().dimension());
+    let issues = known(vpn_question).await;
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0].title, "VPN drops after the update");
+    assert_eq!(issues[0].workaround.as_deref(), Some("Use the portal"));
+    let members = store.problem(vpn).await.unwrap().members;
+    assert_eq!(issues[0].reported, members.len() as i64);
+    let since = members.iter().map(|m| m.created_at.clone()).min().unwrap();
+    assert_eq!(issues[0].since, since);
+    assert!(known("The floor 2 printer is offline").await.is_empty());
+    assert_eq!(store.deflection().await.unwrap().known_issue, 1);
+
+    store.reject_problem(printer).await.unwrap();
+    assert!(
+        store.announce_problem(printer, &first).await.is_err(),
+        "a rejected problem is not announced"
+    );
+    assert!(store.announce_problem(987_654, &first).await.is_err());
+
+    store.withdraw_problem(vpn).await.unwrap();
+    assert!(known(vpn_question).await.is_empty(), "withdrawn at once");
+    store.withdraw_problem(vpn).await.unwrap();
+    assert_eq!(store.problem(vpn).await.unwrap().problem.announcement, None);
 }

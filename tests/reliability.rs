@@ -339,6 +339,27 @@ fn kills(default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// A store with history whose triage writes are counted, and a pipeline file for `run` over
+/// it (small batches, so that a kill finds work in flight; leases short, so that a killed
+/// worker's batch is soon another's).
+async fn killable(db: TestDb) -> (TestDb, Store, std::path::PathBuf) {
+    let store = Store::open(&db.url()).await.unwrap();
+    with_history(&store).await;
+    count_triage_writes(&store).await;
+    let pipeline = db.dir().join("reliable.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "name = \"reliable\"\n[store]\nurl = \"{}\"\n\
+             [source]\nbatch_size = 4\npoll_interval_secs = 1\nlease_secs = 3\n\
+             [problems]\ninterval_secs = 3600\n",
+            db.url()
+        ),
+    )
+    .unwrap();
+    (db, store, pipeline)
+}
+
 /// `ticketlens run` as a service manager starts it; killed with SIGKILL when dropped.
 struct Run(Child);
 
@@ -364,21 +385,7 @@ impl Drop for Run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_killed_again_and_again_while_tickets_arrive_triages_each_once() {
-    let db = TestDb::sqlite().await;
-    let store = Store::open(&db.url()).await.unwrap();
-    with_history(&store).await;
-    count_triage_writes(&store).await;
-    let pipeline = db.dir().join("reliable.toml");
-    std::fs::write(
-        &pipeline,
-        format!(
-            "name = \"reliable\"\n[store]\nurl = \"{}\"\n\
-             [source]\nbatch_size = 4\npoll_interval_secs = 1\n\
-             [problems]\ninterval_secs = 3600\n",
-            db.url()
-        ),
-    )
-    .unwrap();
+    let (_db, store, pipeline) = killable(TestDb::sqlite().await).await;
     let mut expected = BTreeSet::new();
     let triaged = "SELECT COUNT(DISTINCT ticket_id) FROM triage_writes";
     let mut killed_with_work_left = 0;
@@ -484,21 +491,7 @@ fn an_unreachable_store_at_start_up_is_reported_with_its_cause() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_postgres_workers_one_killed_again_and_again_triage_each_ticket_once() {
-    let db = TestDb::postgres().await;
-    let store = Store::open(&db.url()).await.unwrap();
-    with_history(&store).await;
-    count_triage_writes(&store).await;
-    let pipeline = db.dir().join("reliable.toml");
-    std::fs::write(
-        &pipeline,
-        format!(
-            "name = \"reliable\"\n[store]\nurl = \"{}\"\n\
-             [source]\nbatch_size = 4\npoll_interval_secs = 1\nlease_secs = 3\n\
-             [problems]\ninterval_secs = 3600\n",
-            db.url()
-        ),
-    )
-    .unwrap();
+    let (_db, store, pipeline) = killable(TestDb::postgres().await).await;
     let _survivor = Run::start(&pipeline);
     let mut expected = BTreeSet::new();
     let mut kills_mid_batch = 0;
@@ -508,20 +501,20 @@ async fn two_postgres_workers_one_killed_again_and_again_triage_each_ticket_once
             "SELECT COUNT(*) FROM ticket_work WHERE lease_owner LIKE 'pid{}-%'",
             doomed.0.id()
         );
-        for i in 0..30 {
+        // Tickets keep coming until it holds a batch (it may still be loading the model
+        // while the survivor takes the first ones); then it is killed in the middle of it.
+        let start = Instant::now();
+        for i in 0.. {
             let subject = format!("{} (round {round}, {i})", HISTORY[i % HISTORY.len()].0);
             let id = store
                 .insert_ticket(&common::open_incident(&subject))
                 .await
                 .unwrap();
             expected.insert(id);
-            if scalar(&store, &leases).await > 0 {
-                break; // it holds a batch: kill it now, in the middle of that batch
+            if scalar(&store, &leases).await > 0 || start.elapsed() > Duration::from_secs(60) {
+                break;
             }
-        }
-        let start = Instant::now();
-        while scalar(&store, &leases).await == 0 && start.elapsed() < Duration::from_secs(60) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         kills_mid_batch += usize::from(scalar(&store, &leases).await > 0);
         drop(doomed);

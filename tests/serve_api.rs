@@ -393,6 +393,15 @@ async fn triage_answers_without_writing_and_tickets_show_their_latest_triage() {
         .as_array()
         .unwrap()
         .is_empty());
+    // Why, against the class's threshold and its record on past tickets.
+    let category = &assessment["verdict"]["category"];
+    let reason = category["reason"].as_str().unwrap();
+    assert!(reason.starts_with("hardware "), "{reason}");
+    match category["basis"]["kind"].as_str().unwrap() {
+        "threshold" => assert!(reason.contains("is applied from"), "{reason}"),
+        "not_reliable" => assert!(reason.contains("never applied"), "{reason}"),
+        other => panic!("the demo has a category model, not {other}"),
+    }
     assert_eq!(
         count(app.store.clone()).await,
         before,
@@ -421,6 +430,51 @@ async fn triage_answers_without_writing_and_tickets_show_their_latest_triage() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(triage["ticket_id"], id);
     assert!(triage["suggestions"].is_array(), "{triage}");
+
+    // An agent sets the field for it: it stands as the ticket's own and leaves the queue.
+    let field = if queue[0]["category"]["status"] == "needs_review" {
+        "category"
+    } else {
+        "urgency"
+    };
+    let other = if field == "category" {
+        "urgency"
+    } else {
+        "category"
+    };
+    let queue0_other = queue[0][other]["status"].as_str().unwrap().to_owned();
+    let path = format!("/v1/tickets/{id}/fields");
+    let set = |body: serde_json::Value| app.call(Method::POST, &path, Some(TOKEN), Some(body));
+    let (status, _) = set(json!({ field: "network" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let ticket = app.store.ticket(id).await.unwrap();
+    let now = if field == "category" {
+        ticket.category
+    } else {
+        ticket.urgency
+    };
+    assert_eq!(now.as_deref(), Some("network"));
+    let (_, queue) = app
+        .call(Method::GET, "/v1/review?limit=500", Some(TOKEN), None)
+        .await;
+    let still_listed = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["ticket_id"] == id);
+    let other_waits = ["needs_review", "shadow"].contains(&queue0_other.as_str());
+    assert_eq!(
+        still_listed, other_waits,
+        "only a field still unset keeps it waiting"
+    );
+    for bad in [
+        json!({}),
+        json!({ field: " " }),
+        json!({ "priority": "high" }),
+    ] {
+        let (status, body) = set(bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
     let (status, body) = app
         .call(Method::GET, "/v1/tickets/987654/triage", Some(TOKEN), None)
         .await;
@@ -810,4 +864,195 @@ async fn refusals_keep_keep_alive_connections_usable() {
         CLIENTS,
         "the server closed connections after refusing a request"
     );
+}
+
+/// The demo's problems as the list shows them, found by how their title starts.
+fn listed<'a>(problems: &'a Value, title: &str) -> &'a Value {
+    problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"].as_str().unwrap().starts_with(title))
+        .unwrap_or_else(|| panic!("no problem titled {title}… in {problems}"))
+}
+
+fn similar_to(problem: &Value) -> Vec<i64> {
+    problem["similar_to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_demos_two_mfa_candidates_look_alike_and_vpn_and_printer_do_not() {
+    let app = app().await;
+    let (status, problems) = app
+        .call(Method::GET, "/v1/problems", Some(TOKEN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{problems}");
+    let phone = listed(&problems, "Not getting the sign in approval");
+    let push = listed(&problems, "new MFA app");
+    assert!(
+        similar_to(phone).contains(&push["id"].as_i64().unwrap()),
+        "{problems}"
+    );
+    assert!(
+        similar_to(push).contains(&phone["id"].as_i64().unwrap()),
+        "{problems}"
+    );
+    let vpn = listed(&problems, "VPN keeps dropping");
+    let printer = listed(&problems, "3rd floor printer");
+    assert!(
+        !similar_to(vpn).contains(&printer["id"].as_i64().unwrap()),
+        "{problems}"
+    );
+    assert!(
+        !similar_to(printer).contains(&vpn["id"].as_i64().unwrap()),
+        "{problems}"
+    );
+    for p in problems.as_array().unwrap() {
+        let trend = p["trend"].as_f64().unwrap() as f32;
+        assert_eq!(
+            p["trend_words"],
+            ticketlens::problems::describe_trend(trend),
+            "{p}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_public_article_comes_with_a_bounded_passage_of_its_own_text() {
+    let app = app().await;
+    let question = json!({ "text": "Not getting the sign in approval on my phone" });
+    let (status, answer) = app
+        .call(Method::POST, "/v1/suggest", None, Some(question))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let articles = answer["articles"].as_array().unwrap();
+    assert!(!articles.is_empty(), "{answer}");
+    for article in articles {
+        let passage = article["passage"].as_str().expect("a passage");
+        assert!(
+            passage.chars().count() <= ticketlens::knowledge::MAX_PASSAGE_CHARS,
+            "{passage}"
+        );
+        let id = article["id"].as_i64().unwrap();
+        let body = app.store.public_article(id).await.unwrap().unwrap().body;
+        let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            body.contains(passage.trim_end_matches('…')),
+            "{passage:?} is not from article {id}"
+        );
+    }
+}
+
+/// Known issues before filing: an announced problem is shown to a matching question in the
+/// words written for end users and nothing else of it; an unannounced one never is, and a
+/// withdrawal counts at once.
+#[tokio::test]
+async fn an_announced_problem_is_a_known_issue_for_matching_questions_until_withdrawn() {
+    let app = app().await;
+    let (_, problems) = app
+        .call(Method::GET, "/v1/problems", Some(TOKEN), None)
+        .await;
+    let vpn = listed(&problems, "VPN keeps dropping").clone();
+    let id = vpn["id"].as_i64().unwrap();
+    let vpn_question =
+        json!({ "text": "VPN keeps disconnecting every few minutes since the update" });
+    let printer_question = json!({ "text": "The printer on the 3rd floor says it is offline" });
+    let ask =
+        |question: &Value| app.call(Method::POST, "/v1/suggest", None, Some(question.clone()));
+
+    // Detected but not announced: nothing of it reaches the public side.
+    for question in [&vpn_question, &printer_question] {
+        let (status, answer) = ask(question).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["known_issues"], json!([]), "{answer}");
+    }
+
+    let path = format!("/v1/problems/{id}/announce");
+    let announcement = json!({ "title": "VPN disconnects after the 5.2 update", "workaround": "Use the web portal" });
+    let (status, _) = app
+        .call(Method::POST, &path, None, Some(announcement.clone()))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(TOKEN),
+            Some(json!({ "title": "  " })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v1/problems/987654/announce",
+            Some(TOKEN),
+            Some(announcement.clone()),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{body}"
+    );
+    let (status, detail) = app
+        .call(Method::POST, &path, Some(TOKEN), Some(announcement))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(
+        detail["announcement"]["title"],
+        "VPN disconnects after the 5.2 update"
+    );
+
+    let (_, answer) = ask(&vpn_question).await;
+    let issues = answer["known_issues"].as_array().unwrap();
+    assert_eq!(issues.len(), 1, "{answer}");
+    let issue = issues[0].as_object().unwrap();
+    let keys: BTreeSet<&str> = issue.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["title", "workaround", "reported", "since"])
+    );
+    assert_eq!(issue["title"], "VPN disconnects after the 5.2 update");
+    assert_eq!(issue["workaround"], "Use the web portal");
+    let detail = app.store.problem(id).await.unwrap();
+    assert_eq!(issue["reported"], json!(detail.members.len()));
+    let first = detail
+        .members
+        .iter()
+        .map(|m| m.created_at.as_str())
+        .min()
+        .unwrap();
+    assert_eq!(issue["since"], first);
+    // Nothing private: not the detected title, keywords, incidents' subjects or requesters.
+    let text = answer.to_string();
+    assert!(!text.contains(vpn["title"].as_str().unwrap()), "{text}");
+    for member in &detail.members {
+        assert!(!text.contains(&member.subject), "{text}");
+    }
+    assert!(!text.contains("@"), "{text}");
+
+    let (_, unrelated) = ask(&printer_question).await;
+    assert_eq!(unrelated["known_issues"], json!([]), "{unrelated}");
+    let deflection = app.store.deflection().await.unwrap();
+    assert_eq!(deflection.known_issue, 1, "{deflection:?}");
+    assert!(deflection.answered >= deflection.known_issue);
+
+    let (status, detail) = app
+        .call(
+            Method::POST,
+            &format!("/v1/problems/{id}/withdraw"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["announcement"], Value::Null);
+    let (_, answer) = ask(&vpn_question).await;
+    assert_eq!(answer["known_issues"], json!([]), "{answer}");
 }

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use ticketlens::config::PipelineConfig;
 use ticketlens::model;
 use ticketlens::pipeline::Pipeline;
+use ticketlens::store::Announcement;
 
 use super::print;
 use crate::ProblemsCommand;
@@ -174,15 +175,29 @@ pub fn bench_embed(args: BenchEmbed, compute: model::Compute) -> Result<()> {
     Ok(())
 }
 
+/// Which of two problems that look alike to merge into which: the smaller into the larger
+/// (on a tie the later into the earlier), so the merged problem keeps the better-known id.
+fn merge_order(problems: &[ticketlens::store::ProblemRow], a: i64, b: i64) -> (i64, i64) {
+    let size = |id| problems.iter().find(|p| p.id == id).map_or(0, |p| p.size);
+    if (size(a), -a) < (size(b), -b) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
 /// `problems`: list, show, or record a problem manager's decision and show the result.
 pub async fn problems(
     store: &ticketlens::store::Store,
     action: ProblemsCommand,
+    join_similarity: f32,
     json: bool,
 ) -> Result<()> {
     let (id, verb) = match action {
         ProblemsCommand::List { all } => {
-            let problems = store.listed_problems(all).await?;
+            let problems = store
+                .listed_problems_with_overlaps(all, join_similarity)
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&problems)?);
             } else if problems.is_empty() {
@@ -199,6 +214,12 @@ pub async fn problems(
                     p.title
                 );
                 println!("       keywords: {}", p.keywords.join(", "));
+                if let Some(&like) = p.similar_to.first() {
+                    let (from, into) = merge_order(&problems, p.id, like);
+                    println!(
+                        "       looks like #{like}: `ticketlens problems merge {from} {into}`"
+                    );
+                }
             }
             return Ok(());
         }
@@ -216,6 +237,19 @@ pub async fn problems(
             println!("Problem {id} merged into {into}.");
             (into, None)
         }
+        ProblemsCommand::Announce {
+            id,
+            title,
+            workaround,
+        } => {
+            let announcement = Announcement::new(&title, workaround.as_deref())?;
+            store.announce_problem(id, &announcement).await?;
+            (id, Some("announced"))
+        }
+        ProblemsCommand::Withdraw { id } => {
+            store.withdraw_problem(id).await?;
+            (id, Some("withdrawn"))
+        }
     };
     let detail = store.problem(id).await?;
     if json {
@@ -232,6 +266,13 @@ pub async fn problems(
         p.size, p.requesters, p.first_seen, p.last_seen
     );
     println!("  keywords: {}", p.keywords.join(", "));
+    if let Some(a) = &p.announcement {
+        let workaround = a.announcement.workaround.as_deref().unwrap_or("none");
+        println!(
+            "  announced {}: \"{}\" (workaround: {workaround})",
+            a.announced_at, a.announcement.title
+        );
+    }
     if let Some(a) = &p.activity {
         println!(
             "  per day since {}: {}  {}",

@@ -113,13 +113,9 @@ pub fn field_tally(t: &FieldTally) -> String {
     )
 }
 
-/// A trend for people: rising, steady or falling, with the factor.
+/// A trend for people, in the words the pages use.
 pub fn trend(t: f32) -> String {
-    match t {
-        t if t >= 1.5 => format!("rising ×{t:.1}"),
-        t if t <= 0.67 => format!("falling ×{t:.1}"),
-        _ => "steady".into(),
-    }
+    ticketlens::problems::describe_trend(t)
 }
 
 /// Daily counts as a line of block characters, so the shape shows in a terminal.
@@ -139,11 +135,26 @@ pub fn sparkline(counts: &[u32]) -> String {
 }
 
 pub fn print_public(answer: &ticketlens::pipeline::PublicAnswer) {
+    for k in &answer.known_issues {
+        println!(
+            "Known issue: {} (reported {} times since {}; the team is on it)",
+            k.title,
+            k.reported,
+            // To the minute: "2026-11-26 01:00" (UTC), as people read it.
+            k.since.get(..16).unwrap_or(&k.since).replace('T', " ")
+        );
+        if let Some(workaround) = &k.workaround {
+            println!("  meanwhile: {workaround}");
+        }
+    }
     if answer.articles.is_empty() {
         println!("No published article matches; please file a ticket.");
     }
     for a in &answer.articles {
         println!("  #{:<5} {:.2}  {}", a.id, a.score, a.title);
+        if let Some(passage) = &a.passage {
+            println!("          {passage}");
+        }
     }
     println!(
         "(answer {0}: `ticketlens feedback {0} helped` or `not-helped`)",
@@ -163,17 +174,7 @@ pub fn print_assessment(a: &Assessment, json: bool, with_triage: bool) -> Result
         ] {
             match p {
                 Some(p) => {
-                    let verdict = match p.threshold {
-                        Some(t) if p.confidence >= t => format!("would apply, needs {t:.2}"),
-                        Some(t) => format!("needs review, needs {t:.2}"),
-                        None => "suggestion only: this label has not been reliable enough on \
-                                 past tickets to apply"
-                            .into(),
-                    };
-                    println!(
-                        "{field:>9}: {} (confidence {:.2}; {verdict})",
-                        p.label, p.confidence
-                    );
+                    println!("{field:>9}: {}", p.reason);
                     if !p.terms.is_empty() {
                         let terms: Vec<&str> = p.terms.iter().map(|t| t.term.as_str()).collect();
                         println!("           because of: {}", terms.join(", "));

@@ -333,11 +333,17 @@ impl Glpi {
             let Some(label) = label else { continue };
             let _ = write!(
                 html,
-                "<li>{field}: {} ({:.0}% confident) — {}</li>",
+                "<li>{field}: {} ({:.0}% confident) — {}",
                 values::escape(label),
                 confidence.unwrap_or(0.0) * 100.0,
                 status_words(status),
             );
+            // Why, against the class's threshold and its record on past tickets.
+            let why = r.evidence[field.to_lowercase()]["reason"].as_str();
+            if let Some(why) = why {
+                let _ = write!(html, "<br><small>{}</small>", values::escape(why));
+            }
+            html.push_str("</li>");
         }
         html.push_str("</ul>");
         let names = self.names(tx, &outcome.suggestions).await?;

@@ -5,12 +5,14 @@
 mod bm25;
 mod drafts;
 mod index;
+mod passage;
 mod scrub;
 
 use serde::Serialize;
 
 pub use drafts::{draft_articles, says_enough, Draft, DraftSettings, ResolvedTicket};
 pub use index::{ArticleIndex, IndexedArticle};
+pub use passage::{best_passage, MAX_PASSAGE_CHARS};
 
 use crate::store::SuggestionRecord;
 use crate::triage::PastTicket;

@@ -7,6 +7,7 @@
 mod cache;
 mod gaps;
 mod judge;
+mod known_issues;
 mod public;
 mod system;
 mod writeback;
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 pub use cache::{embed_cached, text_hash};
 use cache::{Ahead, Speculation};
 use judge::Judgement;
+pub use known_issues::KnownIssue;
 pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
@@ -254,6 +256,12 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// Whether the tickets live in ticketlens' own store (so agents may edit them there), not
+    /// in a ticket system it writes back to.
+    pub fn tickets_are_here(&self) -> bool {
+        !self.system.writes_back()
+    }
+
     /// The pipeline's name (its cursor in the store).
     pub fn name(&self) -> &str {
         &self.config.name
@@ -269,6 +277,12 @@ impl Pipeline {
 
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// How alike an incident and a problem's centre must be for it to join the problem; also
+    /// what makes two open problems look like one.
+    pub fn join_similarity(&self) -> f32 {
+        self.config.problems.join_similarity
     }
 
     /// The classifier version in use, if the history was enough to train one.

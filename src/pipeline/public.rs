@@ -5,8 +5,9 @@
 use serde::Serialize;
 
 use super::judge::Scans;
+use super::known_issues::KnownIssue;
 use super::{prepare_query, Pipeline, PipelineError};
-use crate::knowledge::{Audience, Query};
+use crate::knowledge::{best_passage, Audience, Query};
 
 /// The answer to an end user's question.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -14,6 +15,9 @@ pub struct PublicAnswer {
     /// This answer's token (32 hex digits): what the person who asked sends to reword the
     /// question or to say whether the answer helped. Only they are given it.
     pub answer: String,
+    /// Announced problems the question is about, most similar first: shown above the
+    /// articles, in the words written for end users (see [`KnownIssue`]).
+    pub known_issues: Vec<KnownIssue>,
     pub articles: Vec<PublicArticle>,
 }
 
@@ -22,6 +26,9 @@ pub struct PublicArticle {
     pub id: i64,
     pub title: String,
     pub score: f32,
+    /// The passage of the article's public text that best matches the question (at most
+    /// [`MAX_PASSAGE_CHARS`](crate::knowledge::MAX_PASSAGE_CHARS) characters).
+    pub passage: Option<String>,
 }
 
 impl Pipeline {
@@ -48,24 +55,38 @@ impl Pipeline {
             text: &prepared.text,
             vector: &vector,
         };
-        let articles: Vec<PublicArticle> = self
+        let mut articles = Vec::new();
+        for a in self
             .suggest(query, Audience::Public, None, &Scans::none())
             .articles
-            .into_iter()
-            .map(|a| PublicArticle {
+        {
+            // Read again as the public page reads it: an article unpublished since the last
+            // reload is not offered, and no internal text can reach the passage.
+            let Some(public) = self.store.public_article(a.id).await? else {
+                continue;
+            };
+            articles.push(PublicArticle {
                 id: a.id,
                 title: a.title,
                 score: a.score,
-            })
-            .collect();
+                passage: best_passage(&public.body, &prepared.text),
+            });
+        }
+        let known = self.known_issues(&vector).await?;
         let shown: Vec<i64> = articles.iter().map(|a| a.id).collect();
         let refines = refines.and_then(|token| token.parse().ok());
         let token = self
             .store
-            .record_public_answer(prepared.text.chars().count(), &shown, refines)
+            .record_public_answer(
+                prepared.text.chars().count(),
+                &shown,
+                &known.problem_ids,
+                refines,
+            )
             .await?;
         Ok(PublicAnswer {
             answer: token.to_string(),
+            known_issues: known.issues,
             articles,
         })
     }

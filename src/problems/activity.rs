@@ -59,9 +59,45 @@ impl Activity {
     }
 }
 
+/// At or above this trend a problem is rising.
+const RISING: f32 = 1.5;
+/// At or below this it is falling; at or below [`DYING`] it is dying out.
+const FALLING: f32 = 0.67;
+/// Recent days at a third of the earlier rate or less: the pattern is ending.
+const DYING: f32 = 0.34;
+
+/// A trend as a person reads it, the same on the pages and in the terminal: "rising: 3× the
+/// earlier rate", "steady", "falling: 0.6× the earlier rate", "dying out". Between the
+/// bounds the rate is left unsaid: a day's more or less is not news.
+pub fn describe_trend(trend: f32) -> String {
+    let times = |t: f32| {
+        let rounded = (t * 10.0).round() / 10.0;
+        if rounded.fract() == 0.0 {
+            format!("{rounded:.0}×")
+        } else {
+            format!("{rounded:.1}×")
+        }
+    };
+    match trend {
+        t if t >= RISING => format!("rising: {} the earlier rate", times(t)),
+        t if t <= DYING => "dying out".into(),
+        t if t <= FALLING => format!("falling: {} the earlier rate", times(t)),
+        _ => "steady".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trends_in_words() {
+        assert_eq!(describe_trend(3.0), "rising: 3× the earlier rate");
+        assert_eq!(describe_trend(1.54), "rising: 1.5× the earlier rate");
+        assert_eq!(describe_trend(1.2), "steady");
+        assert_eq!(describe_trend(0.6), "falling: 0.6× the earlier rate");
+        assert_eq!(describe_trend(0.3), "dying out");
+    }
 
     fn at(day: u32) -> DateTime<Utc> {
         format!("2026-11-{day:02}T10:00:00Z").parse().unwrap()

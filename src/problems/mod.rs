@@ -7,16 +7,18 @@ mod activity;
 mod graph;
 mod join;
 mod keywords;
+mod overlap;
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-pub use activity::Activity;
+pub use activity::{describe_trend, Activity};
 pub use graph::Neighbours;
 pub use join::{join, KnownProblem};
 pub use keywords::{distinctive_terms, terms};
+pub use overlap::{overlaps, OpenProblem};
 
 use crate::vectors::{dot, normalise, unit_mean};
 

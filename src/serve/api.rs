@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::pipeline::{Assessment, PublicAnswer};
-use crate::store::{ProblemDetail, ProblemRow, SuggestionView, TriageView};
+use crate::store::{Announcement, ProblemDetail, ProblemRow, SuggestionView, TriageView};
 
 /// `axum::Json` whose rejections are [`ApiError`]s.
 #[derive(FromRequest)]
@@ -127,6 +127,49 @@ pub async fn ticket_triage(
     }))
 }
 
+/// An agent's value for a field triage left to a person.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsRequest {
+    category: Option<String>,
+    urgency: Option<String>,
+}
+
+/// Longest label an agent may set: categories are names, not texts.
+const MAX_LABEL_CHARS: usize = 200;
+
+pub async fn set_fields(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(request): Json<FieldsRequest>,
+) -> Result<Json<TicketTriage>, ApiError> {
+    if !state.pipeline.read().await.tickets_are_here() {
+        return Err(ApiError::Conflict(
+            "this pipeline's tickets live in another ticket system: set the field there".into(),
+        ));
+    }
+    let label = |value: &Option<String>| -> Result<Option<String>, ApiError> {
+        match value.as_deref().map(str::trim) {
+            Some("") => Err(ApiError::BadRequest("a field's value is empty".into())),
+            Some(v) if v.chars().count() > MAX_LABEL_CHARS => Err(ApiError::BadRequest(format!(
+                "a field's value is longer than {MAX_LABEL_CHARS} characters"
+            ))),
+            other => Ok(other.map(str::to_owned)),
+        }
+    };
+    let (category, urgency) = (label(&request.category)?, label(&request.urgency)?);
+    if category.is_none() && urgency.is_none() {
+        return Err(ApiError::BadRequest(
+            "set `category`, `urgency` or both".into(),
+        ));
+    }
+    state
+        .store
+        .set_fields(id, category.as_deref(), urgency.as_deref())
+        .await?;
+    ticket_triage(State(state), Path(id)).await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProblemsQuery {
@@ -139,7 +182,13 @@ pub async fn problems(
     State(state): State<AppState>,
     Query(query): Query<ProblemsQuery>,
 ) -> Result<Json<Vec<ProblemRow>>, ApiError> {
-    Ok(Json(state.store.listed_problems(query.all).await?))
+    let join_similarity = state.pipeline.read().await.join_similarity();
+    Ok(Json(
+        state
+            .store
+            .listed_problems_with_overlaps(query.all, join_similarity)
+            .await?,
+    ))
 }
 
 pub async fn problem(
@@ -179,6 +228,34 @@ pub async fn merge(
 ) -> Result<Json<ProblemDetail>, ApiError> {
     state.store.merge_problems(id, request.into).await?;
     Ok(Json(state.store.problem(request.into).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceRequest {
+    /// What end users are told the problem is, in their words.
+    title: String,
+    /// What they can do meanwhile.
+    workaround: Option<String>,
+}
+
+pub async fn announce(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(request): Json<AnnounceRequest>,
+) -> Result<Json<ProblemDetail>, ApiError> {
+    let announcement = Announcement::new(&request.title, request.workaround.as_deref())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.store.announce_problem(id, &announcement).await?;
+    Ok(Json(state.store.problem(id).await?))
+}
+
+pub async fn withdraw(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ProblemDetail>, ApiError> {
+    state.store.withdraw_problem(id).await?;
+    Ok(Json(state.store.problem(id).await?))
 }
 
 #[derive(Deserialize)]

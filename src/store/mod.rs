@@ -7,6 +7,7 @@
 //! may share a pipeline: they lease tickets from a work queue that a trigger fills
 //! (`FOR UPDATE SKIP LOCKED`; a lease a dead worker held expires), see [`work`].
 
+mod announcements;
 mod backend;
 mod batch;
 mod classifiers;
@@ -27,6 +28,10 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 
+pub use announcements::{
+    AnnouncedProblem, Announcement, AnnouncementView, NotAnAnnouncement, MAX_PUBLIC_TITLE_CHARS,
+    MAX_WORKAROUND_CHARS,
+};
 pub use backend::{redact, Backend};
 pub(crate) use backend::{stamp, RowExt};
 pub use batch::{BatchWriter, TicketField};
@@ -319,6 +324,31 @@ impl Store {
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?)
+    }
+
+    /// Sets a ticket's category and/or urgency as an agent does (from the review page): the
+    /// value stands like any agent's edit, so triage keeps it and learns from it once the
+    /// ticket is resolved.
+    pub async fn set_fields(
+        &self,
+        id: i64,
+        category: Option<&str>,
+        urgency: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(&self.sql(
+            "UPDATE tickets SET category = COALESCE(?, category), \
+             urgency = COALESCE(?, urgency), updated_at = ? WHERE id = ?",
+        ))
+        .bind(category)
+        .bind(urgency)
+        .bind(stamp(Utc::now()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchTicket(id));
+        }
+        Ok(())
     }
 
     pub async fn insert_article(&self, article: &NewArticle) -> Result<i64, StoreError> {

@@ -6,8 +6,10 @@ use chrono::Utc;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::{stamp, Backend, RowExt, Store, StoreError};
-use crate::problems::{Activity, Candidate};
+use super::announcements::{Announcement, AnnouncementView};
+use super::embeddings::{decode_vector, encode_vector};
+use super::{id_list, stamp, Backend, RowExt, Store, StoreError};
+use crate::problems::{describe_trend, overlaps, Activity, Candidate, OpenProblem};
 
 /// A rejected candidate is proposed again once its pattern is this many times the size it
 /// had when it was rejected.
@@ -34,8 +36,15 @@ pub struct ProblemRow {
     pub last_seen: String,
     /// Recent daily rate over the earlier one: above 1, rising.
     pub trend: f32,
+    /// The trend in words ([`describe_trend`]).
+    pub trend_words: String,
     /// Incidents per day over the last clustering window.
     pub activity: Option<Activity>,
+    /// What end users are told of it, if it is announced.
+    pub announcement: Option<AnnouncementView>,
+    /// In a list: the open problems this open one looks like (close centres and a shared
+    /// keyword, see [`overlaps`]), most alike first; a problem manager may merge them.
+    pub similar_to: Vec<i64>,
 }
 
 impl Store {
@@ -78,9 +87,9 @@ impl Store {
             // A matched problem is updated in place: its id, status and creation time stay.
             let (id, status): (i64, String) = sqlx::query_as(&self.sql(
                 "INSERT INTO problems (id, title, keywords, size, requesters, first_seen, \
-                 last_seen, created_at, updated_at, activity, trend) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                 last_seen, created_at, updated_at, activity, trend, centre) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, centre = excluded.centre, \
                  activity = excluded.activity, trend = excluded.trend, \
                  keywords = excluded.keywords, size = excluded.size, \
                  status = CASE WHEN problems.status = 'rejected' \
@@ -100,6 +109,7 @@ impl Store {
             .bind(&now)
             .bind(serde_json::to_string(&candidate.activity).expect("counts serialise"))
             .bind(f64::from(candidate.activity.trend()))
+            .bind(encode_vector(&candidate.centre))
             .bind(REOPEN_GROWTH)
             .fetch_one(&mut *tx)
             .await?;
@@ -151,6 +161,62 @@ impl Store {
         self.problem_rows(filter, None).await
     }
 
+    /// As [`Store::listed_problems`], each open (candidate or accepted) problem with the open
+    /// problems it looks like: centres at least `join_similarity` alike and a shared keyword.
+    pub async fn listed_problems_with_overlaps(
+        &self,
+        with_rejected: bool,
+        join_similarity: f32,
+    ) -> Result<Vec<ProblemRow>, StoreError> {
+        let mut rows = self.listed_problems(with_rejected).await?;
+        let open: Vec<usize> = (0..rows.len())
+            .filter(|&i| matches!(rows[i].status.as_str(), "candidate" | "accepted"))
+            .collect();
+        let ids: Vec<i64> = open.iter().map(|&i| rows[i].id).collect();
+        let centres = self.problem_centres(&ids).await?;
+        let found: HashMap<i64, Vec<i64>> = {
+            let described: Vec<OpenProblem<'_>> = open
+                .iter()
+                .filter_map(|&i| {
+                    Some(OpenProblem {
+                        id: rows[i].id,
+                        centre: centres.get(&rows[i].id)?,
+                        keywords: &rows[i].keywords,
+                    })
+                })
+                .collect();
+            let similar = overlaps(&described, join_similarity);
+            described.iter().map(|p| p.id).zip(similar).collect()
+        };
+        for row in &mut rows {
+            row.similar_to = found.get(&row.id).cloned().unwrap_or_default();
+        }
+        Ok(rows)
+    }
+
+    /// Each of problems `ids`' centre, as the last clustering pass stored it (a problem saved
+    /// before centres were kept has none until the next pass).
+    async fn problem_centres(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<f32>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT id, centre FROM problems WHERE centre IS NOT NULL AND id IN ({})",
+            id_list(ids)
+        );
+        // Its ids are in its text: not worth a place in the prepared statements' cache.
+        let rows = sqlx::query(&sql)
+            .persistent(false)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let blob: Vec<u8> = row.try_get("centre")?;
+                Ok((row.try_get("id")?, decode_vector(&blob)))
+            })
+            .collect()
+    }
+
     /// Problems matching `filter` (an SQL `WHERE` clause, with at most one `?` for `id`).
     pub(super) async fn problem_rows(
         &self,
@@ -159,7 +225,9 @@ impl Store {
     ) -> Result<Vec<ProblemRow>, StoreError> {
         let sql = format!(
             "SELECT id, title, keywords, status, size, requesters, first_seen, last_seen, \
-             trend, activity FROM problems {filter} ORDER BY size * trend DESC, id"
+             trend, activity, public_title, workaround, announced_at FROM problems \
+             LEFT JOIN problem_announcements ON problem_id = id \
+             {filter} ORDER BY size * trend DESC, id"
         );
         let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
@@ -180,9 +248,12 @@ impl Store {
                     first_seen: row.try_get("first_seen")?,
                     last_seen: row.try_get("last_seen")?,
                     trend: row.float("trend")?,
+                    trend_words: describe_trend(row.float("trend")?),
                     activity: row
                         .try_get::<Option<String>, _>("activity")?
                         .and_then(|a| serde_json::from_str(&a).ok()),
+                    announcement: announcement_of(row)?,
+                    similar_to: Vec::new(),
                 })
             })
             .collect()
@@ -197,6 +268,20 @@ impl Store {
         .fetch_all(self.pool())
         .await?)
     }
+}
+
+/// The announcement columns of a problem row, if it is announced.
+fn announcement_of(row: &sqlx::any::AnyRow) -> Result<Option<AnnouncementView>, sqlx::Error> {
+    let Some(title) = row.try_get::<Option<String>, _>("public_title")? else {
+        return Ok(None);
+    };
+    Ok(Some(AnnouncementView {
+        announcement: Announcement {
+            title,
+            workaround: row.try_get("workaround")?,
+        },
+        announced_at: row.try_get("announced_at")?,
+    }))
 }
 
 /// Empties problem `id` of its members; their triage rows' link moves to `to`, or is cleared.

@@ -78,8 +78,10 @@ impl<'de> Deserialize<'de> for AnswerToken {
 pub struct Deflection {
     /// Questions asked.
     pub asked: i64,
-    /// Of those, answered with at least one article.
+    /// Of those, answered with at least one article or known issue.
     pub answered: i64,
+    /// Of those, answered with a known issue (an announced problem).
+    pub known_issue: i64,
     /// Answers the person said helped or not (with or without articles).
     pub rated: i64,
     /// Of those, it helped: a ticket that was probably never filed.
@@ -95,7 +97,7 @@ impl Deflection {
 
 impl Store {
     /// Records that a question of `query_chars` characters was answered with `shown` article
-    /// ids; returns the answer's token, which refining and feedback need. `refines`: the token
+    /// ids and the announced problems `known_issues`; returns the answer's token, which refining and feedback need. `refines`: the token
     /// of the answer this question rewords (the same person still typing), replaced rather
     /// than counted twice unless it already has feedback; a token no answer holds records a
     /// new answer and touches no other.
@@ -103,17 +105,20 @@ impl Store {
         &self,
         query_chars: usize,
         shown: &[i64],
+        known_issues: &[i64],
         refines: Option<AnswerToken>,
     ) -> Result<AnswerToken, StoreError> {
         let shown = serde_json::to_string(shown).expect("ids serialise");
+        let known_issues = serde_json::to_string(known_issues).expect("ids serialise");
         if let Some(token) = refines {
             let replaced = sqlx::query(&self.sql(
-                "UPDATE public_answers SET asked_at = ?, query_chars = ?, shown = ? \
-                 WHERE token_digest = ? AND helped IS NULL",
+                "UPDATE public_answers SET asked_at = ?, query_chars = ?, shown = ?, \
+                 known_issues = ? WHERE token_digest = ? AND helped IS NULL",
             ))
             .bind(stamp(Utc::now()))
             .bind(query_chars as i64)
             .bind(&shown)
+            .bind(&known_issues)
             .bind(token.digest())
             .execute(self.pool())
             .await?;
@@ -123,12 +128,13 @@ impl Store {
         }
         let token = AnswerToken::random();
         sqlx::query(&self.sql(
-            "INSERT INTO public_answers (asked_at, query_chars, shown, token_digest) \
-             VALUES (?, ?, ?, ?)",
+            "INSERT INTO public_answers (asked_at, query_chars, shown, known_issues, token_digest) \
+             VALUES (?, ?, ?, ?, ?)",
         ))
         .bind(stamp(Utc::now()))
         .bind(query_chars as i64)
         .bind(shown)
+        .bind(known_issues)
         .bind(token.digest())
         .execute(self.pool())
         .await?;
@@ -156,15 +162,17 @@ impl Store {
 
     pub async fn deflection(&self) -> Result<Deflection, StoreError> {
         let sql = format!(
-            "SELECT COUNT(*), {}, COUNT(helped), {} FROM public_answers",
-            count_where("shown <> '[]'"),
+            "SELECT COUNT(*), {}, {}, COUNT(helped), {} FROM public_answers",
+            count_where("shown <> '[]' OR known_issues <> '[]'"),
+            count_where("known_issues <> '[]'"),
             count_where("helped = 1"),
         );
-        let (asked, answered, rated, helped): (i64, i64, i64, i64) =
+        let (asked, answered, known_issue, rated, helped): (i64, i64, i64, i64, i64) =
             sqlx::query_as(&sql).fetch_one(self.pool()).await?;
         Ok(Deflection {
             asked,
             answered,
+            known_issue,
             rated,
             helped,
         })

@@ -147,7 +147,7 @@ impl Store {
         Ok(())
     }
 
-    async fn status_of(&self, id: i64) -> Result<String, StoreError> {
+    pub(super) async fn status_of(&self, id: i64) -> Result<String, StoreError> {
         sqlx::query_scalar(&self.sql("SELECT status FROM problems WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())

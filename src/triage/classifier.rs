@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::calibrate::{self, Isotonic, Outcome};
 use super::features::{Features, Featurizer};
 use super::linear::{LinearModel, LinearSettings};
-use super::Prediction;
+use super::{Basis, Prediction};
 use crate::metrics;
 
 /// A labelled ticket of the history, as the classifiers learn from it.
@@ -77,6 +77,8 @@ pub struct FieldModel {
     temperature: f32,
     calibration: Isotonic,
     thresholds: Vec<Option<f32>>,
+    /// Per class, what its threshold (or its absence) rests on.
+    bases: Vec<Basis>,
     held_out: HeldOut,
     /// Each training ticket's held-out prediction (class index), by ticket id.
     held_out_predictions: HashMap<i64, usize>,
@@ -173,17 +175,14 @@ impl Classifier {
             model.as_ref().map(|m| {
                 let scores = offset(&m.linear.scores(&x), &m.offsets);
                 let (class, raw) = best(&scores, m.temperature);
-                Prediction {
-                    label: m.classes[class].clone(),
-                    confidence: m.calibration.apply(raw),
-                    threshold: m.thresholds[class],
-                    terms: self.featurizer.top_terms_of(
-                        &x,
-                        &names,
-                        |i| m.linear.weights[class].get(i),
-                        5,
-                    ),
-                }
+                Prediction::new(
+                    m.classes[class].clone(),
+                    m.calibration.apply(raw),
+                    m.thresholds[class],
+                    m.bases[class],
+                    self.featurizer
+                        .top_terms_of(&x, &names, |i| m.linear.weights[class].get(i), 5),
+                )
             })
         };
         (predict(&self.category), predict(&self.urgency))
@@ -337,6 +336,9 @@ fn train_field(
     let thresholds =
         calibrate::class_thresholds(&outcomes, classes.len(), settings.target_precision);
     let held_out = held_out_figures(&outcomes, &y, &classes, &thresholds, temperature);
+    let bases = (0..classes.len())
+        .map(|c| basis_of(&outcomes, c, thresholds[c]))
+        .collect();
     let held_out_predictions = labelled
         .iter()
         .zip(&outcomes)
@@ -350,10 +352,24 @@ fn train_field(
         temperature,
         calibration,
         thresholds,
+        bases,
         held_out,
         held_out_predictions,
         outcomes,
     })
+}
+
+/// How class `class`'s held-out predictions fared: at or above its threshold, or all of them
+/// when it has none.
+fn basis_of(outcomes: &[Outcome], class: usize, threshold: Option<f32>) -> Basis {
+    let counted = outcomes
+        .iter()
+        .filter(|o| o.class == class && threshold.is_none_or(|t| o.confidence >= t));
+    let (right, of) = counted.fold((0, 0), |(r, n), o| (r + usize::from(o.correct), n + 1));
+    match threshold {
+        Some(_) => Basis::Threshold { right, of },
+        None => Basis::NotReliable { right, of },
+    }
 }
 
 fn offset(scores: &[f32], offsets: &[f32]) -> Vec<f32> {

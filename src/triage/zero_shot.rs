@@ -2,7 +2,7 @@
 //! the pipeline file) its embedding is most similar to. Nothing measured these confidences, so
 //! they are suggestions for a person, never applied.
 
-use super::Prediction;
+use super::{Basis, Prediction};
 use crate::vectors::dot;
 
 /// Embedded label descriptions, per field.
@@ -31,12 +31,13 @@ fn nearest(labels: &[(String, Vec<f32>)], vector: &[f32]) -> Option<Prediction> 
         .collect();
     let p = super::calibrate::softmax(&scores, 1.0);
     let best = (0..labels.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]))?;
-    Some(Prediction {
-        label: labels[best].0.clone(),
-        confidence: p[best],
-        threshold: None,
-        terms: Vec::new(),
-    })
+    Some(Prediction::new(
+        labels[best].0.clone(),
+        p[best],
+        None,
+        Basis::NoModel,
+        Vec::new(),
+    ))
 }
 
 #[cfg(test)]

@@ -55,17 +55,41 @@ function beforeFiling() {
         const answer = await api("POST", "/v1/suggest", { text, refines: previous });
         previous = answer.answer;
         if (mine !== asked) return; // a later question is on its way
+        document.getElementById("known-issues").replaceChildren(...(answer.known_issues || []).map(knownIssue));
         const link = a => `/articles/${a.id}?answer=${encodeURIComponent(answer.answer)}`;
         answers.replaceChildren(...answer.articles.map(a => el("li", {},
-          el("a", { class: "article", href: link(a) }, a.title))));
+          el("a", { class: "article", href: link(a) }, a.title),
+          a.passage ? el("p", { class: "passage" }, a.passage) : null)));
         status.textContent = answer.articles.length
           ? "These articles may help:" : "No article matches yet.";
       } catch (e) {
-        if (e.code === "empty_text") { answers.replaceChildren(); status.textContent = ""; return; }
+        if (e.code === "empty_text") {
+          answers.replaceChildren(); document.getElementById("known-issues").replaceChildren();
+          status.textContent = ""; return;
+        }
         status.textContent = e.status === 429 ? "Slow down a little, please." : e.message;
       }
     }, 350);
   });
+}
+
+// "09:12" today, "2026-03-01 09:12" before: when the first report came, in the reader's time.
+function reportedSince(stamp) {
+  const at = new Date(stamp);
+  if (Number.isNaN(at.getTime())) return "";
+  const pad = n => String(n).padStart(2, "0");
+  const time = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  const day = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
+  return at.toDateString() === new Date().toDateString() ? time : `${day} ${time}`;
+}
+
+// An announced problem the question is about: what the problem manager wrote for end users.
+function knownIssue(k) {
+  const times = k.reported === 1 ? "once" : `${k.reported} times`;
+  return el("div", { class: "known-issue", role: "status" },
+    el("h2", {}, "Known issue: ", el("span", { class: "known-title" }, k.title)),
+    k.workaround ? el("p", { class: "workaround" }, "Meanwhile: " + k.workaround) : null,
+    el("p", { class: "muted reported" }, `Reported ${times} since ${reportedSince(k.since)}; the team is on it.`));
 }
 
 function articleFeedback() {
@@ -111,18 +135,48 @@ function clearError() { document.getElementById("error").hidden = true; }
 
 const SVG = "http://www.w3.org/2000/svg";
 
-// Incidents per day as bars: the shape of a problem at a glance.
+// The date `i` days after `start` ("YYYY-MM-DD"), as UTC: the server counts days in UTC.
+function dayAfter(start, i) {
+  const day = new Date(`${start}T00:00:00Z`);
+  day.setUTCDate(day.getUTCDate() + i);
+  return day;
+}
+
+// Under the bars: each day's weekday initial, and the first and last dates at the ends, so
+// that "Monday again" and "since the 1st" read off the chart.
+function dayLabels(start, count, bar, top) {
+  const text = (x, y, anchor, words, cls) => {
+    const t = document.createElementNS(SVG, "text");
+    t.setAttribute("x", x);
+    t.setAttribute("y", y);
+    t.setAttribute("text-anchor", anchor);
+    t.setAttribute("class", cls);
+    t.textContent = words;
+    return t;
+  };
+  const initials = Array.from({ length: count }, (_, i) => {
+    const day = dayAfter(start, i);
+    const initial = "SMTWTFS"[day.getUTCDay()];
+    return text(i * bar + bar / 2, top + 10, "middle", initial, day.getUTCDay() % 6 ? "day" : "day weekend");
+  });
+  const date = d => d.toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
+  return [...initials,
+    text(0, top + 22, "start", date(dayAfter(start, 0)), "date"),
+    text(count * bar, top + 22, "end", date(dayAfter(start, count - 1)), "date")];
+}
+
+// Incidents per day as bars: the shape of a problem at a glance, with its days beneath.
 function activityChart(activity) {
   const counts = (activity && activity.per_day) || [];
-  const width = 160, height = 32, gap = 1;
+  const height = 32, gap = 1, bar = 18, width = Math.max(160, counts.length * bar);
+  const labelled = activity && counts.length;
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("class", "activity");
   svg.setAttribute("width", width);
-  svg.setAttribute("height", height);
+  svg.setAttribute("height", labelled ? height + 26 : height);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `incidents per day since ${activity ? activity.start : "-"}: ${counts.join(", ")}`);
   const top = Math.max(1, ...counts);
-  const bar = counts.length ? width / counts.length : width;
   counts.forEach((count, i) => {
     const h = count ? Math.max(2, (count / top) * height) : 0;
     const rect = document.createElementNS(SVG, "rect");
@@ -130,16 +184,35 @@ function activityChart(activity) {
     rect.setAttribute("y", height - h);
     rect.setAttribute("width", Math.max(1, bar - gap));
     rect.setAttribute("height", h);
-    rect.append(Object.assign(document.createElementNS(SVG, "title"), { textContent: `${count}` }));
+    const day = activity ? dayAfter(activity.start, i).toISOString().slice(0, 10) : "";
+    rect.append(Object.assign(document.createElementNS(SVG, "title"), { textContent: `${day}: ${count}` }));
     svg.append(rect);
   });
+  if (labelled) svg.append(...dayLabels(activity.start, counts.length, bar, height));
   return svg;
 }
 
-function trendText(trend) {
-  if (trend >= 1.5) return el("span", { class: "rising" }, `rising ×${trend.toFixed(1)}`);
-  if (trend <= 0.67) return el("span", {}, `falling ×${trend.toFixed(1)}`);
-  return el("span", {}, "steady");
+// The server words the trend (the CLI prints the same words).
+function trendText(p) {
+  return el("span", { class: p.trend_words.startsWith("rising") ? "trend rising" : "trend" }, p.trend_words);
+}
+
+// "Looks like #N": open problems the server found alike (close centres, a shared keyword),
+// with the merge one click away. The smaller goes into the larger (on a tie the later into
+// the earlier), as the CLI suggests, so the merged problem keeps the better-known id.
+function looksLike(p, all, act, reload) {
+  const alike = (p.similar_to || []).map(id => all.find(o => o.id === id)).filter(Boolean);
+  if (!alike.length) return null;
+  const intoOther = o => p.size < o.size || (p.size === o.size && p.id > o.id);
+  const merge = async o => {
+    if (intoOther(o)) { await act("merge")({ into: o.id }); return; }
+    try { await api("POST", `/v1/problems/${o.id}/merge`, { into: p.id }); await reload(); }
+    catch (e) { showError(e); }
+  };
+  return el("div", { class: "looks-like" }, alike.map(o => el("span", { class: "hint", "data-like": o.id },
+    `looks like #${o.id} ${o.title} `,
+    el("button", { type: "button", class: "merge-like", onclick: () => merge(o) },
+      intoOther(o) ? `Merge into #${o.id}` : `Merge #${o.id} into this`))));
 }
 
 async function problemsPage() {
@@ -176,24 +249,69 @@ function problemCard(p, all, reload) {
     },
   }, el("summary", {}, `${p.size} incidents`), members);
   const decided = p.status !== "candidate";
+  const announce = p.status === "rejected" ? { buttons: null, form: null } : announcing(p, act);
   return el("div", { class: "card problem", "data-id": p.id },
-    el("h2", {}, `#${p.id} ${p.title} `, el("span", { class: `badge status ${p.status}` }, p.status)),
+    el("h2", {}, `#${p.id} ${p.title} `, el("span", { class: `badge status ${p.status}` }, p.status),
+      p.announcement ? [" ", el("span", { class: "badge announced" }, "announced")] : null),
+    p.announcement ? el("div", { class: "announcement" }, `Announced as “${p.announcement.title}”`
+      + (p.announcement.workaround ? ` — workaround: ${p.announcement.workaround}` : "")) : null,
     el("div", {}, `${p.size} incidents from ${p.requesters} people, ${p.first_seen.slice(0, 10)} to ${p.last_seen.slice(0, 10)} · `,
-      trendText(p.trend)),
+      trendText(p)),
     activityChart(p.activity),
     el("div", { class: "muted" }, "keywords: " + p.keywords.join(", ")),
+    looksLike(p, all, act, reload),
     details,
     el("div", { class: "actions" },
       el("button", { type: "button", class: "accept", onclick: () => act("accept")(), ...(decided ? { disabled: "" } : {}) }, "Accept"),
       el("button", { type: "button", class: "reject", onclick: () => act("reject")(), ...(p.status === "rejected" ? { disabled: "" } : {}) }, "Reject"),
       others.length ? [el("button", { type: "button", class: "merge",
-        onclick: () => act("merge")({ into: Number(target.value) }) }, "Merge into"), target] : null));
+        onclick: () => act("merge")({ into: Number(target.value) }) }, "Merge into"), target] : null,
+      announce.buttons),
+    announce.form);
 }
 
-function prediction(field) {
-  if (!field.label) return el("td", { class: "muted" }, "no prediction");
+// Announce opens a small form for what end users are told; Withdraw takes it back at once.
+function announcing(p, act) {
+  const title = el("input", { type: "text", class: "announce-title", maxlength: "200",
+    "aria-label": "public title", placeholder: "What end users are told, e.g. VPN disconnects after the update" });
+  const workaround = el("textarea", { class: "announce-workaround", rows: "2", maxlength: "2000",
+    "aria-label": "workaround", placeholder: "Workaround (optional)" });
+  const form = el("form", { class: "announce-form", hidden: "",
+    onsubmit: event => {
+      event.preventDefault();
+      act("announce")({ title: title.value, workaround: workaround.value.trim() || null });
+    } }, title, workaround, el("button", { type: "submit", class: "announce-send" }, "Announce to end users"));
+  if (p.announcement) {
+    title.value = p.announcement.title;
+    workaround.value = p.announcement.workaround || "";
+  }
+  const buttons = [
+    el("button", { type: "button", class: "announce",
+      onclick: () => { form.hidden = !form.hidden; if (!form.hidden) title.focus(); } },
+      p.announcement ? "Edit announcement" : "Announce"),
+    p.announcement ? el("button", { type: "button", class: "withdraw", onclick: () => act("withdraw")() }, "Withdraw") : null,
+  ];
+  return { buttons, form };
+}
+
+// A field as triage left it, with the reason against the class's threshold and record (from
+// the verdict kept as evidence; rows written before reasons were kept have none). A field left
+// to a person can be set here: the value stands as any agent's edit would.
+function prediction(t, name, reload) {
+  const field = t[name];
+  const predicted = (t.evidence || {})[name];
+  const reason = predicted && predicted.reason;
+  const open = field.status === "needs_review" || field.status === "shadow";
+  const input = el("input", { type: "text", name, value: field.label || "", "aria-label": `${name} for #${t.ticket_id}` });
+  const set = async () => {
+    try { await api("POST", `/v1/tickets/${t.ticket_id}/fields`, { [name]: input.value }); await reload(); }
+    catch (e) { showError(e); }
+  };
+  const form = open ? el("span", { class: "set-field" }, input, el("button", { type: "button", class: "set", onclick: set }, "Set")) : null;
+  if (!field.label) return el("td", { class: "muted" }, "no prediction", form);
   const confidence = field.confidence === null ? "" : ` ${(field.confidence * 100).toFixed(0)}%`;
-  return el("td", {}, `${field.label}${confidence}`, el("small", {}, field.status.replace("_", " ")));
+  return el("td", {}, `${field.label}${confidence}`, el("small", {}, field.status.replace("_", " ")),
+    reason ? el("small", { class: "reason" }, reason) : null, form);
 }
 
 async function reviewPage() {
@@ -205,14 +323,14 @@ async function reviewPage() {
       if (!queue.length) { content.replaceChildren(el("p", { class: "muted" }, "Nothing waits for review.")); return; }
       content.replaceChildren(el("table", { id: "queue" },
         el("thead", {}, el("tr", {}, ["Ticket", "Category", "Urgency", "Because of", "Similar past tickets"].map(h => el("th", {}, h)))),
-        el("tbody", {}, queue.map(reviewRow))));
+        el("tbody", {}, queue.map(t => reviewRow(t, load)))));
     } catch (e) { content.replaceChildren(); showError(e); }
   };
   tokenForm(load);
   await load();
 }
 
-function reviewRow(t) {
+function reviewRow(t, reload) {
   const verdict = t.evidence || {};
   const terms = ["category", "urgency"].flatMap(f => ((verdict[f] && verdict[f].terms) || []).map(x => x.term));
   const neighbours = (verdict.evidence || []).slice(0, 3).map(n =>
@@ -220,7 +338,7 @@ function reviewRow(t) {
   return el("tr", { "data-ticket": t.ticket_id },
     el("td", {}, `#${t.ticket_id} ${t.subject}`, el("small", {}, t.created_at.slice(0, 16).replace("T", " ")),
       t.major_incident ? el("small", { class: "rising" }, `possibly a major incident (problem #${t.problem_id})`) : null),
-    prediction(t.category), prediction(t.urgency),
+    prediction(t, "category", reload), prediction(t, "urgency", reload),
     el("td", {}, [...new Set(terms)].slice(0, 6).join(", ")),
     el("td", {}, neighbours));
 }

@@ -1,0 +1,20 @@
+-- Known issues before filing. A problem manager announces a problem to end users with a public
+-- title and, optionally, a workaround, written for them: nothing else of the problem (ticket
+-- text, names, counts of unannounced problems) reaches the public side. Withdrawing deletes the
+-- row, so the announcement is gone from the next answer.
+CREATE TABLE problem_announcements (
+    problem_id    INTEGER PRIMARY KEY REFERENCES problems (id) ON DELETE CASCADE,
+    public_title  TEXT NOT NULL,
+    workaround    TEXT,
+    announced_at  TEXT NOT NULL
+);
+
+-- Each problem's centre (unit-length mean of its incidents' embeddings, little-endian f32s, as
+-- in `embeddings.vector`), written by every clustering pass. `serve` runs apart from `run` and
+-- matches questions to announced problems by it. Problems saved before this have none until
+-- the next pass.
+ALTER TABLE problems ADD COLUMN centre BLOB;
+
+-- The announced problems a before-filing answer showed (JSON list of problem ids): answers that
+-- were a known issue count in the deflection figures.
+ALTER TABLE public_answers ADD COLUMN known_issues TEXT NOT NULL DEFAULT '[]';
