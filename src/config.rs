@@ -50,6 +50,9 @@ pub struct PipelineConfig {
     /// What is written back to a GLPI store.
     #[serde(default)]
     pub glpi: crate::glpi::GlpiConfig,
+    /// How `ticketlens import` reads a help desk's export (format, column mapping).
+    #[serde(default)]
+    pub import: crate::import::ImportConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

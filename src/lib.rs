@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod eval;
 pub mod glpi;
+pub mod import;
 pub mod jsonl;
 pub mod knowledge;
 pub mod metrics;

@@ -73,6 +73,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Import tickets from any help desk's export (CSV or JSON lines) into the pipeline's
+    /// native store, by their external id: importing the same file twice changes nothing.
+    ///
+    /// The pipeline's `[import]` section maps the export's columns to ticketlens' fields (see
+    /// the README, "Connect any help desk"). Bad rows are refused with their line number and
+    /// the others imported; a running `run` triages what came in.
+    Import {
+        /// The pipeline file (store and `[import]` mapping).
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The export: `.csv` with a header row, or `.jsonl` (else set `[import] format`).
+        data: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the HTTP API and the pages: before filing, candidate problems, review queue.
     ///
     /// Agent endpoints and pages need `Authorization: Bearer <token>` with the token from the
@@ -329,6 +345,11 @@ async fn main() -> Result<()> {
             dry_run,
             json,
         } => commands::run(&pipeline, once, dry_run, json).await?,
+        Command::Import {
+            pipeline,
+            data,
+            json,
+        } => cli::import::import(&pipeline, &data, json).await?,
         Command::Serve { pipeline, listen } => commands::serve(&pipeline, listen).await?,
         Command::Classify(args) => {
             let assessment = assess(&args).await?;

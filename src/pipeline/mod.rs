@@ -146,8 +146,9 @@ pub struct Pipeline {
     version: String,
     /// Who holds this process's leases on a shared (PostgreSQL) store.
     worker: Worker,
-    /// Where the tickets come from and the results go (the store itself, or GLPI).
-    system: TicketSystem,
+    /// Where the tickets come from and the results go (the store itself, or GLPI); shared
+    /// with the pipelines [`Pipeline::refreshed`] builds.
+    system: Arc<TicketSystem>,
     /// Set for a dry run: nothing is written to the ticket system or acknowledged.
     dry_run: Option<DryRun>,
     /// The next batch's first texts, sent to the model as the last batch ended.
@@ -173,7 +174,7 @@ impl Pipeline {
         system.pull(&store).await?;
         let embedder = start_model(&config.model).await?;
         let mut pipeline = Self::with_parts(config, store, embedder).await?;
-        pipeline.system = system;
+        pipeline.system = Arc::new(system);
         Ok(pipeline)
     }
 
@@ -224,9 +225,23 @@ impl Pipeline {
             category: embed_labels(&embedder, &config.triage.labels.category).await?,
             urgency: embed_labels(&embedder, &config.triage.labels.urgency).await?,
         };
+        let mut pipeline = Self::blank(config, store, embedder, policy, zero_shot);
+        pipeline.reload_knowledge().await?;
+        pipeline.reload_articles().await?;
+        Ok(pipeline)
+    }
+
+    /// A pipeline that knows nothing yet: empty indexes, no classifier, the native system.
+    fn blank(
+        config: PipelineConfig,
+        store: Store,
+        embedder: Embedder,
+        policy: Policy,
+        zero_shot: ZeroShot,
+    ) -> Self {
         let dimension = embedder.dimension();
         let worker = Worker::for_this_process(Duration::from_secs(config.source.lease_secs));
-        let mut pipeline = Self {
+        Self {
             version: format!("cold/{}", embedder.version()),
             triage: Triage {
                 history: VectorIndex::new(dimension),
@@ -246,14 +261,34 @@ impl Pipeline {
             last_drafted: None,
             last_training: None,
             worker,
-            system: TicketSystem::Native,
+            system: Arc::new(TicketSystem::Native),
             dry_run: None,
             speculation: None,
             knowledge_stale: false,
-        };
-        pipeline.reload_knowledge().await?;
-        pipeline.reload_articles().await?;
-        Ok(pipeline)
+        }
+    }
+
+    /// A new pipeline over the same store, model and ticket system, with articles, history
+    /// and (when due) the classifier reloaded from the store: built while this one goes on
+    /// answering, so that `serve` swaps it in when it is ready and no request waits on a
+    /// reload. The classifier in use and when it was trained carry over, so a refresh
+    /// retrains only when enough new labels arrived.
+    pub async fn refreshed(&self) -> Result<Self, PipelineError> {
+        let mut next = Self::blank(
+            self.config.clone(),
+            self.store.clone(),
+            self.embedder.clone(),
+            self.policy.clone(),
+            self.triage.zero_shot.clone(),
+        );
+        next.system = self.system.clone();
+        next.triage.classifier = self.triage.classifier.clone();
+        next.last_training = self.last_training;
+        next.version = self.version.clone();
+        next.known_problems = self.known_problems.clone();
+        next.reload_articles().await?;
+        next.reload_knowledge().await?;
+        Ok(next)
     }
 
     /// Whether the tickets live in ticketlens' own store (so agents may edit them there), not

@@ -9,7 +9,10 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::pipeline::{Assessment, PublicAnswer};
-use crate::store::{Announcement, ProblemDetail, ProblemRow, SuggestionView, TriageView};
+use crate::store::{
+    Announcement, ExternalTicket, ExternalTicketInput, ProblemDetail, ProblemRow, SuggestionView,
+    TriageView,
+};
 
 /// `axum::Json` whose rejections are [`ApiError`]s.
 #[derive(FromRequest)]
@@ -66,7 +69,7 @@ pub async fn suggest(
     Json(request): Json<SuggestRequest>,
 ) -> Result<Json<PublicAnswer>, ApiError> {
     let text = checked(&request.text)?;
-    let pipeline = state.pipeline.read().await;
+    let pipeline = state.pipeline.get();
     Ok(Json(
         pipeline
             .before_filing_refined(text, request.refines.as_deref())
@@ -105,7 +108,7 @@ pub async fn triage(
     Json(request): Json<TextRequest>,
 ) -> Result<Json<Assessment>, ApiError> {
     let text = checked(&request.text)?;
-    let pipeline = state.pipeline.read().await;
+    let pipeline = state.pipeline.get();
     Ok(Json(pipeline.assess(text).await?))
 }
 
@@ -143,7 +146,7 @@ pub async fn set_fields(
     Path(id): Path<i64>,
     Json(request): Json<FieldsRequest>,
 ) -> Result<Json<TicketTriage>, ApiError> {
-    if !state.pipeline.read().await.tickets_are_here() {
+    if !state.pipeline.get().tickets_are_here() {
         return Err(ApiError::Conflict(
             "this pipeline's tickets live in another ticket system: set the field there".into(),
         ));
@@ -170,6 +173,45 @@ pub async fn set_fields(
     ticket_triage(State(state), Path(id)).await
 }
 
+/// What `POST /v1/tickets` answers: the ticket's id in the store and what the call did.
+#[derive(Serialize)]
+pub struct TicketPosted {
+    id: i64,
+    external_id: String,
+    created: bool,
+    changed: bool,
+}
+
+/// Creates or updates a ticket of another help desk by its id there; a running `run` triages
+/// it (and triages it again when what a person wrote changed).
+pub async fn post_ticket(
+    State(state): State<AppState>,
+    Json(request): Json<ExternalTicketInput>,
+) -> Result<(StatusCode, Json<TicketPosted>), ApiError> {
+    if !state.pipeline.get().tickets_are_here() {
+        return Err(ApiError::Conflict(
+            "this pipeline's tickets live in another ticket system: file the ticket there".into(),
+        ));
+    }
+    let ticket =
+        ExternalTicket::try_from(request).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let done = state.store.upsert_external(&ticket).await?;
+    let status = if done.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(TicketPosted {
+            id: done.id,
+            external_id: ticket.external_id,
+            created: done.created,
+            changed: done.changed,
+        }),
+    ))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProblemsQuery {
@@ -182,7 +224,7 @@ pub async fn problems(
     State(state): State<AppState>,
     Query(query): Query<ProblemsQuery>,
 ) -> Result<Json<Vec<ProblemRow>>, ApiError> {
-    let join_similarity = state.pipeline.read().await.join_similarity();
+    let join_similarity = state.pipeline.get().join_similarity();
     Ok(Json(
         state
             .store

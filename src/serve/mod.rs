@@ -18,7 +18,7 @@ mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -27,7 +27,6 @@ use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{middleware, Router};
 use tokio::net::TcpListener;
-use tokio::sync::RwLock;
 
 pub use config::ServeConfig;
 pub use error::ApiError;
@@ -42,7 +41,8 @@ use telemetry::Telemetry;
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pipeline: Arc<RwLock<Pipeline>>,
+    /// The pipeline answering now; a refresh swaps in a new one.
+    pipeline: Current,
     store: Store,
     token: AgentToken,
     limiter: Arc<PublicLimiter>,
@@ -60,7 +60,7 @@ impl AppState {
             store: pipeline.store().clone(),
             telemetry: Arc::new(Telemetry::new(pipeline.embedder())),
             name: pipeline.name().into(),
-            pipeline: Arc::new(RwLock::new(pipeline)),
+            pipeline: Current(Arc::new(RwLock::new(Arc::new(pipeline)))),
             token: AgentToken::new(agent_token),
             limiter: Arc::new(PublicLimiter::new(
                 config.public_per_minute,
@@ -115,6 +115,7 @@ pub fn api_routes() -> Vec<Route> {
         route(Method::POST, "/v1/suggest", Public, api::suggest),
         route(Method::POST, "/v1/suggest/feedback", Public, api::feedback),
         route(Method::POST, "/v1/triage", Agent, api::triage),
+        route(Method::POST, "/v1/tickets", Agent, api::post_ticket),
         route(
             Method::GET,
             "/v1/tickets/{id}/triage",
@@ -228,21 +229,33 @@ pub async fn serve(
     served
 }
 
-/// Reloads articles and history (retraining if due) now and then. The write lock holds the
-/// requests back while it runs; with the embedding cache that is a store read, and seconds
-/// when a retraining is due.
-async fn refresh(pipeline: Arc<RwLock<Pipeline>>, every: Duration) {
+/// The pipeline in use, swapped whole by [`refresh`]. A request takes the `Arc` (the lock is
+/// held only to copy a pointer) and keeps answering from it while a new one is built.
+#[derive(Clone)]
+pub(crate) struct Current(Arc<RwLock<Arc<Pipeline>>>);
+
+impl Current {
+    pub(crate) fn get(&self) -> Arc<Pipeline> {
+        self.0.read().expect("no panic while swapping").clone()
+    }
+
+    fn swap(&self, next: Pipeline) {
+        *self.0.write().expect("no panic while swapping") = Arc::new(next);
+    }
+}
+
+/// Reloads articles and history (retraining if due) now and then, into a new pipeline built
+/// beside the one answering: no request waits on a reload.
+async fn refresh(current: Current, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await; // the first tick is immediate: the pipeline was just loaded
     loop {
         ticks.tick().await;
-        let mut pipeline = pipeline.write().await;
-        let reloaded = match pipeline.reload_articles().await {
-            Ok(()) => pipeline.reload_knowledge().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = reloaded {
-            tracing::warn!(error = %e, "could not refresh articles and history; serving the previous ones");
+        match current.get().refreshed().await {
+            Ok(next) => current.swap(next),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not refresh articles and history; serving the previous ones")
+            }
         }
     }
 }

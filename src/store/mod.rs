@@ -13,6 +13,7 @@ mod batch;
 mod classifiers;
 mod drafts;
 mod embeddings;
+mod external;
 mod mirror;
 mod problems;
 mod public;
@@ -38,6 +39,9 @@ pub use batch::{BatchWriter, TicketField};
 pub use classifiers::ClassifierRecord;
 pub use drafts::DraftRow;
 pub(crate) use embeddings::{decode_vector, encode_vector};
+pub use external::{
+    ExternalTicket, ExternalTicketInput, InvalidTicket, TicketKind, TicketStatus, Upserted,
+};
 pub use problems::{ProblemRow, SavedProblem};
 pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};

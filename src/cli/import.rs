@@ -1,0 +1,47 @@
+//! `ticketlens import`: a help desk's export into the pipeline's native store, with a progress
+//! bar and a report of what each row did.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use ticketlens::config::{PipelineConfig, StoreKind};
+use ticketlens::import::{self, ImportReport};
+use ticketlens::store::Store;
+
+pub async fn import(pipeline: &Path, data: &Path, json: bool) -> Result<()> {
+    let config = PipelineConfig::load(pipeline)?;
+    if config.store.kind() != StoreKind::Native {
+        bail!(
+            "pipeline {} reads its tickets from another ticket system (GLPI): import them there",
+            config.name
+        );
+    }
+    let rows = import::read_rows(data, &config.import)?;
+    let store = Store::open(&config.store.url)
+        .await
+        .with_context(|| format!("cannot open the store of pipeline {}", config.name))?;
+    let bar = ticketlens::progress::bar(rows.len() as u64, "importing tickets");
+    let report = import::import(&store, rows, || bar.inc(1)).await?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(data, &report);
+    }
+    Ok(())
+}
+
+fn print_report(data: &Path, report: &ImportReport) {
+    println!(
+        "{}: {} imported, {} updated, {} unchanged, {} refused.",
+        data.display(),
+        report.imported,
+        report.updated,
+        report.unchanged,
+        report.refused.len()
+    );
+    for refusal in &report.refused {
+        println!("  line {}: {}", refusal.line, refusal.reason);
+    }
+}
