@@ -98,21 +98,56 @@ async fn screenshot(client: &Client, out: &Path, name: &str) {
     std::fs::write(out.join(name), png).unwrap();
 }
 
+/// A demo server with the agent token and a browser on it, for one test.
+struct Session {
+    out: PathBuf,
+    /// Holds the demo store's copy and the browser profile.
+    _dir: tempfile::TempDir,
+    store: ticketlens::store::Store,
+    base: String,
+    client: Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _driver: Driver,
+}
+
+impl Session {
+    async fn start() -> Self {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+        std::fs::create_dir_all(&out).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (state, serve_config, store) = common::demo_server(dir.path(), TOKEN, |_| {}).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve::serve(listener, state, serve_config, async {
+            let _ = stopped.await;
+        }));
+        let (driver, driver_port) = start_chromedriver(&out);
+        let client = open_browser(driver_port, &dir.path().join("profile")).await;
+        Self {
+            out,
+            _dir: dir,
+            store,
+            base,
+            client,
+            stop,
+            server,
+            _driver: driver,
+        }
+    }
+
+    async fn end(self) {
+        self.client.close().await.unwrap();
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_work_in_a_real_browser() {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
-    std::fs::create_dir_all(&out).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (state, serve_config, store) = common::demo_server(dir.path(), TOKEN, |_| {}).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(listener, state, serve_config, async {
-        let _ = stopped.await;
-    }));
-
-    let (_driver, driver_port) = start_chromedriver(&out);
-    let client = open_browser(driver_port, &dir.path().join("profile")).await;
+    let session = Session::start().await;
+    let (out, store, base, client) = (&session.out, &session.store, &session.base, &session.client);
 
     // Before filing: type a question, see the planted article, open it, say it helped.
     client.goto(&format!("{base}/")).await.unwrap();
@@ -138,7 +173,7 @@ async fn the_pages_work_in_a_real_browser() {
         token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
         "{href}"
     );
-    screenshot(&client, &out, "1-before-filing.png").await;
+    screenshot(client, out, "1-before-filing.png").await;
     article.click().await.unwrap();
     let title = client
         .wait()
@@ -149,7 +184,7 @@ async fn the_pages_work_in_a_real_browser() {
         title.text().await.unwrap(),
         "Connect to the VPN from home (SkyGate)"
     );
-    screenshot(&client, &out, "2-article.png").await;
+    screenshot(client, out, "2-article.png").await;
     client
         .find(Locator::Id("helped"))
         .await
@@ -179,7 +214,7 @@ async fn the_pages_work_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(status, json!(401));
-    screenshot(&client, &out, "3-problems-without-token.png").await;
+    screenshot(client, out, "3-problems-without-token.png").await;
 
     // With the token: the ranked problems; accept the first candidate.
     client
@@ -207,7 +242,7 @@ async fn the_pages_work_in_a_real_browser() {
         .find(Locator::Css(".problem svg.activity"))
         .await
         .is_ok());
-    screenshot(&client, &out, "4-problems.png").await;
+    screenshot(client, out, "4-problems.png").await;
     let id: i64 = card
         .attr("data-id")
         .await
@@ -229,7 +264,7 @@ async fn the_pages_work_in_a_real_browser() {
         .await
         .expect("the problem shows as accepted");
     assert_eq!(store.problem(id).await.unwrap().problem.status, "accepted");
-    screenshot(&client, &out, "5-problem-accepted.png").await;
+    screenshot(client, out, "5-problem-accepted.png").await;
 
     // The review queue, with the token remembered from the problems page.
     client.goto(&format!("{base}/review")).await.unwrap();
@@ -249,7 +284,7 @@ async fn the_pages_work_in_a_real_browser() {
         reason.contains("past tickets") || reason.contains("no model"),
         "{reason}"
     );
-    screenshot(&client, &out, "6-review.png").await;
+    screenshot(client, out, "6-review.png").await;
     // An agent sets a field left for review from the page: it becomes the ticket's own.
     let row = client.find(Locator::Css("#queue tbody tr")).await.unwrap();
     let ticket: i64 = row
@@ -290,9 +325,7 @@ async fn the_pages_work_in_a_real_browser() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    client.close().await.unwrap();
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    session.end().await;
 }
 
 /// Waits until `script` (a JavaScript expression) is true on the page.
@@ -331,18 +364,8 @@ async fn ask(client: &Client, question: &str, article: &str) {
 /// matching question and not for an unrelated one → withdraw → it is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_announced_problem_shows_before_filing_until_withdrawn() {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
-    std::fs::create_dir_all(&out).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (state, serve_config, store) = common::demo_server(dir.path(), TOKEN, |_| {}).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(listener, state, serve_config, async {
-        let _ = stopped.await;
-    }));
-    let (_driver, driver_port) = start_chromedriver(&out);
-    let client = open_browser(driver_port, &dir.path().join("profile")).await;
+    let session = Session::start().await;
+    let (out, store, base, client) = (&session.out, &session.store, &session.base, &session.client);
 
     client.goto(&format!("{base}/problems")).await.unwrap();
     client
@@ -407,11 +430,11 @@ async fn an_announced_problem_shows_before_filing_until_withdrawn() {
         .expect("the problem shows as announced");
     let stored = store.problem(id).await.unwrap().problem.announcement;
     assert_eq!(stored.map(|a| a.announcement.title).as_deref(), Some(title));
-    screenshot(&client, &out, "7-problem-announced.png").await;
+    screenshot(client, out, "7-problem-announced.png").await;
 
     client.goto(&format!("{base}/")).await.unwrap();
     ask(
-        &client,
+        client,
         "VPN keeps disconnecting every few minutes since the update",
         "Connect to the VPN from home (SkyGate)",
     )
@@ -429,16 +452,16 @@ async fn an_announced_problem_shows_before_filing_until_withdrawn() {
         text.contains(&format!("Reported {reported} times since")),
         "{text}"
     );
-    screenshot(&client, &out, "8-known-issue.png").await;
+    screenshot(client, out, "8-known-issue.png").await;
 
     ask(
-        &client,
+        client,
         "The printer on the 3rd floor says it is offline",
         "Printer troubleshooting: offline, jams and stuck jobs",
     )
     .await;
     wait_until(
-        &client,
+        client,
         "document.querySelectorAll('#known-issues .known-issue').length === 0",
         "an unrelated question shows no known issue",
     )
@@ -456,7 +479,7 @@ async fn an_announced_problem_shows_before_filing_until_withdrawn() {
         .await
         .unwrap();
     wait_until(
-        &client,
+        client,
         &format!("document.querySelector(\"div[data-id='{id}']\") && !document.querySelector(\"div[data-id='{id}'] .announced\")"),
         "the announcement is withdrawn",
     )
@@ -465,7 +488,7 @@ async fn an_announced_problem_shows_before_filing_until_withdrawn() {
 
     client.goto(&format!("{base}/")).await.unwrap();
     ask(
-        &client,
+        client,
         "VPN keeps disconnecting every few minutes since the update",
         "Connect to the VPN from home (SkyGate)",
     )
@@ -475,11 +498,9 @@ async fn an_announced_problem_shows_before_filing_until_withdrawn() {
         .await
         .unwrap();
     assert!(shown.is_empty(), "a withdrawn announcement is gone at once");
-    screenshot(&client, &out, "9-withdrawn.png").await;
+    screenshot(client, out, "9-withdrawn.png").await;
 
-    client.close().await.unwrap();
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    session.end().await;
 }
 
 /// Pages that show what they know: the passage under each article before filing; on the
@@ -487,18 +508,8 @@ async fn an_announced_problem_shows_before_filing_until_withdrawn() {
 /// the demo's two MFA candidates (not on VPN or the printer), merged with one click.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passages_days_and_look_alike_problems_show_and_merge_in_one_click() {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
-    std::fs::create_dir_all(&out).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (state, serve_config, store) = common::demo_server(dir.path(), TOKEN, |_| {}).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(listener, state, serve_config, async {
-        let _ = stopped.await;
-    }));
-    let (_driver, driver_port) = start_chromedriver(&out);
-    let client = open_browser(driver_port, &dir.path().join("profile")).await;
+    let session = Session::start().await;
+    let (out, store, base, client) = (&session.out, &session.store, &session.base, &session.client);
 
     client.goto(&format!("{base}/")).await.unwrap();
     client
@@ -521,7 +532,7 @@ async fn passages_days_and_look_alike_problems_show_and_merge_in_one_click() {
         !text.is_empty() && text.chars().count() <= ticketlens::knowledge::MAX_PASSAGE_CHARS,
         "{text}"
     );
-    screenshot(&client, &out, "10-passage.png").await;
+    screenshot(client, out, "10-passage.png").await;
 
     client.goto(&format!("{base}/problems")).await.unwrap();
     client
@@ -598,7 +609,7 @@ async fn passages_days_and_look_alike_problems_show_and_merge_in_one_click() {
             .any(|w| words.starts_with(w)),
         "{words}"
     );
-    screenshot(&client, &out, "11-looks-like.png").await;
+    screenshot(client, out, "11-looks-like.png").await;
 
     // One click: the smaller candidate goes into the larger.
     hint.find(Locator::Css("button.merge-like"))
@@ -608,7 +619,7 @@ async fn passages_days_and_look_alike_problems_show_and_merge_in_one_click() {
         .await
         .unwrap();
     wait_until(
-        &client,
+        client,
         &format!("!document.querySelector(\"div[data-id='{push_id}']\")"),
         "the merged candidate leaves the list",
     )
@@ -627,9 +638,7 @@ async fn passages_days_and_look_alike_problems_show_and_merge_in_one_click() {
         .await
         .unwrap()
         .is_empty());
-    screenshot(&client, &out, "12-merged.png").await;
+    screenshot(client, out, "12-merged.png").await;
 
-    client.close().await.unwrap();
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    session.end().await;
 }

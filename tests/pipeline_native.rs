@@ -279,8 +279,9 @@ async fn candidate_problems_keep_their_id_and_review_across_runs(db: TestDb) {
     assert_eq!(stored.len(), second.len(), "no duplicate problems");
 }
 
-async fn rejections_and_merges_outlive_the_next_clustering_run(db: TestDb) {
-    let (store, mut pipeline) = small_pipeline(&db, 8).await;
+/// A small pipeline whose open tickets make two candidate problems; with their ids.
+async fn vpn_and_printer_problems(db: &TestDb) -> (Store, Pipeline, i64, i64) {
+    let (store, mut pipeline) = small_pipeline(db, 8).await;
     insert_open(
         &store,
         &[
@@ -300,6 +301,11 @@ async fn rejections_and_merges_outlive_the_next_clustering_run(db: TestDb) {
             .unwrap_or_else(|| panic!("a {word} candidate in {first:?}"))
     };
     let (vpn, printer) = (id_of("vpn"), id_of("printer"));
+    (store, pipeline, vpn, printer)
+}
+
+async fn rejections_and_merges_outlive_the_next_clustering_run(db: TestDb) {
+    let (store, mut pipeline, vpn, printer) = vpn_and_printer_problems(&db).await;
 
     store.reject_problem(printer).await.unwrap();
     pipeline.detect_problems().await.unwrap();
@@ -687,26 +693,7 @@ async fn the_embedding_cache_keeps_each_owners_last_vector_for_its_text(db: Test
 
 async fn an_announced_problem_is_a_known_issue_before_filing_until_withdrawn(db: TestDb) {
     use ticketlens::store::Announcement;
-    let (store, mut pipeline) = small_pipeline(&db, 8).await;
-    insert_open(
-        &store,
-        &[
-            "VPN disconnects every few minutes",
-            "VPN keeps dropping at home",
-            "Printer on floor 2 jammed again",
-            "Floor 2 printer offline",
-        ],
-    )
-    .await;
-    let found = pipeline.detect_problems().await.unwrap();
-    let id_of = |word: &str| {
-        found
-            .iter()
-            .find(|(_, c)| c.title.to_lowercase().contains(word))
-            .map(|(id, _)| *id)
-            .unwrap_or_else(|| panic!("a {word} candidate in {found:?}"))
-    };
-    let (vpn, printer) = (id_of("vpn"), id_of("printer"));
+    let (store, pipeline, vpn, printer) = vpn_and_printer_problems(&db).await;
     let vpn_question = "My VPN keeps disconnecting every few minutes";
     let known = |question: &'static str| {
         let pipeline = &pipeline;

@@ -286,17 +286,12 @@ async fn a_running_worker_rides_out_a_store_outage_and_drains_once() {
     let worker = tokio::spawn(async move { pipeline.run(stopped).await });
 
     let mut expected = BTreeSet::new();
-    let mut add = async |n: usize| {
-        for i in 0..n {
-            let subject = format!("{} ({i})", HISTORY[i % HISTORY.len()].0);
-            let id = direct
-                .insert_ticket(&common::open_incident(&subject))
-                .await
-                .unwrap();
-            expected.insert(id);
+    let mut add = async |round: usize| {
+        for i in 0..10 {
+            expected.insert(file(&direct, round, i).await);
         }
     };
-    add(10).await;
+    add(0).await;
     let triaged = "SELECT COUNT(DISTINCT ticket_id) FROM triage_writes";
     wait_until(
         "the first tickets are triaged",
@@ -307,7 +302,7 @@ async fn a_running_worker_rides_out_a_store_outage_and_drains_once() {
     // Cut while the worker is in the middle of the stream, and keep filing while it is down.
     proxy.cut();
     let cut_at = Instant::now();
-    add(10).await;
+    add(1).await;
     tokio::time::sleep(outage().saturating_sub(cut_at.elapsed())).await;
     assert!(
         !worker.is_finished(),
@@ -360,6 +355,19 @@ async fn killable(db: TestDb) -> (TestDb, Store, std::path::PathBuf) {
     (db, store, pipeline)
 }
 
+/// Workers waiting on PostgreSQL's change notifications.
+const LISTENING: &str = "SELECT COUNT(*) FROM pg_stat_activity \
+     WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+
+/// Files the `i`th ticket of a kill round; returns its id.
+async fn file(store: &Store, round: usize, i: usize) -> i64 {
+    let subject = format!("{} (round {round}, {i})", HISTORY[i % HISTORY.len()].0);
+    store
+        .insert_ticket(&common::open_incident(&subject))
+        .await
+        .unwrap()
+}
+
 /// `ticketlens run` as a service manager starts it; killed with SIGKILL when dropped.
 struct Run(Child);
 
@@ -393,12 +401,7 @@ async fn run_killed_again_and_again_while_tickets_arrive_triages_each_once() {
         let done = scalar(&store, triaged).await;
         let run = Run::start(&pipeline);
         for i in 0..40 {
-            let subject = format!("{} (round {round}, {i})", HISTORY[i % HISTORY.len()].0);
-            let id = store
-                .insert_ticket(&common::open_incident(&subject))
-                .await
-                .unwrap();
-            expected.insert(id);
+            expected.insert(file(&store, round, i).await);
         }
         // Killed once it has written a batch of this round, most often with more to come.
         let start = Instant::now();
@@ -501,24 +504,28 @@ async fn two_postgres_workers_one_killed_again_and_again_triage_each_ticket_once
             "SELECT COUNT(*) FROM ticket_work WHERE lease_owner LIKE 'pid{}-%'",
             doomed.0.id()
         );
-        // Tickets keep coming until it holds a batch (it may still be loading the model
-        // while the survivor takes the first ones); then it is killed in the middle of it.
+        // Once both listen, a burst: each worker is woken and leases batches of it, and the
+        // doomed one is killed as soon as it holds one, in the middle of that batch.
+        wait_until(
+            "both workers listen",
+            Duration::from_secs(120),
+            async || scalar(&store, LISTENING).await == 2,
+        )
+        .await;
+        for i in 0..24 {
+            expected.insert(file(&store, round, i).await);
+        }
         let start = Instant::now();
-        for i in 0.. {
-            let subject = format!("{} (round {round}, {i})", HISTORY[i % HISTORY.len()].0);
-            let id = store
-                .insert_ticket(&common::open_incident(&subject))
-                .await
-                .unwrap();
-            expected.insert(id);
-            if scalar(&store, &leases).await > 0 || start.elapsed() > Duration::from_secs(60) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        while scalar(&store, &leases).await == 0 && start.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         kills_mid_batch += usize::from(scalar(&store, &leases).await > 0);
         drop(doomed);
     }
+    eprintln!(
+        "{kills_mid_batch} kills while the worker held a batch; {} tickets",
+        expected.len()
+    );
     assert!(
         kills_mid_batch > 0,
         "no kill came while the worker held a batch"
