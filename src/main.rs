@@ -415,35 +415,7 @@ async fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&both)?);
                 return Ok(());
             }
-            if report.is_empty() {
-                println!("Nothing triaged yet (run the pipeline first).");
-            }
-            println!(
-                "{:>9} {:>13} {:>8} {:>8} {:>10}",
-                "field", "decision", "tickets", "set now", "agreement"
-            );
-            for (field, statuses) in &report {
-                for (status, a) in statuses {
-                    let rate = a
-                        .rate()
-                        .map_or("-".into(), |r| format!("{:.1}%", r * 100.0));
-                    println!(
-                        "{field:>9} {status:>13} {:>8} {:>8} {rate:>10}",
-                        a.tickets, a.set
-                    );
-                }
-            }
-            let d = deflection;
-            println!(
-                "before filing: {} asked, {} answered ({} with a known issue), {} rated, {} helped{}",
-                d.asked,
-                d.answered,
-                d.known_issue,
-                d.rated,
-                d.helped,
-                d.rate()
-                    .map_or(String::new(), |r| format!(" ({:.0}% of rated)", r * 100.0))
-            );
+            print::print_report(&report, &deflection);
         }
         Command::Eval {
             history,
@@ -492,20 +464,8 @@ async fn main() -> Result<()> {
             let drafts = store.drafts().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&drafts)?);
-            } else if drafts.is_empty() {
-                println!("No draft articles (run the pipeline first, or every fix has one).");
-            }
-            for d in drafts.iter().filter(|_| !json) {
-                let sources: Vec<String> = d.sources.iter().map(|s| format!("#{s}")).collect();
-                println!(
-                    "draft #{}  {}  (from {})",
-                    d.id,
-                    d.title,
-                    sources.join(", ")
-                );
-                for line in d.body.lines() {
-                    println!("    {line}");
-                }
+            } else {
+                print::print_drafts(&drafts);
             }
         }
         Command::Bench(BenchCommand::Embed {

@@ -5,7 +5,8 @@ use anyhow::Result;
 use ticketlens::demo::DemoSummary;
 use ticketlens::eval::EvalReport;
 use ticketlens::pipeline::Assessment;
-use ticketlens::store::FieldTally;
+use ticketlens::report::Report;
+use ticketlens::store::{Deflection, DraftRow, FieldTally};
 
 pub fn print_eval(r: &EvalReport) {
     for smaller in &r.learning_curve {
@@ -103,6 +104,58 @@ pub fn print_demo(s: &DemoSummary) {
         );
     }
     println!("  model: {}", s.model_version);
+}
+
+/// `report`: per field and decision, how many tickets and how many still agree with what
+/// agents set since; then the before-filing deflection.
+pub fn print_report(report: &Report, d: &Deflection) {
+    if report.is_empty() {
+        println!("Nothing triaged yet (run the pipeline first).");
+    }
+    println!(
+        "{:>9} {:>13} {:>8} {:>8} {:>10}",
+        "field", "decision", "tickets", "set now", "agreement"
+    );
+    for (field, statuses) in report {
+        for (status, a) in statuses {
+            let rate = a
+                .rate()
+                .map_or("-".into(), |r| format!("{:.1}%", r * 100.0));
+            println!(
+                "{field:>9} {status:>13} {:>8} {:>8} {rate:>10}",
+                a.tickets, a.set
+            );
+        }
+    }
+    println!(
+        "before filing: {} asked, {} answered ({} with a known issue), {} rated, {} helped{}",
+        d.asked,
+        d.answered,
+        d.known_issue,
+        d.rated,
+        d.helped,
+        d.rate()
+            .map_or(String::new(), |r| format!(" ({:.0}% of rated)", r * 100.0))
+    );
+}
+
+/// `articles drafts`: each draft with the tickets it was written from, and its text.
+pub fn print_drafts(drafts: &[DraftRow]) {
+    if drafts.is_empty() {
+        println!("No draft articles (run the pipeline first, or every fix has one).");
+    }
+    for d in drafts {
+        let sources: Vec<String> = d.sources.iter().map(|s| format!("#{s}")).collect();
+        println!(
+            "draft #{}  {}  (from {})",
+            d.id,
+            d.title,
+            sources.join(", ")
+        );
+        for line in d.body.lines() {
+            println!("    {line}");
+        }
+    }
 }
 
 /// One field's outcome over a set of tickets, led by what was done.
