@@ -39,15 +39,7 @@ async fn small_pipeline(db: &TestDb, batch_size: usize) -> (Store, Pipeline) {
     );
     let config = PipelineConfig::parse(&text, Path::new("test.toml")).unwrap();
     let store = Store::open(&url).await.unwrap();
-    let past = [
-        ("VPN keeps disconnecting", "network", "high"),
-        ("Cannot connect to VPN from home", "network", "high"),
-        ("VPN drops every few minutes", "network", "high"),
-        ("Printer on floor 2 is jammed", "printing", "low"),
-        ("Printer shows offline", "printing", "low"),
-        ("Printing is very slow", "printing", "low"),
-    ];
-    for (subject, category, urgency) in past {
+    for (subject, category, urgency) in common::SMALL_HISTORY {
         let ticket = common::resolved_ticket(subject.into(), category, urgency);
         store.insert_ticket(&ticket).await.unwrap();
     }

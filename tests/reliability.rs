@@ -22,14 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 on_both_databases!(unreadable_tickets_are_quarantined_and_the_stream_goes_on);
 
-const HISTORY: [(&str, &str, &str); 6] = [
-    ("VPN keeps disconnecting", "network", "high"),
-    ("Cannot connect to VPN from home", "network", "high"),
-    ("VPN drops every few minutes", "network", "high"),
-    ("Printer on floor 2 is jammed", "printing", "low"),
-    ("Printer shows offline", "printing", "low"),
-    ("Printing is very slow", "printing", "low"),
-];
+use common::SMALL_HISTORY as HISTORY;
 
 async fn with_history(store: &Store) {
     for (subject, category, urgency) in HISTORY {

@@ -206,12 +206,7 @@ pub async fn problems(
             for p in problems.iter().filter(|_| !json) {
                 println!(
                     "#{:<4} {:>3} incidents, {:>3} people  {}  [{}]  {}",
-                    p.id,
-                    p.size,
-                    p.requesters,
-                    print::trend(p.trend),
-                    p.status,
-                    p.title
+                    p.id, p.size, p.requesters, p.trend_words, p.status, p.title
                 );
                 println!("       keywords: {}", p.keywords.join(", "));
                 if let Some(&like) = p.similar_to.first() {
@@ -278,7 +273,7 @@ pub async fn problems(
             "  per day since {}: {}  {}",
             a.start,
             print::sparkline(&a.per_day),
-            print::trend(p.trend)
+            p.trend_words
         );
     }
     for m in &detail.members {

@@ -166,11 +166,6 @@ pub fn field_tally(t: &FieldTally) -> String {
     )
 }
 
-/// A trend for people, in the words the pages use.
-pub fn trend(t: f32) -> String {
-    ticketlens::problems::describe_trend(t)
-}
-
 /// Daily counts as a line of block characters, so the shape shows in a terminal.
 pub fn sparkline(counts: &[u32]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -343,12 +343,7 @@ impl Pipeline {
             let read = self.store.tickets_after(after, READ_PAGE).await?;
             let Some(last) = read.last_id() else { break };
             after = last;
-            // The stream quarantines these, each with its reason: history goes on without them.
-            if let Some(first) = read.unreadable.first() {
-                tracing::warn!(count = read.unreadable.len(), first = %first,
-                    "left unreadable tickets out of the history");
-            }
-            let page = read.rows;
+            let page = read.into_readable();
             // The resolved tickets are the history, the others are open.
             let (open_rows, resolved): (Vec<TicketRow>, Vec<TicketRow>) =
                 page.into_iter().partition(TicketRow::is_open);

@@ -55,23 +55,25 @@ impl Pipeline {
             text: &prepared.text,
             vector: &vector,
         };
-        let mut articles = Vec::new();
-        for a in self
+        let suggested = self
             .suggest(query, Audience::Public, None, &Scans::none())
-            .articles
-        {
-            // Read again as the public page reads it: an article unpublished since the last
-            // reload is not offered, and no internal text can reach the passage.
-            let Some(public) = self.store.public_article(a.id).await? else {
-                continue;
-            };
-            articles.push(PublicArticle {
-                id: a.id,
-                title: a.title,
-                score: a.score,
-                passage: best_passage(&public.body, &prepared.text),
-            });
-        }
+            .articles;
+        // Read again as the public page reads it: an article unpublished since the last reload
+        // is not offered, and no internal text can reach the passage.
+        let ids: Vec<i64> = suggested.iter().map(|a| a.id).collect();
+        let public = self.store.public_articles(&ids).await?;
+        let articles: Vec<PublicArticle> = suggested
+            .into_iter()
+            .filter_map(|a| {
+                let body = &public.iter().find(|p| p.id == a.id)?.body;
+                Some(PublicArticle {
+                    id: a.id,
+                    title: a.title,
+                    score: a.score,
+                    passage: best_passage(body, &prepared.text),
+                })
+            })
+            .collect();
         let known = self.known_issues(&vector).await?;
         let shown: Vec<i64> = articles.iter().map(|a| a.id).collect();
         let refines = refines.and_then(|token| token.parse().ok());

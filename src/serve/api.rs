@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 use crate::pipeline::{Assessment, PublicAnswer};
 use crate::store::{
     Announcement, ExternalTicket, ExternalTicketInput, ProblemDetail, ProblemRow, SuggestionView,
-    TriageView,
+    TriageView, MAX_LABEL_CHARS, MAX_TEXT_CHARS,
 };
 
 /// `axum::Json` whose rejections are [`ApiError`]s.
@@ -32,10 +32,6 @@ pub struct Path<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
-
-/// Longest text accepted for suggestions and triage, in characters (the model reads ~256
-/// tokens of it anyway).
-const MAX_TEXT_CHARS: usize = 10_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,11 +85,8 @@ pub async fn feedback(
     State(state): State<AppState>,
     Json(request): Json<FeedbackRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let recorded = match request.answer.parse() {
-        Ok(token) => state.store.record_feedback(token, request.helped).await?,
-        Err(_) => false, // a sequential id, for one: no answer holds it
-    };
-    if !recorded {
+    let pipeline = state.pipeline.get();
+    if !pipeline.feedback(&request.answer, request.helped).await? {
         return Err(ApiError::NotFound(
             "no answer has this token; send the `answer` that `/v1/suggest` gave".into(),
         ));
@@ -137,9 +130,6 @@ pub struct FieldsRequest {
     category: Option<String>,
     urgency: Option<String>,
 }
-
-/// Longest label an agent may set: categories are names, not texts.
-const MAX_LABEL_CHARS: usize = 200;
 
 pub async fn set_fields(
     State(state): State<AppState>,

@@ -116,6 +116,11 @@ pub(crate) fn parse_stamp(text: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|_| StoreError::BadTimestamp(text.to_owned()))
 }
 
+/// Bytes as text, invalid UTF-8 replaced (without a copy when there is none).
+pub(crate) fn lossy_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Decoding help for the `Any` driver's rows.
 pub(crate) trait RowExt {
     /// A REAL / DOUBLE PRECISION column as `f32` (both databases hand back doubles).
@@ -145,8 +150,7 @@ impl RowExt for AnyRow {
         let bytes = self
             .try_get::<Option<Vec<u8>>, _>(column)?
             .unwrap_or_default();
-        Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        Ok(lossy_text(bytes))
     }
 }
 

@@ -4,7 +4,6 @@
 //! and write it the same way ([`Store::upsert_external`]), so that sending a ticket twice
 //! changes nothing and only an edit of what a person wrote queues it for triage again.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -191,17 +190,6 @@ pub struct Upserted {
     pub created: bool,
     /// Something stored changed (always, when created).
     pub changed: bool,
-}
-
-impl fmt::Display for Upserted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match (self.created, self.changed) {
-            (true, _) => "created",
-            (false, true) => "updated",
-            (false, false) => "unchanged",
-        };
-        write!(f, "ticket {} {what}", self.id)
-    }
 }
 
 impl Store {

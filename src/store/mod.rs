@@ -41,6 +41,7 @@ pub use drafts::DraftRow;
 pub(crate) use embeddings::{decode_vector, encode_vector};
 pub use external::{
     ExternalTicket, ExternalTicketInput, InvalidTicket, TicketKind, TicketStatus, Upserted,
+    MAX_LABEL_CHARS, MAX_TEXT_CHARS,
 };
 pub use problems::{ProblemRow, SavedProblem};
 pub use public::Deflection;
@@ -250,12 +251,7 @@ impl Store {
         rest: &str,
         binds: &[Bind<'_>],
     ) -> Result<Vec<TicketRow>, StoreError> {
-        let read = self.tickets_where(rest, binds).await?;
-        if let Some(first) = read.unreadable.first() {
-            tracing::warn!(count = read.unreadable.len(), first = %first,
-                "left unreadable tickets out of the history");
-        }
-        Ok(read.rows)
+        Ok(self.tickets_where(rest, binds).await?.into_readable())
     }
 
     /// Up to `limit` tickets changed after `position`, in change order; the unreadable ones
@@ -447,6 +443,16 @@ impl TicketRead {
         let rows = self.rows.iter().map(|r| r.id);
         rows.chain(self.unreadable.iter().map(|u| u.ticket_id))
             .max()
+    }
+
+    /// The readable tickets, for history: the unreadable ones are left out (the stream
+    /// quarantines each with its reason, once), and said so in the log.
+    pub fn into_readable(self) -> Vec<TicketRow> {
+        if let Some(first) = self.unreadable.first() {
+            tracing::warn!(count = self.unreadable.len(), first = %first,
+                "left unreadable tickets out of the history");
+        }
+        self.rows
     }
 
     /// The furthest change read, readable or not (where the cursor goes).

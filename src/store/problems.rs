@@ -238,6 +238,7 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let keywords: String = row.try_get("keywords")?;
+                let trend = row.float("trend")?;
                 Ok(ProblemRow {
                     id: row.try_get("id")?,
                     title: row.try_get("title")?,
@@ -247,8 +248,8 @@ impl Store {
                     requesters: row.try_get("requesters")?,
                     first_seen: row.try_get("first_seen")?,
                     last_seen: row.try_get("last_seen")?,
-                    trend: row.float("trend")?,
-                    trend_words: describe_trend(row.float("trend")?),
+                    trend,
+                    trend_words: describe_trend(trend),
                     activity: row
                         .try_get::<Option<String>, _>("activity")?
                         .and_then(|a| serde_json::from_str(&a).ok()),

@@ -170,14 +170,25 @@ impl Store {
 
     /// A published public article: what an end user may open.
     pub async fn public_article(&self, id: i64) -> Result<Option<ArticleRow>, StoreError> {
-        let row = sqlx::query(&self.sql(
-            "SELECT id, title, body, visibility FROM articles \
-             WHERE id = ? AND status = 'published' AND visibility = 'public'",
-        ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(ArticleRow::from_row).transpose()
+        Ok(self.public_articles(&[id]).await?.pop())
+    }
+
+    /// Those of `ids` that are published public articles, by id: one query for a whole
+    /// answer's articles.
+    pub async fn public_articles(&self, ids: &[i64]) -> Result<Vec<ArticleRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, title, body, visibility FROM articles WHERE id IN ({}) \
+             AND status = 'published' AND visibility = 'public' ORDER BY id",
+            super::id_list(ids)
+        );
+        let rows = sqlx::query(&sql)
+            .persistent(false)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(ArticleRow::from_row).collect()
     }
 
     /// The monitoring figures; `pipeline` names the queue whose depth is measured.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::backend::parse_stamp;
+use super::backend::{lossy_text, parse_stamp};
 use super::StoreError;
 
 /// A ticket row that cannot be triaged because a column holds what it cannot hold. The stream
@@ -93,10 +93,7 @@ impl TicketRow {
                 .map_err(|e| unreadable(column, e.to_string()))
         };
         let text = |column: &'static str| -> Result<Option<String>, RowError> {
-            Ok(bytes(column)?.map(|b| match String::from_utf8(b) {
-                Ok(text) => text,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            }))
+            Ok(bytes(column)?.map(lossy_text))
         };
         let created = text("created_at")?.unwrap_or_default();
         let created_at = parse_stamp(&created).map_err(|_| {

@@ -29,6 +29,16 @@ use ticketlens::store::NewTicket;
 
 pub const MANIFEST: &str = "models/all-minilm-l6-v2.toml";
 
+/// (subject, category, urgency) of a little resolved history: two topics, six tickets.
+pub const SMALL_HISTORY: [(&str, &str, &str); 6] = [
+    ("VPN keeps disconnecting", "network", "high"),
+    ("Cannot connect to VPN from home", "network", "high"),
+    ("VPN drops every few minutes", "network", "high"),
+    ("Printer on floor 2 is jammed", "printing", "low"),
+    ("Printer shows offline", "printing", "low"),
+    ("Printing is very slow", "printing", "low"),
+];
+
 /// The real all-MiniLM-L6-v2 on its own thread (fetched and verified if not installed).
 pub fn real_embedder() -> Embedder {
     real_embedder_computing(model::Compute::default())
