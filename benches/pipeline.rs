@@ -21,13 +21,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ticketlens::config::{PipelineConfig, StoreKind};
+use ticketlens::config::PipelineConfig;
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl;
 use ticketlens::model::throughput::{self, median};
 use ticketlens::model::{self, Compute, Embedder, Precision};
 use ticketlens::pipeline::{self, Pipeline};
 use ticketlens::store::{NewArticle, NewTicket, Store};
+use ticketlens::systems::SystemConfig;
 use ticketlens::text::TicketText;
 
 /// Rounds of (encoder alone, pipeline) where `TICKETLENS_BENCH_ROUNDS` does not say.
@@ -173,7 +174,7 @@ fn format_runs(seconds: &[f64]) -> String {
 
 fn bench_config(precision: Precision) -> PipelineConfig {
     let mut config = PipelineConfig::load(Path::new("pipelines/demo.toml")).expect("demo.toml");
-    config.store.kind = Some(StoreKind::Native);
+    config.system = SystemConfig::default();
     config.model.precision = precision;
     config
 }

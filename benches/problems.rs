@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use support::Rng;
+use ticketlens::kernels::normalise;
 use ticketlens::problems::{self, ClusterSettings, KnownProblem, WindowIncident};
-use ticketlens::vectors::normalise;
 
 const DIMENSION: usize = 384;
 

@@ -140,7 +140,7 @@ pub async fn run(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
     })?;
     let mut config = PipelineConfig::load(&options.pipeline).map_err(PipelineError::from)?;
     config.store.url = format!("sqlite://{}", database.display());
-    config.store.kind = Some(crate::config::StoreKind::Native);
+    config.system = crate::systems::SystemConfig::default();
     let store = Store::open(&config.store.url).await?;
     for article in &articles {
         store.insert_article(article).await?;

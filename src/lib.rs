@@ -8,10 +8,11 @@
 
 pub mod config;
 pub mod demo;
+pub mod domain;
 pub mod eval;
-pub mod glpi;
 pub mod import;
 pub mod jsonl;
+pub mod kernels;
 pub mod knowledge;
 pub mod metrics;
 pub mod model;
@@ -21,6 +22,7 @@ pub mod progress;
 pub mod report;
 pub mod serve;
 pub mod store;
+pub mod systems;
 pub mod text;
 pub mod triage;
 pub mod vectors;

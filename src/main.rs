@@ -381,8 +381,7 @@ async fn main() -> Result<()> {
                 format!("{answer:?} is not an answer token: give the 32 hex digits that `suggest --public` printed")
             })?;
             let config = load_config(&store)?;
-            let store =
-                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
             if !store.record_feedback(token, verdict == "helped").await? {
                 anyhow::bail!("no answer has the token {answer}");
             }
@@ -394,8 +393,7 @@ async fn main() -> Result<()> {
             json,
         } => {
             let config = load_config(&store)?;
-            let store =
-                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
             commands::problems(
                 &store,
                 action.unwrap_or(ProblemsCommand::List { all: false }),
@@ -406,8 +404,7 @@ async fn main() -> Result<()> {
         }
         Command::Report { store, json } => {
             let config = load_config(&store)?;
-            let store =
-                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
             let report = ticketlens::report::summarise(&store.field_outcomes().await?);
             let deflection = store.deflection().await?;
             if json {
@@ -459,8 +456,7 @@ async fn main() -> Result<()> {
         }
         Command::Articles(ArticlesCommand::Drafts { store, json }) => {
             let config = load_config(&store)?;
-            let store =
-                ticketlens::store::Store::open(&config.store.native_url(&config.name)).await?;
+            let store = ticketlens::store::Store::open(&config.store.url).await?;
             let drafts = store.drafts().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&drafts)?);

@@ -7,7 +7,7 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
-use crate::model::Isa;
+use crate::kernels::{dot_rows, dot_rows_f16, normalise, Isa};
 
 /// Index rows per task of a scan for many queries. The pipeline scans on the pool the encoder's
 /// layers run on, where a worker waiting inside a layer may pick up a piece: a piece of 256
@@ -128,7 +128,7 @@ impl<T> VectorIndex<T> {
         assert_eq!(query.len(), self.dimension, "query of the wrong dimension");
         let mut out = vec![0f32; self.items.len()];
         let rows: &[u16] = self.rows.reinterpret_cast();
-        crate::model::dot_rows_f16(Isa::detect(), rows, query, self.dimension, &mut out);
+        dot_rows_f16(Isa::detect(), rows, query, self.dimension, &mut out);
         out
     }
 
@@ -152,7 +152,7 @@ impl<T> VectorIndex<T> {
             .par_chunks(SCAN_PIECE * dimension)
             .map(|piece| {
                 let mut part = vec![0f32; queries.len() * piece.len() / dimension];
-                crate::model::dot_rows_f16(isa, piece, &queries.data, dimension, &mut part);
+                dot_rows_f16(isa, piece, &queries.data, dimension, &mut part);
                 part
             })
             .collect();
@@ -227,13 +227,6 @@ impl<'a, T> Scan<'a, T> {
     }
 }
 
-/// `v` scaled to unit length (a zero vector stays zero).
-pub fn normalise(mut v: Vec<f32>) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= norm);
-    v
-}
-
 /// The unit-length mean direction of `vectors` (empty for none).
 pub fn unit_mean<'a>(vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
     let mut sum: Vec<f32> = Vec::new();
@@ -249,7 +242,7 @@ pub fn unit_mean<'a>(vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let mut out = [0f32];
-    crate::model::dot_rows(Isa::detect(), &a[..n], &b[..n], &mut out);
+    dot_rows(Isa::detect(), &a[..n], &b[..n], &mut out);
     out[0]
 }
 

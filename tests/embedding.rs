@@ -5,7 +5,8 @@ mod common;
 
 use common::{cosine, real_embedder, real_embedder_computing};
 use serde::Deserialize;
-use ticketlens::model::{Compute, Embedder, Isa, Precision};
+use ticketlens::kernels::Isa;
+use ticketlens::model::{Compute, Embedder, Precision};
 
 #[derive(Deserialize)]
 struct Reference {

@@ -234,10 +234,10 @@ fn pipeline_file(dir: &Path, glpi: &GlpiDb, extra: &str) -> std::path::PathBuf {
     std::fs::write(
         &path,
         format!(
-            "name = \"glpi\"\n[store]\nkind = \"glpi\"\nurl = \"{}\"\nstate = \"sqlite://{}\"\n\
-             [glpi]\nwrite_urgency = true\n{extra}",
-            glpi.url(),
-            dir.join("state.db").display()
+            "name = \"glpi\"\n[store]\nurl = \"sqlite://{}\"\n\
+             [system]\nkind = \"glpi\"\nurl = \"{}\"\nwrite_urgency = true\n{extra}",
+            dir.join("state.db").display(),
+            glpi.url()
         ),
     )
     .unwrap();
@@ -837,7 +837,7 @@ async fn glpi_rows_held_oddly_never_stop_the_other_tickets() {
 
     let dir = tempfile::tempdir().unwrap();
     let config = PipelineConfig::load(&pipeline_file(dir.path(), &glpi, "")).unwrap();
-    let state = Store::open(&config.store.native_url("glpi")).await.unwrap();
+    let state = Store::open(&config.store.url).await.unwrap();
     let mut pipeline = Pipeline::open(config).await.expect("GLPI opens");
     pipeline.drain(|_| {}).await.expect("the stream goes on");
     for id in [zero_date, no_category, no_entity, fine] {

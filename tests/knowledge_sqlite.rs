@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 
 use ticketlens::config::PipelineConfig;
+use ticketlens::domain::SuggestionKind;
 use ticketlens::pipeline::Pipeline;
 use ticketlens::store::{NewArticle, Store};
 
@@ -175,7 +176,7 @@ async fn report(store: &Store, subject: &str) -> i64 {
 /// (ticket, possible duplicate) for every duplicate the pipeline suggested.
 async fn duplicate_pairs(store: &Store, pipeline: &Pipeline) -> Vec<(i64, i64)> {
     let found = store
-        .suggested(pipeline.version(), "duplicate")
+        .suggested(pipeline.version(), SuggestionKind::Duplicate)
         .await
         .unwrap();
     found.into_iter().map(|(t, d, _)| (t, d)).collect()

@@ -14,8 +14,9 @@ use std::time::Duration;
 use common::TestDb;
 use sqlx::Row;
 use ticketlens::config::PipelineConfig;
+use ticketlens::domain::{FieldStatus, SuggestionKind, SuggestionRecord, TriageOutcome};
 use ticketlens::pipeline::Pipeline;
-use ticketlens::store::{Backend, NewArticle, NewTicket, Store, SuggestionRecord, TriageRecord};
+use ticketlens::store::{Backend, NewArticle, NewTicket, Store, TriageRecord};
 
 on_both_databases!(
     bad_tickets_are_triaged_or_marked_and_never_stop_the_stream,
@@ -426,7 +427,7 @@ async fn what_agents_and_monitoring_read_answers_on_every_database(db: TestDb) {
     assert!(
         suggestions
             .iter()
-            .any(|s| s.kind == "article" && s.title == "Fixing VPN disconnects"),
+            .any(|s| s.kind == SuggestionKind::Article && s.title == "Fixing VPN disconnects"),
         "{suggestions:?}"
     );
 
@@ -548,33 +549,33 @@ async fn a_batch_keeps_each_tickets_last_results_and_replaces_earlier_ones(db: T
         .insert_ticket(&open_ticket("VPN drops", ""))
         .await
         .unwrap();
-    let record = |ticket_id, outcome: &str, category: &str| TriageRecord {
+    let record = |ticket_id, outcome: TriageOutcome, category: &str| TriageRecord {
         ticket_id,
         model_version: "m1".into(),
-        outcome: outcome.into(),
+        outcome,
         reason: None,
         category: Some(category.into()),
         category_confidence: Some(0.5),
-        category_status: "needs_review".into(),
+        category_status: FieldStatus::NeedsReview,
         urgency: None,
         urgency_confidence: None,
-        urgency_status: "needs_review".into(),
+        urgency_status: FieldStatus::NeedsReview,
         priority: None,
         evidence: serde_json::json!([]),
         problem_id: None,
         major_incident: false,
     };
     let article = |target_id, score| SuggestionRecord {
-        kind: "article",
+        kind: SuggestionKind::Article,
         target_id,
         score,
     };
     let mut writer = store.begin_batch().await.unwrap();
-    writer.record_triage(&record(a, "needs_review", "hardware"));
+    writer.record_triage(&record(a, TriageOutcome::NeedsReview, "hardware"));
     writer.record_suggestions(a, "m1", &[article(1, 0.9), article(2, 0.8)]);
-    writer.record_triage(&record(b, "needs_review", "network"));
+    writer.record_triage(&record(b, TriageOutcome::NeedsReview, "network"));
     writer.record_suggestions(b, "m1", &[article(3, 0.7)]);
-    writer.record_triage(&record(a, "applied", "printing"));
+    writer.record_triage(&record(a, TriageOutcome::Applied, "printing"));
     writer.record_suggestions(a, "m1", &[article(4, 0.6)]);
     writer.commit().await.unwrap();
 

@@ -461,7 +461,7 @@ fn an_unreachable_store_at_start_up_is_reported_with_its_cause() {
         let pipeline = dir.path().join("p.toml");
         let store = if glpi {
             format!(
-                "kind = \"glpi\"\nurl = \"{url}\"\nstate = \"sqlite://{}\"",
+                "url = \"sqlite://{}\"\n[system]\nkind = \"glpi\"\nurl = \"{url}\"",
                 dir.path().join("s.db").display()
             )
         } else {

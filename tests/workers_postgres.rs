@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use common::TestDb;
 use ticketlens::config::PipelineConfig;
+use ticketlens::domain::{FieldStatus, TriageOutcome};
 use ticketlens::pipeline::Pipeline;
 use ticketlens::store::{NewTicket, Store, StoreError, Taken, TriageRecord, Worker};
 
@@ -242,14 +243,14 @@ fn record(ticket_id: i64, version: &str) -> TriageRecord {
     TriageRecord {
         ticket_id,
         model_version: version.into(),
-        outcome: "needs_review".into(),
+        outcome: TriageOutcome::NeedsReview,
         reason: None,
         category: None,
         category_confidence: None,
-        category_status: "none".into(),
+        category_status: FieldStatus::NeedsReview,
         urgency: None,
         urgency_confidence: None,
-        urgency_status: "none".into(),
+        urgency_status: FieldStatus::NeedsReview,
         priority: None,
         evidence: serde_json::json!([]),
         problem_id: None,

@@ -1,7 +1,7 @@
 //! Shared by the benches (each uses part of it).
 #![allow(dead_code)]
 
-use ticketlens::vectors::normalise;
+use ticketlens::kernels::normalise;
 
 /// Deterministic values in [-0.5, 0.5) (xorshift): for benches whose work does not depend on
 /// what the vectors say, so every run does the same.

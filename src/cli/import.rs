@@ -5,15 +5,16 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use ticketlens::config::{PipelineConfig, StoreKind};
+use ticketlens::config::PipelineConfig;
 use ticketlens::import::{self, ImportReport};
 use ticketlens::store::Store;
 
 pub async fn import(pipeline: &Path, data: &Path, json: bool) -> Result<()> {
     let config = PipelineConfig::load(pipeline)?;
-    if config.store.kind() != StoreKind::Native {
+    if !config.system.is_native() {
         bail!(
-            "pipeline {} reads its tickets from another ticket system (GLPI): import them there",
+            "pipeline {} reads its tickets from another ticket system ([system] in its file): \
+             import them there",
             config.name
         );
     }

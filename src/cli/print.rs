@@ -18,20 +18,33 @@ pub fn print_eval(r: &EvalReport) {
         r.history, r.incoming, r.seconds, r.model_version
     );
     println!(
-        "{:>9} {:>6} {:>9} {:>9} {:>15} {:>14} {:>17}",
-        "field", "n", "accuracy", "macro-F1", "coverage@95%", "applied share", "applied precision"
+        "{:>9} {:>6} {:>9} {:>9} {:>13} {:>11} {:>14} {:>17}",
+        "field",
+        "n",
+        "accuracy",
+        "macro-F1",
+        "coverage@95%",
+        "oracle@95%",
+        "applied share",
+        "applied precision"
     );
     for (name, field) in [("category", &r.category), ("urgency", &r.urgency)] {
         let Some(f) = field else { continue };
         let percent = |x: Option<f64>| x.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x));
+        let applied = format!(
+            "{} (target {})",
+            percent(f.applied_precision),
+            percent(Some(f.target_precision))
+        );
         println!(
-            "{name:>9} {:>6} {:>9.3} {:>9.3} {:>15} {:>14} {:>17}",
+            "{name:>9} {:>6} {:>9.3} {:>9.3} {:>13} {:>11} {:>14} {:>17}",
             f.n,
             f.accuracy,
             f.macro_f1,
             percent(Some(f.coverage_at_95)),
+            percent(Some(f.oracle_coverage_at_95)),
             percent(Some(f.applied_share)),
-            percent(f.applied_precision)
+            applied
         );
     }
     let figure = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.3}"));

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{EvalError, LabelledTicket};
-use crate::store::{NewArticle, Store, TriageRow};
+use crate::domain::SuggestionKind;
+use crate::store::{NewArticle, Store, TriageRecord};
 
 /// Ranks the evaluation asks the pipeline for: recall is reported up to 10.
 pub const RANKS: usize = 10;
@@ -64,7 +65,7 @@ pub(super) async fn score(
     store: &Store,
     version: &str,
     truth: &Truth<'_>,
-    judged: &[(&TriageRow, &LabelledTicket)],
+    judged: &[(&TriageRecord, &LabelledTicket)],
 ) -> Result<Option<SuggestionReport>, EvalError> {
     // Store ids of articles are positions in the file, from 1.
     let article_id: HashMap<String, i64> = truth
@@ -73,7 +74,7 @@ pub(super) async fn score(
         .enumerate()
         .map(|(i, a)| (key(&a.id), i as i64 + 1))
         .collect();
-    let articles = by_ticket(store.suggested(version, "article").await?);
+    let articles = by_ticket(store.suggested(version, SuggestionKind::Article).await?);
     let ranks: Vec<Option<usize>> = judged
         .iter()
         .filter_map(|(row, t)| {
@@ -89,8 +90,8 @@ pub(super) async fn score(
         .collect();
 
     // Resolved and open similar tickets together, as the agent sees them side by side.
-    let mut similar = by_ticket(store.suggested(version, "ticket").await?);
-    for (ticket, list) in by_ticket(store.suggested(version, "duplicate").await?) {
+    let mut similar = by_ticket(store.suggested(version, SuggestionKind::Ticket).await?);
+    for (ticket, list) in by_ticket(store.suggested(version, SuggestionKind::Duplicate).await?) {
         similar.entry(ticket).or_default().extend(list);
     }
     let first_of_group = first_ids(&truth.groups);

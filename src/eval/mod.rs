@@ -15,12 +15,13 @@ use chrono::{Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
+use crate::domain::FieldStatus;
 use crate::jsonl::{self, JsonlError};
 use crate::knowledge::article_text;
 use crate::metrics;
 use crate::model::{Embedder, Precision};
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
-use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRow};
+use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRecord};
 use crate::text;
 use crate::triage::FieldModel;
 use cache::DiskCache;
@@ -98,14 +99,21 @@ pub struct FieldReport {
     pub n: usize,
     pub accuracy: f64,
     pub macro_f1: f64,
-    /// Share of incoming tickets auto-applied at the per-class thresholds that gave ≥ 95%
-    /// precision on held-out history (cross-validation): chosen on history alone.
+    /// The realizable coverage: the share of incoming tickets auto-applied at the per-class
+    /// thresholds that gave ≥ 95% precision on held-out history (cross-validation), chosen on
+    /// history alone, as a desk would get it.
     pub coverage_at_95: f64,
     /// Precision those auto-applied tickets actually had.
     pub coverage_precision: Option<f64>,
+    /// The oracle coverage: the largest share of incoming tickets, most confident first, that
+    /// is at least 95% right, found by looking at their answers (what the data set's baselines
+    /// report). No threshold chosen on history can do better with these confidences.
+    pub oracle_coverage_at_95: f64,
     /// What the pipeline's configured threshold did: share applied, and their precision.
     pub applied_share: f64,
     pub applied_precision: Option<f64>,
+    /// The precision the pipeline was asked for (`triage.target_precision`).
+    pub target_precision: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,7 +202,7 @@ impl Replay<'_> {
         let mut config = self.config.clone();
         config.name = "eval".into();
         config.store.url = format!("sqlite://{}", dir.path().join("eval.db").display());
-        config.store.kind = Some(crate::config::StoreKind::Native);
+        config.system = crate::systems::SystemConfig::default();
         let store = Store::open(&config.store.url).await?;
 
         // Ticket ids are positions: history first, then incoming, in file (time) order.
@@ -270,7 +278,8 @@ impl Replay<'_> {
             groups,
         };
         let first_incoming = history.len() as i64 + 1;
-        let judged: Vec<(&TriageRow, &LabelledTicket)> = rows
+        let target = self.config.triage.target_precision;
+        let judged: Vec<(&TriageRecord, &LabelledTicket)> = rows
             .iter()
             .filter(|r| r.ticket_id >= first_incoming)
             .map(|r| (r, &incoming[(r.ticket_id - first_incoming) as usize]))
@@ -279,8 +288,8 @@ impl Replay<'_> {
             history: history.len(),
             incoming: incoming.len(),
             model_version: pipeline.version().to_owned(),
-            category: field_report(&pipeline, &judged, Field::Category),
-            urgency: field_report(&pipeline, &judged, Field::Urgency),
+            category: field_report(&pipeline, &judged, Field::Category, target),
+            urgency: field_report(&pipeline, &judged, Field::Urgency, target),
             problems,
             suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged).await?,
             learning_curve: Vec::new(),
@@ -380,15 +389,15 @@ impl Field {
     }
 
     /// (prediction, confidence, applied) as triage wrote them.
-    fn decided(self, r: &TriageRow) -> (Option<&str>, f32, bool) {
+    fn decided(self, r: &TriageRecord) -> (Option<&str>, f32, bool) {
         let (label, confidence, status) = match self {
-            Field::Category => (&r.category, r.category_confidence, &r.category_status),
-            Field::Urgency => (&r.urgency, r.urgency_confidence, &r.urgency_status),
+            Field::Category => (&r.category, r.category_confidence, r.category_status),
+            Field::Urgency => (&r.urgency, r.urgency_confidence, r.urgency_status),
         };
         (
             label.as_deref(),
             confidence.unwrap_or(0.0),
-            status == "applied",
+            status == FieldStatus::Apply,
         )
     }
 }
@@ -415,8 +424,9 @@ fn precision(set: &[&Judged<'_>]) -> Option<f64> {
 /// Figures for one field over the incoming tickets that carry its label.
 fn field_report(
     pipeline: &Pipeline,
-    rows: &[(&TriageRow, &LabelledTicket)],
+    rows: &[(&TriageRecord, &LabelledTicket)],
     field: Field,
+    target_precision: f64,
 ) -> Option<FieldReport> {
     let judged: Vec<Judged<'_>> = rows
         .iter()
@@ -457,7 +467,69 @@ fn field_report(
         macro_f1: metrics::macro_f1(&truths, &predicted),
         coverage_at_95: covered.len() as f64 / n as f64,
         coverage_precision: precision(&covered),
+        oracle_coverage_at_95: oracle_coverage(&judged, COVERAGE_PRECISION),
         applied_share: applied.len() as f64 / n as f64,
         applied_precision: precision(&applied),
+        target_precision,
     })
+}
+
+/// The largest share of `judged`, taken most confident first, that is at least `precision`
+/// right. Tickets of equal confidence are taken together: no threshold separates them.
+fn oracle_coverage(judged: &[Judged<'_>], precision: f64) -> f64 {
+    let mut order: Vec<&Judged<'_>> = judged.iter().collect();
+    order.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let (mut right, mut best) = (0usize, 0usize);
+    for (i, j) in order.iter().enumerate() {
+        right += usize::from(j.correct());
+        let taken = i + 1;
+        let cut = order
+            .get(taken)
+            .is_none_or(|next| next.confidence < j.confidence);
+        if cut && right as f64 >= precision * taken as f64 {
+            best = taken;
+        }
+    }
+    best as f64 / judged.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(items: &[(f32, bool)]) -> Vec<Judged<'static>> {
+        items
+            .iter()
+            .map(|&(confidence, right)| Judged {
+                truth: "a",
+                predicted: Some(if right { "a" } else { "b" }),
+                confidence,
+                applied: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_oracle_takes_the_longest_confident_run_that_is_precise_enough() {
+        // Most confident first: right, right, wrong, right, wrong.
+        let j = judged(&[
+            (0.9, true),
+            (0.8, true),
+            (0.7, false),
+            (0.6, true),
+            (0.5, false),
+        ]);
+        assert_eq!(oracle_coverage(&j, 0.95), 0.4);
+        assert_eq!(oracle_coverage(&j, 0.75), 0.8);
+        assert_eq!(oracle_coverage(&j, 0.5), 1.0);
+        // A wrong answer first leaves nothing at 95%.
+        assert_eq!(
+            oracle_coverage(&judged(&[(0.9, false), (0.8, true)]), 0.95),
+            0.0
+        );
+        // Equal confidences go together: the right one cannot be taken without the wrong one.
+        let tied = judged(&[(0.9, true), (0.8, true), (0.8, false)]);
+        assert!((oracle_coverage(&tied, 0.95) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(oracle_coverage(&[], 0.95), 0.0);
+    }
 }

@@ -14,7 +14,7 @@ pub use drafts::{draft_articles, says_enough, Draft, DraftSettings, ResolvedTick
 pub use index::{ArticleIndex, IndexedArticle};
 pub use passage::{best_passage, MAX_PASSAGE_CHARS};
 
-use crate::store::SuggestionRecord;
+use crate::domain::{SuggestionKind, SuggestionRecord};
 use crate::triage::PastTicket;
 use crate::vectors::Scan;
 
@@ -97,9 +97,9 @@ impl Suggestions {
                 })
                 .collect::<Vec<_>>()
         };
-        let mut out = rows("article", &self.articles);
-        out.extend(rows("ticket", &self.tickets));
-        out.extend(rows("duplicate", &self.duplicates));
+        let mut out = rows(SuggestionKind::Article, &self.articles);
+        out.extend(rows(SuggestionKind::Ticket, &self.tickets));
+        out.extend(rows(SuggestionKind::Duplicate, &self.duplicates));
         out
     }
 }
@@ -260,7 +260,15 @@ mod tests {
         // Only an earlier open ticket above the duplicate floor is a possible duplicate.
         assert_eq!(s.duplicates.iter().map(|t| t.id).collect::<Vec<_>>(), [5]);
         let kinds: Vec<_> = s.records().iter().map(|r| r.kind).collect();
-        assert_eq!(kinds, ["article", "article", "ticket", "duplicate"]);
+        assert_eq!(
+            kinds,
+            [
+                SuggestionKind::Article,
+                SuggestionKind::Article,
+                SuggestionKind::Ticket,
+                SuggestionKind::Duplicate
+            ]
+        );
     }
 
     #[test]

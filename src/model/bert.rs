@@ -63,7 +63,7 @@ impl BertEncoder {
             for row in rows.by_ref().take(seq.len()) {
                 mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
             }
-            crate::vectors::normalise(mean)
+            crate::kernels::normalise(mean)
         });
         Ok(pooled.collect())
     }

@@ -2,7 +2,7 @@
 //! (no padding row is ever computed), the linear layers are one product over all of them, and
 //! attention runs per sequence. It reads the Hugging Face weights (`config.json` mirrored by
 //! candle-transformers' `Config`) and computes the function of candle's `BertModel`; the
-//! arithmetic is in [`super::kernels`] and the gemm crate.
+//! arithmetic is in [`crate::kernels`] and the gemm crate.
 //!
 //! Fusions that save passes over memory: the query, key and value projections are one product;
 //! biases and residual connections are added by the products themselves (they accumulate into
@@ -17,8 +17,8 @@ use candle_transformers::models::bert::Config;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::kernels::{self, grown, Finish, Isa, QuantizedMatrix, QuantizedRows};
 use super::Precision;
+use crate::kernels::{self, grown, Finish, Isa, QuantizedMatrix, QuantizedRows};
 
 pub struct Bert {
     /// (vocabulary × hidden), (positions × hidden), and token type 0's row.

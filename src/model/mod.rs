@@ -3,15 +3,15 @@
 
 mod bert;
 mod forward;
-mod kernels;
 mod manifest;
 pub mod throughput;
 mod worker;
 
 use std::path::{Path, PathBuf};
 
+use crate::kernels::Isa;
+
 pub use bert::BertEncoder;
-pub use kernels::{dot_rows, dot_rows_f16, Isa};
 pub use manifest::{ensure_installed, fetch, Manifest};
 pub use worker::{plan_batches, BatchLimits, BatchObserver, Embedder};
 
@@ -88,8 +88,8 @@ pub enum EmbedError {
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// 32-bit floats: the reference model's own vectors. Where the CPU has AMX, each product
-    /// runs on its tiles as three bf16 products (`kernels::split`), to a cosine of 0.99999 of
-    /// plain fp32 products' vectors.
+    /// runs on its tiles as three bf16 products (`crate::kernels::split`), to a cosine of
+    /// 0.99999 of plain fp32 products' vectors.
     #[default]
     Fp32,
     /// Weights as bytes per output channel and activations as bytes per token (dynamic

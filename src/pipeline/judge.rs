@@ -4,9 +4,10 @@
 use rayon::prelude::*;
 
 use super::Pipeline;
+use crate::domain::{SuggestionRecord, TicketKind};
 use crate::knowledge::{self, Audience, Limits, Query, Sources, Suggestions};
 use crate::problems;
-use crate::store::{SuggestionRecord, TicketRow};
+use crate::store::TicketRow;
 use crate::text::Prepared;
 use crate::triage::{PastTicket, Verdict};
 use crate::vectors::{Rows, Scan};
@@ -99,7 +100,7 @@ impl Pipeline {
                     vector,
                 };
                 let settings = &self.config.problems;
-                let problem = (row.kind == "incident")
+                let problem = (row.kind() == Some(TicketKind::Incident))
                     .then(|| problems::join(&self.known_problems, vector, settings.join_similarity))
                     .flatten()
                     .map(|(p, similarity)| {

@@ -9,7 +9,6 @@ mod gaps;
 mod judge;
 mod known_issues;
 mod public;
-mod system;
 mod writeback;
 
 use std::collections::{HashSet, VecDeque};
@@ -28,7 +27,7 @@ pub use known_issues::KnownIssue;
 pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
-use crate::glpi::{GlpiError, Outcome, ProblemOutcome};
+use crate::domain::TriageOutcome;
 use crate::knowledge::{
     self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Query, Suggestions,
 };
@@ -38,12 +37,12 @@ use crate::store::{
     Backend, Claim, ClassifierRecord, FieldTallies, OwnerKind, Store, StoreError, Taken, TicketRow,
     Worker,
 };
+use crate::systems::{Plan, ProblemOutcome, SystemError, TicketSystem};
 use crate::text::{self, Prepared};
 use crate::triage::{
     self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
 };
 use crate::vectors::{Rows, VectorIndex};
-use system::TicketSystem;
 
 /// Tickets read from the store at a time while the knowledge is rebuilt: a page's rows and
 /// texts are a few megabytes, whatever the history's size.
@@ -62,7 +61,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Problems(#[from] ProblemError),
     #[error(transparent)]
-    Glpi(#[from] GlpiError),
+    System(#[from] SystemError),
     /// A question or ticket text with nothing left to read once prepared.
     #[error("the text is empty once markup and whitespace are removed")]
     Unusable(#[from] text::Unusable),
@@ -73,7 +72,7 @@ impl PipelineError {
     pub fn is_retriable(&self) -> bool {
         match self {
             PipelineError::Store(e) => e.is_retriable(),
-            PipelineError::Glpi(e) => e.is_retriable(),
+            PipelineError::System(e) => e.is_retriable(),
             PipelineError::Embed(e) => matches!(e, EmbedError::Overloaded),
             _ => false,
         }
@@ -168,8 +167,8 @@ struct DryRun {
 impl Pipeline {
     /// Opens the store and the model (fetching it on first use) and loads what triage needs.
     pub async fn open(config: PipelineConfig) -> Result<Self, PipelineError> {
-        let store = Store::open(&config.store.native_url(&config.name)).await?;
-        let system = TicketSystem::connect(&config).await?;
+        let store = Store::open(&config.store.url).await?;
+        let system = TicketSystem::connect(&config.system).await?;
         // History and articles come from the ticket system before triage learns from them.
         system.pull(&store).await?;
         let embedder = start_model(&config.model).await?;
@@ -195,7 +194,7 @@ impl Pipeline {
             );
         }
         if self.store.backend() != Backend::Sqlite {
-            return refuse("a dry run needs ticketlens' own tables on SQLite (store.state)");
+            return refuse("a dry run needs ticketlens' own tables on SQLite (store.url)");
         }
         self.dry_run = Some(DryRun::default());
         Ok(())
@@ -590,11 +589,8 @@ impl Pipeline {
                     let record =
                         writeback::write_skipped(&mut writer, row.id, &self.version, why).await?;
                     if self.system.writes_back() {
-                        outcomes.push(Outcome {
-                            record,
-                            text_hash: cache::text_hash(&row.subject_text()),
-                            suggestions: Vec::new(),
-                        });
+                        let hash = cache::text_hash(&row.subject_text());
+                        outcomes.push(writeback::outcome(&record, None, hash, Vec::new()));
                     }
                 }
             }
@@ -636,20 +632,18 @@ impl Pipeline {
                     problem,
                 };
                 let record = writeback::write(&mut writer, triaged).await?;
-                report.fields.category.add(&record.category_status, 1);
-                report.fields.urgency.add(&record.urgency_status, 1);
-                if record.outcome == "needs_review" {
+                report.fields.category.add(record.category_status, 1);
+                report.fields.urgency.add(record.urgency_status, 1);
+                if record.outcome == TriageOutcome::NeedsReview {
                     report.needs_review += 1;
                 } else {
                     report.applied += 1;
                 }
                 report.suggestions += suggestions.len();
                 if self.system.writes_back() {
-                    outcomes.push(Outcome {
-                        record,
-                        text_hash: cache::text_hash(&prepared.text),
-                        suggestions,
-                    });
+                    let hash = cache::text_hash(&prepared.text);
+                    let outcome = writeback::outcome(&record, Some(&verdict), hash, suggestions);
+                    outcomes.push(outcome);
                 }
             }
         }
@@ -657,18 +651,16 @@ impl Pipeline {
         // (a worker whose lease went elsewhere stops here, before writing anywhere). Then the
         // ticket system, then our commit: if that fails, the replay finds the batch written
         // in the ticket system and writes nothing twice.
-        let dry_run = self.dry_run.is_some();
-        if !dry_run {
+        if self.dry_run.is_none() {
             writer.acknowledge(&self.config.name, &claim).await?;
         }
-        let written = self.system.push(&outcomes, dry_run).await?;
-        report.written_back = written.len();
+        let plan = self.system.plan(&outcomes).await?;
+        report.written_back = self.write_back(plan).await?;
         match &mut self.dry_run {
             Some(dry) => {
                 if let Claim::Cursor(position) = claim {
                     dry.position = position;
                 }
-                dry.plan.extend(written);
                 drop(writer);
             }
             None => writer.commit().await?,
@@ -717,6 +709,18 @@ impl Pipeline {
             .await?
             .max(dry.position);
         Ok(self.store.take_after(position, batch).await?)
+    }
+
+    /// Writes a plan to the ticket system, or in a dry run adds it to what the run would
+    /// have written; the number of lines either way.
+    async fn write_back(&mut self, plan: Plan) -> Result<usize, PipelineError> {
+        let Some(dry) = &mut self.dry_run else {
+            return Ok(self.system.apply(&plan).await?.len());
+        };
+        let lines = plan.lines();
+        let n = lines.len();
+        dry.plan.extend(lines);
+        Ok(n)
     }
 
     /// Processes batches until the store has nothing new; `on_batch` sees each report.
@@ -790,13 +794,8 @@ impl Pipeline {
                 last_seen: c.last_seen,
             })
             .collect();
-        let written = self
-            .system
-            .push_problems(&to_system, self.dry_run.is_some())
-            .await?;
-        if let Some(dry) = &mut self.dry_run {
-            dry.plan.extend(written);
-        }
+        let plan = self.system.plan_problems(&to_system).await?;
+        self.write_back(plan).await?;
         // Rejected candidates attract no new incidents.
         self.known_problems = saved
             .iter()

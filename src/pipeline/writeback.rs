@@ -1,7 +1,9 @@
 //! Writing one ticket's results inside a batch's transaction.
 
-use crate::store::{BatchWriter, StoreError, SuggestionRecord, TicketField, TriageRecord};
-use crate::triage::{Decision, FieldStatus, Verdict};
+use crate::domain::{FieldStatus, SuggestionRecord, TriageOutcome};
+use crate::store::{BatchWriter, StoreError, TicketField, TriageRecord};
+use crate::systems::{FieldResult, TicketOutcome};
+use crate::triage::{Decision, Prediction, Verdict};
 
 /// Everything decided about one ticket.
 pub(super) struct Triaged<'a> {
@@ -46,25 +48,22 @@ pub(super) async fn write(
             .await?;
     }
     // In shadow mode a confident field is still a person's to decide.
-    let needs_review = statuses
-        .iter()
-        .any(|s| matches!(s, FieldStatus::NeedsReview | FieldStatus::Shadow));
+    let needs_review = statuses.iter().any(|s| s.needs_a_person());
     let record = TriageRecord {
         ticket_id: t.ticket_id,
         model_version: t.version.to_owned(),
         outcome: if needs_review {
-            "needs_review"
+            TriageOutcome::NeedsReview
         } else {
-            "applied"
-        }
-        .into(),
+            TriageOutcome::Applied
+        },
         reason: (!t.notes.is_empty()).then(|| t.notes.join("; ")),
         category: verdict.category.as_ref().map(|p| p.label.clone()),
         category_confidence: verdict.category.as_ref().map(|p| p.confidence),
-        category_status: statuses[0].as_str().into(),
+        category_status: statuses[0],
         urgency: verdict.urgency.as_ref().map(|p| p.label.clone()),
         urgency_confidence: verdict.urgency.as_ref().map(|p| p.confidence),
-        urgency_status: statuses[1].as_str().into(),
+        urgency_status: statuses[1],
         priority: t.decision.priority.clone(),
         // The nearest past tickets, and for each field the label, its threshold and the
         // terms that weighed most: why this was decided, for the person who reviews it.
@@ -87,18 +86,17 @@ pub(super) async fn write_skipped(
     version: &str,
     why: &(dyn std::fmt::Display + Sync),
 ) -> Result<TriageRecord, StoreError> {
-    let review = FieldStatus::NeedsReview.as_str().to_owned();
     let record = TriageRecord {
         ticket_id,
         model_version: version.to_owned(),
-        outcome: "skipped".into(),
+        outcome: TriageOutcome::Skipped,
         reason: Some(why.to_string()),
         category: None,
         category_confidence: None,
-        category_status: review.clone(),
+        category_status: FieldStatus::NeedsReview,
         urgency: None,
         urgency_confidence: None,
-        urgency_status: review,
+        urgency_status: FieldStatus::NeedsReview,
         priority: None,
         evidence: serde_json::json!([]),
         problem_id: None,
@@ -106,4 +104,57 @@ pub(super) async fn write_skipped(
     };
     writer.record_triage(&record);
     Ok(record)
+}
+
+/// What the ticket system gets for one ticket: the row as written, with the verdict's reasons
+/// and words (none for a skipped ticket).
+pub(super) fn outcome(
+    record: &TriageRecord,
+    verdict: Option<&Verdict>,
+    text_hash: String,
+    suggestions: Vec<SuggestionRecord>,
+) -> TicketOutcome {
+    let field = |label: &Option<String>,
+                 confidence: Option<f32>,
+                 status: FieldStatus,
+                 prediction: Option<&Prediction>| {
+        label.as_ref().map(|label| FieldResult {
+            label: label.clone(),
+            confidence: confidence.unwrap_or(0.0),
+            status,
+            why: prediction.map(|p| p.reason.clone()).unwrap_or_default(),
+        })
+    };
+    let predictions = [
+        verdict.and_then(|v| v.category.as_ref()),
+        verdict.and_then(|v| v.urgency.as_ref()),
+    ];
+    let mut terms: Vec<String> = Vec::new();
+    for term in predictions.iter().flatten().flat_map(|p| &p.terms) {
+        if !terms.contains(&term.term) {
+            terms.push(term.term.clone());
+        }
+    }
+    terms.truncate(8);
+    TicketOutcome {
+        ticket_id: record.ticket_id,
+        model_version: record.model_version.clone(),
+        text_hash,
+        outcome: record.outcome,
+        reason: record.reason.clone(),
+        category: field(
+            &record.category,
+            record.category_confidence,
+            record.category_status,
+            predictions[0],
+        ),
+        urgency: field(
+            &record.urgency,
+            record.urgency_confidence,
+            record.urgency_status,
+            predictions[1],
+        ),
+        terms,
+        suggestions,
+    }
 }

@@ -20,7 +20,8 @@ pub use join::{join, KnownProblem};
 pub use keywords::{distinctive_terms, terms};
 pub use overlap::{overlaps, OpenProblem};
 
-use crate::vectors::{dot, normalise, unit_mean};
+use crate::kernels::normalise;
+use crate::vectors::{dot, unit_mean};
 
 /// One incident of the window.
 #[derive(Debug, Clone)]

@@ -1,90 +1,11 @@
 //! Who a request comes from, for the public rate limit: the peer address, or behind a trusted
 //! reverse proxy the client that proxy names in its forwarding header.
 
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use axum::http::header::{HeaderMap, FORWARDED};
-use serde::Deserialize;
 
-/// One address or a CIDR range of them (`10.0.0.0/8`, `::1`), as `trusted_proxies` lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddressRange {
-    network: IpAddr,
-    prefix: u8,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not an IP address or a CIDR range such as 10.0.0.0/8")]
-pub struct NotARange(String);
-
-impl AddressRange {
-    pub fn contains(&self, address: IpAddr) -> bool {
-        match (self.network, address.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => {
-                same_prefix(net.to_bits().into(), a.to_bits().into(), 32, self.prefix)
-            }
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                same_prefix(net.to_bits(), a.to_bits(), 128, self.prefix)
-            }
-            _ => false,
-        }
-    }
-}
-
-/// Whether `a` and `b`, numbers of `width` bits, agree in their first `prefix` bits.
-fn same_prefix(a: u128, b: u128, width: u8, prefix: u8) -> bool {
-    let ignored = u32::from(width - prefix);
-    a.checked_shr(ignored).unwrap_or(0) == b.checked_shr(ignored).unwrap_or(0)
-}
-
-impl FromStr for AddressRange {
-    type Err = NotARange;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let wrong = || NotARange(text.to_owned());
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text, None),
-        };
-        let network: IpAddr = address.parse().map_err(|_| wrong())?;
-        let network = network.to_canonical();
-        let width = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(prefix) => prefix.parse::<u8>().map_err(|_| wrong())?,
-            None => width,
-        };
-        if prefix > width {
-            return Err(wrong());
-        }
-        Ok(Self { network, prefix })
-    }
-}
-
-impl fmt::Display for AddressRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
-}
-
-impl<'de> Deserialize<'de> for AddressRange {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The header trusted proxies name the client in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum ForwardedHeader {
-    /// `X-Forwarded-For: client, proxy1, proxy2`.
-    #[serde(rename = "x-forwarded-for")]
-    XForwardedFor,
-    /// RFC 7239: `Forwarded: for=client;proto=https, for="[2001:db8::1]:4711"`.
-    #[serde(rename = "forwarded")]
-    Forwarded,
-}
+use crate::config::{AddressRange, ForwardedHeader};
 
 /// Finds the client behind the trusted proxies.
 #[derive(Debug, Clone)]

@@ -9,7 +9,6 @@
 //! store) does. It reloads articles, history and the classifier every `refresh_secs`.
 
 mod api;
-mod config;
 mod error;
 mod forwarded;
 mod guard;
@@ -28,9 +27,8 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{middleware, Router};
 use tokio::net::TcpListener;
 
-pub use config::ServeConfig;
+pub use crate::config::{AddressRange, ForwardedHeader, NotARange, ServeConfig};
 pub use error::ApiError;
-pub use forwarded::{AddressRange, ForwardedHeader, NotARange};
 
 use crate::pipeline::Pipeline;
 use crate::store::Store;

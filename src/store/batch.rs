@@ -7,9 +7,9 @@ use sqlx::{Any, Row, Transaction};
 
 use super::work::Claim;
 use super::{
-    id_list, last_of_each, stamp, value_rows, Backend, CurrentFields, StoreError, SuggestionRecord,
-    TriageRecord, MAX_BINDS,
+    id_list, last_of_each, stamp, value_rows, Backend, StoreError, TriageRecord, MAX_BINDS,
 };
+use crate::domain::{CurrentFields, SuggestionRecord};
 
 /// A ticket field that triage may fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,14 +193,14 @@ impl<'c> BatchWriter<'c> {
                 query = query
                     .bind(record.ticket_id)
                     .bind(&record.model_version)
-                    .bind(&record.outcome)
+                    .bind(record.outcome.as_str())
                     .bind(&record.reason)
                     .bind(&record.category);
                 query = bind_real(query, record.category_confidence)
-                    .bind(&record.category_status)
+                    .bind(record.category_status.as_str())
                     .bind(&record.urgency);
                 query = bind_real(query, record.urgency_confidence)
-                    .bind(&record.urgency_status)
+                    .bind(record.urgency_status.as_str())
                     .bind(&record.priority)
                     .bind(record.evidence.to_string())
                     .bind(&now)
@@ -259,7 +259,7 @@ impl<'c> BatchWriter<'c> {
                 query = query
                     .bind(id)
                     .bind(version)
-                    .bind(s.kind)
+                    .bind(s.kind.as_str())
                     .bind(rank)
                     .bind(s.target_id)
                     .bind(f64::from(s.score));

@@ -4,87 +4,17 @@
 //! and write it the same way ([`Store::upsert_external`]), so that sending a ticket twice
 //! changes nothing and only an edit of what a person wrote queues it for triage again.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::backend::parse_stamp;
 use super::{stamp, Store, StoreError};
+use crate::domain::{TicketKind, TicketStatus};
 
 /// Longest subject, body or resolution, in characters: the API's limit on any text.
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// Longest id, requester or label, in characters: names, not texts (the API's label limit).
 pub const MAX_LABEL_CHARS: usize = 200;
-
-/// The native schema's kinds of ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketKind {
-    Incident,
-    Request,
-}
-
-impl TicketKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketKind::Incident => "incident",
-            TicketKind::Request => "request",
-        }
-    }
-}
-
-impl FromStr for TicketKind {
-    type Err = InvalidTicket;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "incident" => Ok(TicketKind::Incident),
-            "request" => Ok(TicketKind::Request),
-            _ => Err(InvalidTicket::Kind(text.to_owned())),
-        }
-    }
-}
-
-/// The native schema's ticket states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketStatus {
-    New,
-    Open,
-    Pending,
-    Resolved,
-    Closed,
-}
-
-impl TicketStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketStatus::New => "new",
-            TicketStatus::Open => "open",
-            TicketStatus::Pending => "pending",
-            TicketStatus::Resolved => "resolved",
-            TicketStatus::Closed => "closed",
-        }
-    }
-
-    fn is_done(self) -> bool {
-        matches!(self, TicketStatus::Resolved | TicketStatus::Closed)
-    }
-}
-
-impl FromStr for TicketStatus {
-    type Err = InvalidTicket;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "new" => Ok(TicketStatus::New),
-            "open" => Ok(TicketStatus::Open),
-            "pending" => Ok(TicketStatus::Pending),
-            "resolved" => Ok(TicketStatus::Resolved),
-            "closed" => Ok(TicketStatus::Closed),
-            _ => Err(InvalidTicket::Status(text.to_owned())),
-        }
-    }
-}
 
 /// Why a ticket sent from a help desk was refused; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,10 +98,10 @@ impl TryFrom<ExternalTicketInput> for ExternalTicket {
             body: field(input.body, "body", MAX_TEXT_CHARS)?,
             requester: field(input.requester, "requester", MAX_LABEL_CHARS)?,
             kind: field(input.kind, "kind", MAX_LABEL_CHARS)?
-                .map(|k| k.parse())
+                .map(|k| TicketKind::parse(&k).ok_or(InvalidTicket::Kind(k)))
                 .transpose()?,
             status: field(input.status, "status", MAX_LABEL_CHARS)?
-                .map(|s| s.parse())
+                .map(|s| TicketStatus::parse(&s).ok_or(InvalidTicket::Status(s)))
                 .transpose()?,
             category: field(input.category, "category", MAX_LABEL_CHARS)?,
             urgency: field(input.urgency, "urgency", MAX_LABEL_CHARS)?,

@@ -40,15 +40,14 @@ pub use classifiers::ClassifierRecord;
 pub use drafts::DraftRow;
 pub(crate) use embeddings::{decode_vector, encode_vector};
 pub use external::{
-    ExternalTicket, ExternalTicketInput, InvalidTicket, TicketKind, TicketStatus, Upserted,
-    MAX_LABEL_CHARS, MAX_TEXT_CHARS,
+    ExternalTicket, ExternalTicketInput, InvalidTicket, Upserted, MAX_LABEL_CHARS, MAX_TEXT_CHARS,
 };
 pub use problems::{ProblemRow, SavedProblem};
 pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
 use records::RowError;
 pub use records::*;
-pub use reports::{FieldOutcome, FieldTallies, FieldTally, TriageCounts, TriageRow};
+pub use reports::{FieldOutcome, FieldTallies, FieldTally, TriageCounts};
 pub use review::{ProblemDetail, ProblemMember};
 pub use work::{ChangeListener, Claim, Taken, Worker};
 

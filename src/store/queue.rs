@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::backend::count_where;
-use super::{ArticleRow, Backend, RowExt, Store, StoreError};
+use super::{ArticleRow, Backend, RowExt, Store, StoreError, TriageRecord};
+use crate::domain::{FieldStatus, SuggestionKind, TriageOutcome};
 
 /// The latest triage row of each ticket, as a subquery.
 const LATEST: &str = "(SELECT * FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY ticket_id \
@@ -19,8 +20,7 @@ const LATEST: &str = "(SELECT * FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION B
 pub struct FieldPrediction {
     pub label: Option<String>,
     pub confidence: Option<f32>,
-    /// `applied`, `kept` (a person had set it), `needs_review`, `shadow` or `none`.
-    pub status: String,
+    pub status: FieldStatus,
 }
 
 /// A ticket's latest triage, as agents see it.
@@ -33,8 +33,7 @@ pub struct TriageView {
     pub ticket_status: String,
     pub model_version: String,
     pub triaged_at: String,
-    /// `applied`, `needs_review` or `skipped`.
-    pub outcome: String,
+    pub outcome: TriageOutcome,
     /// Why it was skipped, or what was done to its text.
     pub reason: Option<String>,
     pub category: FieldPrediction,
@@ -50,8 +49,8 @@ pub struct TriageView {
 /// A suggestion for a ticket, with the title of what it points to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SuggestionView {
-    /// `article`, `ticket` (a similar resolved one) or `duplicate` (an earlier open one).
-    pub kind: String,
+    /// An article, a similar resolved ticket or an earlier open one (a possible duplicate).
+    pub kind: SuggestionKind,
     pub id: i64,
     pub title: String,
     pub score: f32,
@@ -75,30 +74,33 @@ pub struct ServiceCounts {
     pub problems_open: i64,
 }
 
+/// A triage row read as every read of the table reads it ([`TriageRecord::from_row`]), with
+/// its ticket's columns beside it.
 fn view(row: &AnyRow) -> Result<TriageView, StoreError> {
-    let field = |prefix: &str| -> Result<FieldPrediction, sqlx::Error> {
-        Ok(FieldPrediction {
-            label: row.try_get(prefix)?,
-            confidence: row.float_opt(&format!("{prefix}_confidence"))?,
-            status: row.try_get(format!("{prefix}_status").as_str())?,
-        })
-    };
-    let evidence: String = row.try_get("evidence")?;
+    let r = TriageRecord::from_row(row)?;
     Ok(TriageView {
-        ticket_id: row.try_get("ticket_id")?,
+        ticket_id: r.ticket_id,
         subject: row.lossy("subject")?,
         created_at: row.try_get("created_at")?,
         ticket_status: row.try_get("ticket_status")?,
-        model_version: row.try_get("model_version")?,
+        model_version: r.model_version,
         triaged_at: row.try_get("triaged_at")?,
-        outcome: row.try_get("outcome")?,
-        reason: row.try_get("reason")?,
-        category: field("category")?,
-        urgency: field("urgency")?,
-        priority: row.try_get("priority")?,
-        evidence: serde_json::from_str(&evidence).unwrap_or_default(),
-        problem_id: row.try_get("problem_id")?,
-        major_incident: row.flag("major_incident")?,
+        outcome: r.outcome,
+        reason: r.reason,
+        category: FieldPrediction {
+            label: r.category,
+            confidence: r.category_confidence,
+            status: r.category_status,
+        },
+        urgency: FieldPrediction {
+            label: r.urgency,
+            confidence: r.urgency_confidence,
+            status: r.urgency_status,
+        },
+        priority: r.priority,
+        evidence: r.evidence,
+        problem_id: r.problem_id,
+        major_incident: r.major_incident,
     })
 }
 
@@ -158,7 +160,13 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(SuggestionView {
-                    kind: r.try_get("kind")?,
+                    kind: {
+                        let kind: String = r.try_get("kind")?;
+                        SuggestionKind::parse(&kind).ok_or_else(|| sqlx::Error::ColumnDecode {
+                            index: "kind".into(),
+                            source: format!("{kind:?} is not a kind of suggestion").into(),
+                        })?
+                    },
                     id: r.try_get("target_id")?,
                     title: r.lossy("title")?,
                     score: r.float("score")?,

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::backend::{lossy_text, parse_stamp};
+use super::backend::{lossy_text, parse_stamp, RowExt};
 use super::StoreError;
+use crate::domain::{FieldStatus, TicketKind, TicketStatus, TriageOutcome};
 
 /// A ticket row that cannot be triaged because a column holds what it cannot hold. The stream
 /// records it as skipped, with this as the reason, and moves on.
@@ -121,7 +122,12 @@ impl TicketRow {
 
     /// Resolved and closed tickets are history, not work to triage.
     pub fn is_open(&self) -> bool {
-        !matches!(self.status.as_str(), "resolved" | "closed")
+        !TicketStatus::text_is_done(&self.status)
+    }
+
+    /// The ticket's kind; `None` for a kind the native schema does not name.
+    pub fn kind(&self) -> Option<TicketKind> {
+        TicketKind::parse(&self.kind)
     }
 
     /// The subject as text, for titles and listings.
@@ -206,30 +212,20 @@ impl OwnerKind {
     }
 }
 
-/// A ticket's fields triage may fill, as they are at write time.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CurrentFields {
-    pub category: Option<String>,
-    pub urgency: Option<String>,
-    pub impact: Option<String>,
-    pub priority: Option<String>,
-}
-
 /// One triage result row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TriageRecord {
     pub ticket_id: i64,
     pub model_version: String,
-    /// `applied`, `needs_review` or `skipped`.
-    pub outcome: String,
+    pub outcome: TriageOutcome,
     /// Why the ticket was skipped, or what was done to its text.
     pub reason: Option<String>,
     pub category: Option<String>,
     pub category_confidence: Option<f32>,
-    pub category_status: String,
+    pub category_status: FieldStatus,
     pub urgency: Option<String>,
     pub urgency_confidence: Option<f32>,
-    pub urgency_status: String,
+    pub urgency_status: FieldStatus,
     pub priority: Option<String>,
     pub evidence: serde_json::Value,
     /// The candidate problem the incident joined as it was triaged.
@@ -238,11 +234,45 @@ pub struct TriageRecord {
     pub major_incident: bool,
 }
 
-/// One ranked suggestion for a ticket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SuggestionRecord {
-    /// `article` or `ticket`.
-    pub kind: &'static str,
-    pub target_id: i64,
-    pub score: f32,
+impl TriageRecord {
+    /// Reads a `triage_results` row (`SELECT *`, or a query selecting its columns): the one
+    /// read shape of the table, whatever joins come with it.
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let evidence: String = row.try_get("evidence")?;
+        Ok(Self {
+            ticket_id: row.try_get("ticket_id")?,
+            model_version: row.try_get("model_version")?,
+            outcome: state(row, "outcome", |t| match t {
+                "applied" => Some(TriageOutcome::Applied),
+                "needs_review" => Some(TriageOutcome::NeedsReview),
+                "skipped" => Some(TriageOutcome::Skipped),
+                _ => None,
+            })?,
+            reason: row.try_get("reason")?,
+            category: row.try_get("category")?,
+            category_confidence: row.float_opt("category_confidence")?,
+            category_status: state(row, "category_status", FieldStatus::parse)?,
+            urgency: row.try_get("urgency")?,
+            urgency_confidence: row.float_opt("urgency_confidence")?,
+            urgency_status: state(row, "urgency_status", FieldStatus::parse)?,
+            priority: row.try_get("priority")?,
+            evidence: serde_json::from_str(&evidence).unwrap_or_default(),
+            problem_id: row.try_get("problem_id")?,
+            major_incident: row.flag("major_incident")?,
+        })
+    }
+}
+
+/// A state column read into its type; text the program never writes is a decoding error
+/// that names the column.
+fn state<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("{text:?} is not a state ticketlens writes").into(),
+    })
 }

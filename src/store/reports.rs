@@ -3,7 +3,8 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{id_list, RowExt, Store, StoreError};
+use super::{id_list, Store, StoreError, TriageRecord};
+use crate::domain::{FieldStatus, SuggestionKind};
 
 /// Triage rows of a set of tickets under one model version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -38,12 +39,12 @@ pub struct FieldTally {
 }
 
 impl FieldTally {
-    /// Counts `n` tickets whose field ended as `status` (a `*_status` column's value).
-    pub fn add(&mut self, status: &str, n: usize) {
+    /// Counts `n` tickets whose field ended as `status`.
+    pub fn add(&mut self, status: FieldStatus, n: usize) {
         match status {
-            "applied" => self.applied += n,
-            "kept" => self.kept += n,
-            _ => self.review += n,
+            FieldStatus::Apply => self.applied += n,
+            FieldStatus::Kept => self.kept += n,
+            FieldStatus::NeedsReview | FieldStatus::Shadow => self.review += n,
         }
     }
 }
@@ -101,12 +102,16 @@ impl Store {
         {
             let n = row.try_get::<i64, _>("n")? as usize;
             let fields = &mut counts.fields;
-            fields
-                .category
-                .add(&row.try_get::<String, _>("category_status")?, n);
-            fields
-                .urgency
-                .add(&row.try_get::<String, _>("urgency_status")?, n);
+            for (tally, column) in [
+                (&mut fields.category, "category_status"),
+                (&mut fields.urgency, "urgency_status"),
+            ] {
+                let status = row.try_get::<String, _>(column)?;
+                tally.add(
+                    FieldStatus::parse(&status).unwrap_or(FieldStatus::NeedsReview),
+                    n,
+                );
+            }
         }
         let sql = format!(
             "SELECT COUNT(*) FROM suggestions WHERE model_version = ? AND ticket_id IN ({ids})"
@@ -120,44 +125,19 @@ impl Store {
     }
 }
 
-/// What triage decided for one ticket, as the evaluation reads it back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TriageRow {
-    pub ticket_id: i64,
-    pub outcome: String,
-    pub category: Option<String>,
-    pub category_confidence: Option<f32>,
-    pub category_status: String,
-    pub urgency: Option<String>,
-    pub urgency_confidence: Option<f32>,
-    pub urgency_status: String,
-}
-
 impl Store {
     /// Every triage row written under `model_version`.
-    pub async fn triage_rows(&self, model_version: &str) -> Result<Vec<TriageRow>, StoreError> {
-        let rows = sqlx::query(&self.sql(
-            "SELECT ticket_id, outcome, category, category_confidence, category_status, urgency, \
-             urgency_confidence, urgency_status FROM triage_results WHERE model_version = ? \
-             ORDER BY ticket_id",
-        ))
+    pub async fn triage_rows(&self, model_version: &str) -> Result<Vec<TriageRecord>, StoreError> {
+        let rows = sqlx::query(
+            &self.sql("SELECT * FROM triage_results WHERE model_version = ? ORDER BY ticket_id"),
+        )
         .bind(model_version)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(TriageRow {
-                    ticket_id: row.try_get("ticket_id")?,
-                    outcome: row.try_get("outcome")?,
-                    category: row.try_get("category")?,
-                    category_confidence: row.float_opt("category_confidence")?,
-                    category_status: row.try_get("category_status")?,
-                    urgency: row.try_get("urgency")?,
-                    urgency_confidence: row.float_opt("urgency_confidence")?,
-                    urgency_status: row.try_get("urgency_status")?,
-                })
-            })
-            .collect()
+        Ok(rows
+            .iter()
+            .map(TriageRecord::from_row)
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -167,14 +147,14 @@ impl Store {
     pub async fn suggested(
         &self,
         model_version: &str,
-        kind: &str,
+        kind: SuggestionKind,
     ) -> Result<Vec<(i64, i64, f32)>, StoreError> {
         let rows: Vec<(i64, i64, f64)> = sqlx::query_as(&self.sql(
             "SELECT ticket_id, target_id, score FROM suggestions \
              WHERE model_version = ? AND kind = ? ORDER BY ticket_id, rank",
         ))
         .bind(model_version)
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(|(t, a, s)| (t, a, s as f32)).collect())

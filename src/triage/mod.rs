@@ -21,7 +21,8 @@ pub use linear::LinearSettings;
 pub use priority::{Impact, PriorityMatrix};
 pub use zero_shot::ZeroShot;
 
-use crate::store::CurrentFields;
+use crate::domain::CurrentFields;
+pub use crate::domain::FieldStatus;
 use crate::vectors::{Hit, Scan, VectorIndex};
 
 /// A ticket in an index: resolved (history, evidence) or open (possible duplicates).
@@ -224,30 +225,6 @@ pub struct Policy {
     pub shadow: bool,
     pub default_impact: Impact,
     pub priority: PriorityMatrix,
-}
-
-/// What happens to one field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldStatus {
-    /// Empty and predicted with enough confidence: fill it.
-    Apply,
-    /// A person already set it: leave it.
-    Kept,
-    /// Empty and not confident enough (or no prediction): a person decides.
-    NeedsReview,
-    /// Confident, but the pipeline is in shadow mode: recorded, not applied; a person decides.
-    Shadow,
-}
-
-impl FieldStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FieldStatus::Apply => "applied",
-            FieldStatus::Kept => "kept",
-            FieldStatus::NeedsReview => "needs_review",
-            FieldStatus::Shadow => "shadow",
-        }
-    }
 }
 
 /// The decision for one ticket, given its fields as they are now.

@@ -1,16 +1,19 @@
-//! GLPI 10 on MariaDB/MySQL as the ticket store: its tickets, categories, solutions and
-//! knowledge base are read into ticketlens' own tables ([`pull`]), and each batch's results
-//! are written back into GLPI's own tables, as GLPI itself would record them ([`push`]).
+//! GLPI 10 on MariaDB/MySQL: its tickets, categories, solutions and knowledge base are read
+//! into ticketlens' own store ([`pull`]); each batch's results are planned against GLPI's
+//! current state ([`plan`]) and written into GLPI's own tables as GLPI itself would record
+//! them ([`apply`]).
 //!
 //! GLPI's tables are never altered. In GLPI's database ticketlens adds rows (follow-ups,
-//! problems and their links, knowledge-base links, history) and keeps two tables of its own
-//! that make a replayed batch write nothing twice: a batch is written to GLPI in one
-//! transaction that also records what it wrote, before ticketlens acknowledges the batch in
-//! its own store. A crash between the two replays the batch, and the replay finds it written.
+//! problems and their links, knowledge-base links, history) and keeps tables of its own that
+//! make a replayed batch write nothing twice: a plan is written in one transaction that also
+//! records what it wrote, before ticketlens acknowledges the batch in its own store. A crash
+//! between the two replays the batch, and the replay finds it written.
 
+mod apply;
 mod config;
+mod matrix;
+mod plan;
 mod pull;
-mod push;
 mod values;
 
 use std::time::Duration;
@@ -20,7 +23,7 @@ use sqlx::Connection;
 use sqlx::{MySql, MySqlPool, Transaction};
 
 pub use config::GlpiConfig;
-pub use push::{Outcome, ProblemOutcome};
+pub use plan::Plan;
 
 use crate::store::{redact, StoreError};
 
@@ -59,12 +62,12 @@ impl GlpiError {
     }
 }
 
-/// Tables of ticketlens' own in GLPI's database, created before the first write (a dry run
-/// uses temporary ones in their place).
+/// Tables of ticketlens' own in GLPI's database, created before the first write (a plan reads
+/// them where they exist, and takes their absence for "nothing written yet").
 const OWN_TABLES: [(&str, &str); 3] = [
     (
         "ticketlens_written",
-        "CREATE {temporary} TABLE IF NOT EXISTS ticketlens_written (
+        "CREATE TABLE IF NOT EXISTS ticketlens_written (
     tickets_id   INT UNSIGNED NOT NULL,
     text_sha256  CHAR(64) NOT NULL,
     followups_id INT UNSIGNED NULL,
@@ -74,7 +77,7 @@ const OWN_TABLES: [(&str, &str); 3] = [
     ),
     (
         "ticketlens_problems",
-        "CREATE {temporary} TABLE IF NOT EXISTS ticketlens_problems (
+        "CREATE TABLE IF NOT EXISTS ticketlens_problems (
     problem_id  BIGINT NOT NULL PRIMARY KEY,
     problems_id INT UNSIGNED NOT NULL,
     UNIQUE KEY problems_id (problems_id)
@@ -84,7 +87,7 @@ const OWN_TABLES: [(&str, &str); 3] = [
         // The (problem, ticket) links ticketlens made: each is made once, so one an agent
         // removed stays removed.
         "ticketlens_problem_tickets",
-        "CREATE {temporary} TABLE IF NOT EXISTS ticketlens_problem_tickets (
+        "CREATE TABLE IF NOT EXISTS ticketlens_problem_tickets (
     problems_id INT UNSIGNED NOT NULL,
     tickets_id  INT UNSIGNED NOT NULL,
     PRIMARY KEY (problems_id, tickets_id)
@@ -106,7 +109,8 @@ pub struct Glpi {
 }
 
 impl Glpi {
-    pub async fn connect(url: &str, config: GlpiConfig) -> Result<Self, GlpiError> {
+    pub async fn connect(config: &GlpiConfig) -> Result<Self, GlpiError> {
+        let url = config.url.as_str();
         let connect_error = |source| GlpiError::Connect {
             url: redact(url),
             source,
@@ -144,63 +148,40 @@ impl Glpi {
             .await?;
         Ok(Self {
             pool,
-            config,
+            config: config.clone(),
             source: format!("glpi:{database}"),
             own_tables: tokio::sync::OnceCell::new(),
         })
     }
 
-    /// Starts the transaction of a write. ticketlens' own tables are created first if missing
-    /// (DDL commits at once in MariaDB); a dry run creates none and, where they are missing,
-    /// uses temporary ones on the transaction's connection (see [`Glpi::finish`]).
-    async fn begin(&self, dry_run: bool) -> Result<Transaction<'static, MySql>, GlpiError> {
-        if !dry_run {
-            self.own_tables
-                .get_or_try_init(|| async {
-                    for (_, create) in OWN_TABLES {
-                        let sql = create.replace("{temporary}", "");
-                        sqlx::query(&sql).execute(&self.pool).await?;
-                    }
-                    Ok::<_, GlpiError>(())
-                })
-                .await?;
-            return Ok(self.pool.begin().await?);
-        }
-        let mut tx = self.pool.begin().await?;
-        for (name, create) in OWN_TABLES {
-            let exists: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name = ?",
-            )
-            .bind(name)
-            .fetch_one(&mut *tx)
+    /// Starts the transaction of a write, ticketlens' own tables created first if missing
+    /// (DDL commits at once in MariaDB, so not inside it).
+    async fn begin(&self) -> Result<Transaction<'static, MySql>, GlpiError> {
+        self.own_tables
+            .get_or_try_init(|| async {
+                for (_, create) in OWN_TABLES {
+                    sqlx::query(create).execute(&self.pool).await?;
+                }
+                Ok::<_, GlpiError>(())
+            })
             .await?;
-            if exists == 0 {
-                let sql = create.replace("{temporary}", "TEMPORARY");
-                sqlx::query(&sql).execute(&mut *tx).await?;
-            }
-        }
-        Ok(tx)
+        Ok(self.pool.begin().await?)
     }
 
-    /// Commits a write, or for a dry run rolls it back (and drops the temporary tables it
-    /// may have made, which a rollback does not).
-    async fn finish(tx: Transaction<'static, MySql>, dry_run: bool) -> Result<(), GlpiError> {
-        if !dry_run {
-            tx.commit().await?;
-            return Ok(());
+    /// Whether ticketlens' own tables are there yet: before the first write they are not,
+    /// and a plan (a dry run's above all) creates nothing.
+    async fn own_tables_exist(&self) -> Result<bool, GlpiError> {
+        if self.own_tables.initialized() {
+            return Ok(true);
         }
-        let mut tx = tx;
-        for (name, _) in OWN_TABLES {
-            sqlx::query(&format!("DROP TEMPORARY TABLE IF EXISTS {name}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.rollback().await?;
-        Ok(())
-    }
-
-    pub fn writes_problems(&self) -> bool {
-        self.config.problems
+        let names: Vec<String> = OWN_TABLES.iter().map(|(n, _)| format!("'{n}'")).collect();
+        let found: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name IN ({})",
+            names.join(", ")
+        ))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(found as usize == OWN_TABLES.len())
     }
 }

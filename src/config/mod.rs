@@ -1,13 +1,17 @@
 //! Pipeline files: `pipelines/*.toml`. Every section has defaults except the store URL, and
 //! unknown keys are rejected so that a typo never silently falls back to a default.
 
-use std::path::{Path, PathBuf};
+mod serve;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use serve::{AddressRange, ForwardedHeader, NotARange, ServeConfig};
+
 use crate::model::Precision;
+use crate::systems::SystemConfig;
 use crate::triage::PriorityMatrix;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +31,11 @@ pub enum ConfigError {
 pub struct PipelineConfig {
     /// Name of the pipeline; its cursor in the store is kept under this name.
     pub name: String,
-    /// The ticket store.
+    /// ticketlens' own store.
     pub store: StoreConfig,
+    /// The help desk the tickets live in (default: the store itself, `kind = "native"`).
+    #[serde(default)]
+    pub system: SystemConfig,
     /// The embedding model.
     #[serde(default)]
     pub model: ModelConfig,
@@ -46,10 +53,7 @@ pub struct PipelineConfig {
     pub problems: ProblemsConfig,
     /// The HTTP API and pages (`ticketlens serve`).
     #[serde(default)]
-    pub serve: crate::serve::ServeConfig,
-    /// What is written back to a GLPI store.
-    #[serde(default)]
-    pub glpi: crate::glpi::GlpiConfig,
+    pub serve: ServeConfig,
     /// How `ticketlens import` reads a help desk's export (format, column mapping).
     #[serde(default)]
     pub import: crate::import::ImportConfig,
@@ -58,51 +62,12 @@ pub struct PipelineConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// What `url` holds: `native` (ticketlens' own schema) or `glpi` (a GLPI 10 database).
-    /// Default: from the URL's scheme (`mysql://` and `mariadb://` are GLPI).
-    pub kind: Option<StoreKind>,
-    /// The ticket store. Native: `sqlite://FILE` (created if missing) or
-    /// `postgres://USER@HOST/DATABASE` (several `ticketlens run` processes may share it).
-    /// GLPI: `mysql://USER:PASSWORD@HOST/DATABASE` of GLPI's own database.
+    /// ticketlens' own tables: `sqlite://FILE` (created if missing) or
+    /// `postgres://USER@HOST/DATABASE` (several `ticketlens run` processes may share it). With
+    /// the native system they hold the tickets themselves; with another system, what
+    /// ticketlens read from it, the triage audit, the embedding cache, candidate problems and
+    /// their review.
     pub url: String,
-    /// With GLPI: where ticketlens keeps its own tables (the tickets it has read, triage
-    /// audit, embedding cache, candidate problems and review decisions), a `sqlite://` or
-    /// `postgres://` URL. GLPI's tables are never altered; in GLPI's database ticketlens only
-    /// adds rows, and two tables of its own that make a replayed batch write nothing twice.
-    /// Default: `sqlite://ticketlens-<name>.db`.
-    pub state: Option<String>,
-}
-
-/// The kinds of ticket store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    Native,
-    Glpi,
-}
-
-impl StoreConfig {
-    pub fn kind(&self) -> StoreKind {
-        self.kind.unwrap_or_else(|| {
-            let scheme = self.url.split(':').next().unwrap_or_default();
-            if matches!(scheme, "mysql" | "mariadb") {
-                StoreKind::Glpi
-            } else {
-                StoreKind::Native
-            }
-        })
-    }
-
-    /// Where ticketlens' own tables are: the store itself, or for GLPI `state`.
-    pub fn native_url(&self, pipeline: &str) -> String {
-        match self.kind() {
-            StoreKind::Native => self.url.clone(),
-            StoreKind::Glpi => self
-                .state
-                .clone()
-                .unwrap_or_else(|| format!("sqlite://ticketlens-{pipeline}.db")),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,6 +260,9 @@ impl PipelineConfig {
             path: origin.to_owned(),
             message,
         };
+        if let Some(message) = old_layout(text) {
+            return Err(invalid(message));
+        }
         let config: Self = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         config.validate().map_err(invalid)?;
         Ok(config)
@@ -410,11 +378,30 @@ impl PipelineConfig {
                 t.default_impact
             ));
         }
-        if self.store.kind() == StoreKind::Glpi && self.store.url.starts_with("sqlite") {
-            return Err("store.kind = \"glpi\" needs GLPI's mysql:// URL".into());
-        }
-        Ok(())
+        self.system.validate()
     }
+}
+
+/// What a pipeline file written before `[system]` existed must change, if it is one: GLPI
+/// was `[store] kind`/`url`/`state` and a `[glpi]` section.
+fn old_layout(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let store = table.get("store").and_then(|s| s.as_table());
+    let glpi_url = store
+        .and_then(|s| s.get("url"))
+        .and_then(|u| u.as_str())
+        .filter(|u| u.starts_with("mysql:") || u.starts_with("mariadb:"));
+    let old = table.contains_key("glpi")
+        || store.is_some_and(|s| s.contains_key("kind") || s.contains_key("state"))
+        || glpi_url.is_some();
+    old.then(|| {
+        "this file has the layout of before [system]: GLPI's database is now \
+         `[system] kind = \"glpi\"` with `url = \"mysql://…\"` and the keys of the old [glpi] \
+         section; `[store] url` is ticketlens' own tables (what store.state was, e.g. \
+         \"sqlite://ticketlens-glpi.db\"); store.kind and store.state are gone. See \
+         pipelines/glpi.toml"
+            .to_owned()
+    })
 }
 
 #[cfg(test)]
@@ -431,16 +418,47 @@ mod tests {
     #[test]
     fn the_glpi_pipeline_parses_and_keeps_its_own_tables_apart() {
         let config = PipelineConfig::load(Path::new("pipelines/glpi.toml")).unwrap();
-        assert_eq!(config.store.kind(), StoreKind::Glpi);
-        assert_eq!(
-            config.store.native_url("glpi"),
-            "sqlite://ticketlens-glpi.db"
-        );
-        assert!(!config.glpi.write_urgency);
-        let by_scheme = "name = \"x\"\n[store]\nurl = \"mariadb://db/glpi\"\n";
-        let config = PipelineConfig::parse(by_scheme, Path::new("p.toml")).unwrap();
-        assert_eq!(config.store.kind(), StoreKind::Glpi);
-        assert_eq!(config.store.native_url("x"), "sqlite://ticketlens-x.db");
+        let SystemConfig::Glpi(glpi) = &config.system else {
+            panic!("not GLPI: {:?}", config.system);
+        };
+        assert!(glpi.url.starts_with("mysql://"));
+        assert!(!glpi.write_urgency);
+        assert_eq!(config.store.url, "sqlite://ticketlens-glpi.db");
+        let demo = PipelineConfig::load(Path::new("pipelines/demo.toml")).unwrap();
+        assert!(demo.system.is_native());
+    }
+
+    #[test]
+    fn each_system_takes_its_own_keys_only() {
+        let base = "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[system]\n";
+        let parse = |extra: &str| PipelineConfig::parse(&format!("{base}{extra}"), Path::new("p"));
+        assert!(parse("kind = \"native\"\n").unwrap().system.is_native());
+        let err = parse("kind = \"native\"\nwrite_urgency = true\n").unwrap_err();
+        assert!(err.to_string().contains("write_urgency"), "{err}");
+        let err =
+            parse("kind = \"glpi\"\nurl = \"mysql://g/glpi\"\nfollowup = true\n").unwrap_err();
+        assert!(err.to_string().contains("followup"), "{err}");
+        let err = parse("kind = \"glpi\"\n").unwrap_err();
+        assert!(err.to_string().contains("system.url"), "{err}");
+        let err = parse("kind = \"zendesk\"\n").unwrap_err();
+        assert!(err.to_string().contains("zendesk"), "{err}");
+    }
+
+    #[test]
+    fn a_file_of_the_old_layout_is_told_what_to_change() {
+        for old in [
+            "name = \"g\"\n[store]\nkind = \"glpi\"\nurl = \"mysql://g/glpi\"\n",
+            "name = \"g\"\n[store]\nurl = \"mariadb://g/glpi\"\n",
+            "name = \"g\"\n[store]\nurl = \"sqlite://a.db\"\nstate = \"sqlite://b.db\"\n",
+            "name = \"g\"\n[store]\nurl = \"sqlite://a.db\"\n[glpi]\nfollowups = false\n",
+        ] {
+            let err = PipelineConfig::parse(old, Path::new("old.toml")).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains("[system] kind = \"glpi\"") && message.contains("old.toml"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

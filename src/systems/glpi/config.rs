@@ -1,9 +1,14 @@
 use serde::Deserialize;
 
-/// What ticketlens writes back to GLPI (`[glpi]` in the pipeline file).
+/// `[system] kind = "glpi"`: which GLPI, and what ticketlens writes back to it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GlpiConfig {
+    /// GLPI's own database, `mysql://USER:PASSWORD@HOST/DATABASE` (MariaDB or MySQL). The user
+    /// needs SELECT on GLPI's tables, INSERT on glpi_itilfollowups, glpi_logs,
+    /// glpi_knowbaseitems_items, glpi_problems and glpi_problems_tickets, UPDATE on
+    /// glpi_tickets, and CREATE for ticketlens' own tables (ticketlens_written and two more).
+    pub url: String,
     /// Set the urgency (and GLPI's priority, from its impact × urgency matrix) of open tickets
     /// that no agent has touched since they were opened. Off by default: GLPI lets the
     /// requester choose the urgency, and a team decides whether triage may overrule it.
@@ -25,6 +30,7 @@ pub struct GlpiConfig {
 impl Default for GlpiConfig {
     fn default() -> Self {
         Self {
+            url: String::new(),
             write_urgency: false,
             followups: true,
             link_articles: true,
@@ -32,5 +38,22 @@ impl Default for GlpiConfig {
             user_name: "ticketlens".into(),
             overlap_secs: 300,
         }
+    }
+}
+
+impl GlpiConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        if !matches!(scheme, "mysql" | "mariadb") {
+            return Err(format!(
+                "system.url must be GLPI's database, mysql://USER:PASSWORD@HOST/DATABASE{}",
+                if self.url.is_empty() {
+                    String::new()
+                } else {
+                    format!(", not {:?}", crate::store::redact(&self.url))
+                }
+            ));
+        }
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::values::{self, Level};
 use super::{Glpi, GlpiError};
+use crate::domain::TicketKind;
 use crate::store::{NewArticle, NewTicket, Store};
 
 /// Tickets read per query: a first pass over a large GLPI goes in pages.
@@ -94,7 +95,7 @@ impl Glpi {
     /// so that triage proposes them; otherwise GLPI's values are the ones that stand.
     fn ticket(&self, row: &sqlx::mysql::MySqlRow) -> Result<NewTicket, GlpiError> {
         let status = values::status(row.try_get("status")?);
-        let open = !matches!(status, "resolved" | "closed");
+        let open = !status.is_done();
         let touched: i64 = row.try_get("touched")?;
         let urgency_free = open && self.config.write_urgency && touched == 0;
         let level = |column: &str| -> Result<Option<String>, GlpiError> {
@@ -114,12 +115,13 @@ impl Glpi {
                 .filter(|&u| u > 0)
                 .map(|u| format!("glpi-user-{u}")),
             kind: if row.try_get::<i64, _>("type")? == 2 {
-                "request"
+                TicketKind::Request
             } else {
-                "incident"
+                TicketKind::Incident
             }
+            .as_str()
             .into(),
-            status: status.into(),
+            status: status.as_str().into(),
             category: decoded(row, "category")?,
             urgency: if urgency_free {
                 None

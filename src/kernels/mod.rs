@@ -1,6 +1,9 @@
 //! The encoder's arithmetic besides fp32 matrix products (which the gemm crate does, with its
 //! own run-time dispatch, except on AMX's tiles): layer norm, GELU, softmax, int8
-//! quantisation and products, fp32 products on the tiles.
+//! quantisation and products, fp32 products on the tiles; and the vector arithmetic the
+//! encoder and the vector index share: dot products ([`dot_rows`], [`dot_rows_f16`]) and
+//! [`normalise`]. A leaf: it uses neither [`crate::model`] nor [`crate::vectors`], and both
+//! use it.
 //!
 //! Every kernel is plain Rust written so that the compiler vectorises it, compiled three times
 //! — for the target's baseline, for AVX2+FMA and for AVX-512 — and the variant runs that the
@@ -116,7 +119,7 @@ fn available() -> Vec<Isa> {
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$meta])*
-        $vis fn $name(isa: $crate::model::kernels::Isa, $($arg: $ty),*) {
+        $vis fn $name(isa: $crate::kernels::Isa, $($arg: $ty),*) {
             #[inline(always)]
             fn generic($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
@@ -128,9 +131,9 @@ macro_rules! multiversion {
             match isa.0 {
                 // SAFETY: an `Isa` names a level only where `Isa::detect` found its features.
                 #[cfg(target_arch = "x86_64")]
-                $crate::model::kernels::Level::Avx2 => unsafe { avx2($($arg),*) },
+                $crate::kernels::Level::Avx2 => unsafe { avx2($($arg),*) },
                 #[cfg(target_arch = "x86_64")]
-                $crate::model::kernels::Level::Avx512 | $crate::model::kernels::Level::Amx => unsafe {
+                $crate::kernels::Level::Avx512 | $crate::kernels::Level::Amx => unsafe {
                     avx512($($arg),*)
                 },
                 _ => generic($($arg),*),
@@ -379,6 +382,13 @@ multiversion! {
             }
         }
     }
+}
+
+/// `v` scaled to unit length (a zero vector stays zero).
+pub fn normalise(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
 }
 
 /// The first `len` values of `buffer`, grown to hold them (new values `value`) if it is

@@ -1,5 +1,7 @@
 //! GLPI's numbers and text conventions, as GLPI 10 stores them.
 
+use crate::domain::TicketStatus;
+
 /// `glpi_logs.linked_action` of the row GLPI writes when an item is created.
 pub const HISTORY_CREATE_ITEM: i64 = 20;
 /// `glpi_logs.linked_action` of a sub-item (a follow-up) added to a ticket.
@@ -48,14 +50,14 @@ impl Level {
 }
 
 /// GLPI's ticket status as ticketlens names it.
-pub fn status(n: i64) -> &'static str {
+pub fn status(n: i64) -> TicketStatus {
     match n {
-        1 => "new",
-        2 | 3 => "open", // assigned, planned
-        4 => "pending",  // waiting
-        5 => "resolved", // solved
-        6 => "closed",
-        _ => "open",
+        1 => TicketStatus::New,
+        2 | 3 => TicketStatus::Open, // assigned, planned
+        4 => TicketStatus::Pending,  // waiting
+        5 => TicketStatus::Resolved, // solved
+        6 => TicketStatus::Closed,
+        _ => TicketStatus::Open,
     }
 }
 
@@ -85,11 +87,6 @@ pub fn to_glpi_html(html: &str) -> String {
     html.replace('&', "&#38;")
         .replace('<', "&#60;")
         .replace('>', "&#62;")
-}
-
-/// Text to put inside HTML.
-pub fn escape(text: &str) -> String {
-    html_escape::encode_text(text).into_owned()
 }
 
 #[cfg(test)]
