@@ -47,6 +47,12 @@ pub fn print_eval(r: &EvalReport) {
             applied
         );
     }
+    for (name, field) in [("category", &r.category), ("urgency", &r.urgency)] {
+        if let Some(features) = field.as_ref().and_then(|f| f.features) {
+            let read = features.describe();
+            println!("{name}: the model reads {read} (chosen on the history)");
+        }
+    }
     let figure = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.3}"));
     if let Some(p) = &r.problems {
         println!(

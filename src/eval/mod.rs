@@ -23,7 +23,7 @@ use crate::model::{Embedder, Precision};
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
 use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRecord};
 use crate::text;
-use crate::triage::FieldModel;
+use crate::triage::{FeatureSet, FieldModel};
 use cache::DiskCache;
 pub use knowledge::{EvalArticle, SuggestionReport};
 pub use problems::ProblemReport;
@@ -114,6 +114,8 @@ pub struct FieldReport {
     pub applied_precision: Option<f64>,
     /// The precision the pipeline was asked for (`triage.target_precision`).
     pub target_precision: f64,
+    /// What the field's model reads, as chosen on the history (none: no model was trained).
+    pub features: Option<FeatureSet>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -471,6 +473,7 @@ fn field_report(
         applied_share: applied.len() as f64 / n as f64,
         applied_precision: precision(&applied),
         target_precision,
+        features: field.model(pipeline).map(|m| m.held_out().features),
     })
 }
 

@@ -145,6 +145,15 @@ impl<'a> Features<'a> {
         }
     }
 
+    /// The same features with the embedding's block left empty: a machine trained on these
+    /// learns no weight for the embedding, so it scores a ticket by its words alone.
+    pub fn without_embedding(&self) -> Self {
+        Self {
+            embedding: &[],
+            ..self.clone()
+        }
+    }
+
     /// Where the embedding's weights start, and the embedding.
     pub fn embedding(&self) -> (usize, &'a [f32]) {
         (self.embedding_base, self.embedding)

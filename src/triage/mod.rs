@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use calibrate::{class_thresholds, Outcome};
-pub use classifier::{Classifier, Example, FieldModel, HeldOut, TrainSettings};
+pub use classifier::{Classifier, Example, FeatureSet, FieldModel, HeldOut, TrainSettings};
 pub use features::Term;
 pub use linear::LinearSettings;
 pub use priority::{Impact, PriorityMatrix};

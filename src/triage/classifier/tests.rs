@@ -219,3 +219,44 @@ fn the_selection_score_is_the_mean_of_accuracy_and_macro_f1() {
     let got = selection_score(&scores, &offsets, &truth);
     assert!((got - want).abs() < 1e-12, "{got} against {want}");
 }
+
+/// `tickets(n, seed, 0)` with the class moved out of one signal: `in_words = false` keeps the
+/// class in the embedding only (the words are filler); `true` keeps it in the words only (the
+/// embedding is loud noise).
+fn one_signal(n: usize, seed: u64, in_words: bool) -> Vec<Example> {
+    let mut rng = Lcg(seed ^ 0x5eed);
+    let mut examples = tickets(n, seed, 0);
+    for e in &mut examples {
+        if in_words {
+            e.embedding = (0..16)
+                .map(|_| rng.below(2001) as f32 / 1000.0 - 1.0)
+                .collect();
+        } else {
+            let words: Vec<&str> = (0..5).map(|_| FILLER[rng.below(FILLER.len())]).collect();
+            e.text = words.join(" ");
+        }
+    }
+    examples
+}
+
+#[test]
+fn each_field_keeps_the_features_that_did_better_on_its_own_history() {
+    let settings = TrainSettings::default();
+    let by_embedding = Classifier::train(&one_signal(300, 3, false), &settings);
+    let held_out = by_embedding.category.as_ref().unwrap().held_out();
+    assert_eq!(held_out.features, FeatureSet::Hybrid, "{held_out:?}");
+    assert!(held_out.accuracy > 0.9, "{held_out:?}");
+
+    let by_words = Classifier::train(&one_signal(300, 4, true), &settings);
+    let held_out = by_words.category.as_ref().unwrap().held_out();
+    assert_eq!(held_out.features, FeatureSet::Lexical, "{held_out:?}");
+    // A lexical model gives the embedding no weight: any embedding gives the same answer.
+    let text = "printer jam in the duplex tray";
+    let (a, _) = by_words.classify(text, &[1.0; 16]);
+    let (b, _) = by_words.classify(text, &[-1.0; 16]);
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        (a.label.as_str(), a.confidence),
+        (b.label.as_str(), b.confidence)
+    );
+}
