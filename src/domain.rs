@@ -1,7 +1,8 @@
 //! The words every part shares: the kinds and statuses of tickets, the fields triage may fill
 //! and what it decided for each field and ticket, and the kinds of suggestion. They are types
-//! everywhere and text only where they are stored or sent (`as_str`, `parse`, serde). A leaf: it uses no other module,
-//! so the store, triage, knowledge and the ticket systems can all use it without a cycle.
+//! everywhere and text only where they are stored or sent (`as_str`, `parse`, serde). A leaf:
+//! it uses no other module, so the store, triage, knowledge and the ticket systems can all use
+//! it without a cycle.
 
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,13 @@ pub enum FieldStatus {
 }
 
 impl FieldStatus {
+    pub const ALL: [FieldStatus; 4] = [
+        FieldStatus::Apply,
+        FieldStatus::Kept,
+        FieldStatus::NeedsReview,
+        FieldStatus::Shadow,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FieldStatus::Apply => "applied",
@@ -112,14 +120,7 @@ impl FieldStatus {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            FieldStatus::Apply,
-            FieldStatus::Kept,
-            FieldStatus::NeedsReview,
-            FieldStatus::Shadow,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// Whether a person has to look at the field.
@@ -141,12 +142,22 @@ pub enum TriageOutcome {
 }
 
 impl TriageOutcome {
+    pub const ALL: [TriageOutcome; 3] = [
+        TriageOutcome::Applied,
+        TriageOutcome::NeedsReview,
+        TriageOutcome::Skipped,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TriageOutcome::Applied => "applied",
             TriageOutcome::NeedsReview => "needs_review",
             TriageOutcome::Skipped => "skipped",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
     }
 }
 
@@ -208,15 +219,15 @@ mod tests {
         ] {
             assert_eq!(TicketStatus::parse(status.as_str()), Some(status));
         }
-        for status in [
-            FieldStatus::Apply,
-            FieldStatus::Kept,
-            FieldStatus::NeedsReview,
-            FieldStatus::Shadow,
-        ] {
+        for status in FieldStatus::ALL {
             assert_eq!(FieldStatus::parse(status.as_str()), Some(status));
             let json = serde_json::to_value(status).unwrap();
             assert_eq!(json, status.as_str());
+        }
+        for outcome in TriageOutcome::ALL {
+            assert_eq!(TriageOutcome::parse(outcome.as_str()), Some(outcome));
+            let json = serde_json::to_value(outcome).unwrap();
+            assert_eq!(json, outcome.as_str());
         }
         for kind in SuggestionKind::ALL {
             assert_eq!(SuggestionKind::parse(kind.as_str()), Some(kind));

@@ -106,29 +106,26 @@ pub(super) async fn write_skipped(
     Ok(record)
 }
 
-/// What the ticket system gets for one ticket: the row as written, with the verdict's reasons
-/// and words (none for a skipped ticket).
+/// What the ticket system gets for one ticket: the row as written, with the verdict's labels,
+/// reasons and words (none for a skipped ticket).
 pub(super) fn outcome(
     record: &TriageRecord,
     verdict: Option<&Verdict>,
     text_hash: String,
     suggestions: Vec<SuggestionRecord>,
 ) -> TicketOutcome {
-    let field = |label: &Option<String>,
-                 confidence: Option<f32>,
-                 status: FieldStatus,
-                 prediction: Option<&Prediction>| {
-        label.as_ref().map(|label| FieldResult {
-            label: label.clone(),
-            confidence: confidence.unwrap_or(0.0),
-            status,
-            why: prediction.map(|p| p.reason.clone()).unwrap_or_default(),
-        })
-    };
     let predictions = [
         verdict.and_then(|v| v.category.as_ref()),
         verdict.and_then(|v| v.urgency.as_ref()),
     ];
+    let field = |prediction: Option<&Prediction>, status: FieldStatus| {
+        prediction.map(|p| FieldResult {
+            label: p.label.clone(),
+            confidence: p.confidence,
+            status,
+            why: p.reason.clone(),
+        })
+    };
     let mut terms: Vec<String> = Vec::new();
     for term in predictions.iter().flatten().flat_map(|p| &p.terms) {
         if !terms.contains(&term.term) {
@@ -142,18 +139,8 @@ pub(super) fn outcome(
         text_hash,
         outcome: record.outcome,
         reason: record.reason.clone(),
-        category: field(
-            &record.category,
-            record.category_confidence,
-            record.category_status,
-            predictions[0],
-        ),
-        urgency: field(
-            &record.urgency,
-            record.urgency_confidence,
-            record.urgency_status,
-            predictions[1],
-        ),
+        category: field(predictions[0], record.category_status),
+        urgency: field(predictions[1], record.urgency_status),
         terms,
         suggestions,
     }

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::backend::count_where;
+use super::records::state;
 use super::{ArticleRow, Backend, RowExt, Store, StoreError, TriageRecord};
 use crate::domain::{FieldStatus, SuggestionKind, TriageOutcome};
 
@@ -160,13 +161,7 @@ impl Store {
             .iter()
             .map(|r| {
                 Ok(SuggestionView {
-                    kind: {
-                        let kind: String = r.try_get("kind")?;
-                        SuggestionKind::parse(&kind).ok_or_else(|| sqlx::Error::ColumnDecode {
-                            index: "kind".into(),
-                            source: format!("{kind:?} is not a kind of suggestion").into(),
-                        })?
-                    },
+                    kind: state(r, "kind", SuggestionKind::parse)?,
                     id: r.try_get("target_id")?,
                     title: r.lossy("title")?,
                     score: r.float("score")?,

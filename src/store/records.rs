@@ -242,12 +242,7 @@ impl TriageRecord {
         Ok(Self {
             ticket_id: row.try_get("ticket_id")?,
             model_version: row.try_get("model_version")?,
-            outcome: state(row, "outcome", |t| match t {
-                "applied" => Some(TriageOutcome::Applied),
-                "needs_review" => Some(TriageOutcome::NeedsReview),
-                "skipped" => Some(TriageOutcome::Skipped),
-                _ => None,
-            })?,
+            outcome: state(row, "outcome", TriageOutcome::parse)?,
             reason: row.try_get("reason")?,
             category: row.try_get("category")?,
             category_confidence: row.float_opt("category_confidence")?,
@@ -265,7 +260,7 @@ impl TriageRecord {
 
 /// A state column read into its type; text the program never writes is a decoding error
 /// that names the column.
-fn state<T>(
+pub(super) fn state<T>(
     row: &AnyRow,
     column: &str,
     parse: impl Fn(&str) -> Option<T>,

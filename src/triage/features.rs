@@ -4,7 +4,7 @@
 //! others; n-grams are hashed into a fixed space, so a word never seen in training costs
 //! nothing and the model's size does not grow with the vocabulary.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use aho_corasick::AhoCorasick;
 
@@ -124,8 +124,10 @@ const CUES: &[(&str, &[&str])] = &[
 pub struct Features<'a> {
     /// Sparse entries (a bucket may repeat only if hashed twice to it, which
     /// [`Featurizer::features`] merges).
-    pub indices: Vec<u32>,
-    pub values: Vec<f32>,
+    /// Shared, so that the same ticket's features with and without the embedding
+    /// ([`Features::without_embedding`]) hold one copy of them.
+    pub indices: Arc<[u32]>,
+    pub values: Arc<[f32]>,
     /// How many of the first sparse entries are the word n-grams' (the terms a person can
     /// read; the character n-grams and cues follow them).
     words: usize,
@@ -139,14 +141,15 @@ impl<'a> Features<'a> {
     #[cfg(test)]
     pub fn sparse(indices: Vec<u32>, values: Vec<f32>) -> Self {
         Self {
-            indices,
-            values,
+            indices: indices.into(),
+            values: values.into(),
             ..Self::default()
         }
     }
 
     /// The same features with the embedding's block left empty: a machine trained on these
-    /// learns no weight for the embedding, so it scores a ticket by its words alone.
+    /// learns no weight for the embedding, so it scores a ticket by its words alone. Cheap:
+    /// the sparse entries are shared, not copied.
     pub fn without_embedding(&self) -> Self {
         Self {
             embedding: &[],
@@ -173,7 +176,7 @@ impl<'a> Features<'a> {
         let sparse: f32 = self
             .indices
             .iter()
-            .zip(&self.values)
+            .zip(self.values.iter())
             .map(|(&i, &v)| weight(i) * v)
             .sum();
         sparse + crate::vectors::dot(self.embedding, embedding_weights)
@@ -186,7 +189,7 @@ impl<'a> Features<'a> {
 
     /// `weights += scale · self`.
     pub fn add_to(&self, weights: &mut [f32], scale: f32) {
-        for (&i, &v) in self.indices.iter().zip(&self.values) {
+        for (&i, &v) in self.indices.iter().zip(self.values.iter()) {
             weights[i as usize] += scale * v;
         }
         let (base, n) = (self.embedding_base, self.embedding.len());
@@ -281,14 +284,12 @@ impl Featurizer {
     /// The features of one text and its sentence embedding (already L2-normalised).
     pub fn features<'a>(&self, text: &str, embedding: &'a [f32]) -> Features<'a> {
         let grams = grams(text);
-        // Sized once: the history's features are the largest thing training holds, and a
-        // vector grown by doubling carries a third of slack on average.
+        // Sized once, so that building them never regrows; what they end in holds exactly
+        // the entries (the history's features are the largest thing training holds).
         let capacity = grams.words.len() + grams.chars.len() + CUES.len() + 1;
-        let mut out = Features {
-            indices: Vec::with_capacity(capacity),
-            values: Vec::with_capacity(capacity),
-            ..Features::default()
-        };
+        let mut indices = Vec::with_capacity(capacity);
+        let mut values = Vec::with_capacity(capacity);
+        let mut words = 0;
         for (block, is_words) in [(grams.words, true), (grams.chars, false)] {
             // Sublinear tf × idf, normalised per block. Slots follow buckets, so each block's
             // slots ascend: the same order in every process (a hash map's random order changed
@@ -305,25 +306,29 @@ impl Featurizer {
             let norm = weighted.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
             if norm > 0.0 {
                 for (slot, w) in weighted.into_iter().filter_map(|(s, w)| Some((s?, w))) {
-                    out.indices.push(slot);
-                    out.values.push(w / norm);
+                    indices.push(slot);
+                    values.push(w / norm);
                 }
             }
             if is_words {
-                out.words = out.indices.len();
+                words = indices.len();
             }
         }
         for (i, fired) in cues_of(text).into_iter().enumerate() {
             if fired {
-                out.indices.push(self.cue_base() + i as u32);
-                out.values.push(0.5);
+                indices.push(self.cue_base() + i as u32);
+                values.push(0.5);
             }
         }
-        out.embedding = embedding;
-        out.embedding_base = self.embedding_base() as usize;
-        out.indices.push(self.bias_index());
-        out.values.push(1.0);
-        out
+        indices.push(self.bias_index());
+        values.push(1.0);
+        Features {
+            indices: indices.into(),
+            values: values.into(),
+            words,
+            embedding,
+            embedding_base: self.embedding_base() as usize,
+        }
     }
 
     /// The word n-grams and cues of `text` that weigh most for a class whose weights are
@@ -345,7 +350,7 @@ impl Featurizer {
         limit: usize,
     ) -> Vec<Term> {
         let cues = self.cue_base()..self.embedding_base();
-        let entries = x.indices.iter().zip(&x.values);
+        let entries = x.indices.iter().zip(x.values.iter());
         let cue_entries = entries
             .clone()
             .skip(x.words)

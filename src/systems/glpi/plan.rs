@@ -120,11 +120,37 @@ impl fmt::Display for Step {
     }
 }
 
+/// One of GLPI's categories.
+#[derive(Debug)]
+struct Category {
+    id: i64,
+    stored: String,
+    name: String,
+}
+
+/// The category step for a ticket whose category is `current` (0: none) and for which triage
+/// applied `label`.
+fn category_step(categories: &[Category], current: i64, label: &str) -> Step {
+    if current != 0 {
+        return Step::Note("category already set; kept".into());
+    }
+    match categories.iter().find(|c| c.name == label) {
+        Some(c) => Step::SetCategory {
+            id: c.id,
+            stored: c.stored.clone(),
+            label: label.to_owned(),
+        },
+        None => Step::Note(format!("category {label:?} is not in GLPI; not set")),
+    }
+}
+
 impl Glpi {
     /// What GLPI would get for `batch`; nothing is written.
     pub async fn plan(&self, batch: &[TicketOutcome]) -> Result<Plan, GlpiError> {
         let recorded = self.own_tables_exist().await?;
-        let matrix = priority_matrix(&self.pool).await?;
+        // Read once per plan, and only when a ticket needs them.
+        let mut matrix = None;
+        let mut categories = None;
         let mut plan = Plan::default();
         for outcome in batch {
             let ticket = outcome.ticket_id;
@@ -174,7 +200,11 @@ impl Glpi {
                 t.steps.push(Step::Note(format!("not triaged ({why})")));
             }
             if let Some(label) = TicketOutcome::applied(&outcome.category) {
-                t.steps.push(self.category_step(category, label).await?);
+                if categories.is_none() {
+                    categories = Some(self.categories().await?);
+                }
+                let known = categories.as_deref().expect("read above");
+                t.steps.push(category_step(known, category, label));
             }
             let urgency_label = TicketOutcome::applied(&outcome.urgency);
             if let Some(level) = urgency_label
@@ -186,7 +216,11 @@ impl Glpi {
                     impact,
                     priority,
                 };
-                let step = self.urgency_step(ticket, from, level, &matrix).await?;
+                if matrix.is_none() {
+                    matrix = Some(priority_matrix(&self.pool).await?);
+                }
+                let matrix = matrix.as_ref().expect("read above");
+                let step = self.urgency_step(ticket, from, level, matrix).await?;
                 t.steps.extend(step);
             }
             if self.config.link_articles {
@@ -213,28 +247,22 @@ impl Glpi {
         Ok(plan)
     }
 
-    async fn category_step(&self, current: i64, label: &str) -> Result<Step, GlpiError> {
-        if current != 0 {
-            return Ok(Step::Note("category already set; kept".into()));
-        }
-        // Names are stored HTML-encoded (the " > " separator is not): compare them decoded.
-        let categories: Vec<(i64, Option<String>)> = sqlx::query_as(
+    /// GLPI's categories: id, full name as stored (HTML-encoded; the " > " separator is
+    /// not) and decoded.
+    async fn categories(&self) -> Result<Vec<Category>, GlpiError> {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
             "SELECT CAST(id AS SIGNED), completename FROM glpi_itilcategories ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
-        let found = categories.into_iter().find_map(|(id, stored)| {
-            let stored = stored?;
-            (values::from_glpi_html(&stored) == label).then_some((id, stored))
-        });
-        Ok(match found {
-            Some((id, stored)) => Step::SetCategory {
-                id,
-                stored,
-                label: label.to_owned(),
-            },
-            None => Step::Note(format!("category {label:?} is not in GLPI; not set")),
-        })
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, stored)| {
+                let stored = stored?;
+                let name = values::from_glpi_html(&stored);
+                Some(Category { id, stored, name })
+            })
+            .collect())
     }
 
     async fn urgency_step(
