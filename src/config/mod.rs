@@ -429,6 +429,21 @@ mod tests {
     }
 
     #[test]
+    fn the_zammad_pipeline_parses_with_safe_defaults() {
+        let config = PipelineConfig::load(Path::new("pipelines/zammad.toml")).unwrap();
+        let SystemConfig::Zammad(zammad) = &config.system else {
+            panic!("not Zammad: {:?}", config.system);
+        };
+        assert!(zammad.url.starts_with("https://"));
+        assert!(!zammad.write_priority);
+        assert_eq!(zammad.category_field, "category");
+        assert!(
+            zammad.webhook_secret.is_empty(),
+            "the hook is off until a secret is set"
+        );
+    }
+
+    #[test]
     fn each_system_takes_its_own_keys_only() {
         let base = "name = \"x\"\n[store]\nurl = \"sqlite::memory:\"\n[system]\n";
         let parse = |extra: &str| PipelineConfig::parse(&format!("{base}{extra}"), Path::new("p"));
@@ -440,6 +455,14 @@ mod tests {
         assert!(err.to_string().contains("followup"), "{err}");
         let err = parse("kind = \"glpi\"\n").unwrap_err();
         assert!(err.to_string().contains("system.url"), "{err}");
+        let zammad = "kind = \"zammad\"\nurl = \"https://z.example\"\nproblems = false\n";
+        assert!(parse(zammad).is_ok());
+        let err = parse(&format!("{zammad}write_urgency = true\n")).unwrap_err();
+        assert!(err.to_string().contains("write_urgency"), "{err}");
+        let err = parse("kind = \"zammad\"\nurl = \"z.example\"\n").unwrap_err();
+        assert!(err.to_string().contains("system.url"), "{err}");
+        let err = parse("kind = \"zammad\"\nurl = \"https://z.example\"\n").unwrap_err();
+        assert!(err.to_string().contains("problem_customer"), "{err}");
         let err = parse("kind = \"zendesk\"\n").unwrap_err();
         assert!(err.to_string().contains("zendesk"), "{err}");
     }

@@ -34,8 +34,8 @@ use crate::knowledge::{
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
 use crate::store::{
-    Backend, Claim, ClassifierRecord, FieldTallies, OwnerKind, Store, StoreError, Taken, TicketRow,
-    Worker,
+    Backend, BatchWriter, Claim, ClassifierRecord, FieldTallies, OwnerKind, Store, StoreError,
+    Taken, TicketRow, Worker,
 };
 use crate::systems::{Plan, ProblemOutcome, SystemError, TicketSystem};
 use crate::text::{self, Prepared};
@@ -189,8 +189,8 @@ impl Pipeline {
         };
         if !self.system.writes_back() {
             return refuse(
-                "a dry run shows what would be written to GLPI; this pipeline's store is \
-                 ticketlens' own schema, where triage writes directly",
+                "a dry run shows what would be written to the ticket system (GLPI, Zammad); \
+                 this pipeline's store is ticketlens' own schema, where triage writes directly",
             );
         }
         if self.store.backend() != Backend::Sqlite {
@@ -299,6 +299,11 @@ impl Pipeline {
     /// The pipeline's name (its cursor in the store).
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Where the tickets come from and the results go.
+    pub fn system(&self) -> &TicketSystem {
+        &self.system
     }
 
     pub fn store(&self) -> &Store {
@@ -654,8 +659,8 @@ impl Pipeline {
         if self.dry_run.is_none() {
             writer.acknowledge(&self.config.name, &claim).await?;
         }
-        let plan = self.system.plan(&outcomes).await?;
-        report.written_back = self.write_back(plan).await?;
+        let plan = self.system.plan(&self.store, &outcomes).await?;
+        report.written_back = self.write_back(plan, Some(&mut writer)).await?;
         match &mut self.dry_run {
             Some(dry) => {
                 if let Claim::Cursor(position) = claim {
@@ -712,10 +717,20 @@ impl Pipeline {
     }
 
     /// Writes a plan to the ticket system, or in a dry run adds it to what the run would
-    /// have written; the number of lines either way.
-    async fn write_back(&mut self, plan: Plan) -> Result<usize, PipelineError> {
+    /// have written; the number of lines either way. What the system asks to record goes in
+    /// with the batch (`writer`), or at once outside one.
+    async fn write_back(
+        &mut self,
+        plan: Plan,
+        writer: Option<&mut BatchWriter<'_>>,
+    ) -> Result<usize, PipelineError> {
         let Some(dry) = &mut self.dry_run else {
-            return Ok(self.system.apply(&plan).await?.len());
+            let applied = self.system.apply(&plan).await?;
+            match writer {
+                Some(writer) => writer.record_system_writes(&applied.records).await?,
+                None => self.store.record_system_writes(&applied.records).await?,
+            }
+            return Ok(applied.lines.len());
         };
         let lines = plan.lines();
         let n = lines.len();
@@ -794,8 +809,8 @@ impl Pipeline {
                 last_seen: c.last_seen,
             })
             .collect();
-        let plan = self.system.plan_problems(&to_system).await?;
-        self.write_back(plan).await?;
+        let plan = self.system.plan_problems(&self.store, &to_system).await?;
+        self.write_back(plan, None).await?;
         // Rejected candidates attract no new incidents.
         self.known_problems = saved
             .iter()

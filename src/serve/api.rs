@@ -1,8 +1,9 @@
 //! The JSON endpoints. Each handler is a thin translation: validate, call the pipeline or the
 //! store, answer. Nothing here decides anything the CLI does not decide the same way.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -13,6 +14,7 @@ use crate::store::{
     Announcement, ExternalTicket, ExternalTicketInput, ProblemDetail, ProblemRow, SuggestionView,
     TriageView, MAX_LABEL_CHARS, MAX_TEXT_CHARS,
 };
+use crate::systems::hook::{Delivery, Receipt};
 
 /// `axum::Json` whose rejections are [`ApiError`]s.
 #[derive(FromRequest)]
@@ -200,6 +202,47 @@ pub async fn post_ticket(
             changed: done.changed,
         }),
     ))
+}
+
+/// What became of a ticket system's webhook call.
+#[derive(Serialize)]
+pub struct HookAnswer {
+    /// `read`: the ticket was read now (and queued for triage if what a person wrote
+    /// changed); `replayed`: this delivery was acted on before.
+    status: &'static str,
+    ticket: Option<i64>,
+}
+
+/// `POST /v1/hooks/{system}`: authenticated by the system's signature over the body (no
+/// agent token: the system cannot send one), rate-limited like the public side.
+pub async fn hook(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<HookAnswer>, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let delivery = Delivery {
+        signature: header("x-hub-signature"),
+        id: header("x-zammad-delivery"),
+        body: &body,
+    };
+    let pipeline = state.pipeline.get();
+    let answer = match pipeline
+        .system()
+        .receive(&system, &state.store, delivery)
+        .await?
+    {
+        Receipt::Read { ticket, .. } => HookAnswer {
+            status: "read",
+            ticket: Some(ticket),
+        },
+        Receipt::Replayed => HookAnswer {
+            status: "replayed",
+            ticket: None,
+        },
+    };
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]

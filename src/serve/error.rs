@@ -12,6 +12,8 @@ use serde_json::json;
 use crate::model::EmbedError;
 use crate::pipeline::PipelineError;
 use crate::store::StoreError;
+use crate::systems::hook::HookError;
+use crate::systems::SystemError;
 
 /// Seconds a client is told to wait when the model is full: a batch or two.
 const OVERLOADED_RETRY_SECS: u64 = 5;
@@ -24,6 +26,8 @@ pub enum ApiError {
     EmptyText,
     #[error("send `Authorization: Bearer <agent token>`; agent endpoints need it")]
     Unauthorized,
+    #[error("the call's signature does not match its body")]
+    BadSignature,
     #[error("{0}")]
     NotFound(String),
     #[error("no such endpoint")]
@@ -38,6 +42,8 @@ pub enum ApiError {
     TooManyRequests { wait_secs: u64 },
     #[error("the model is busy; try again in {} s", OVERLOADED_RETRY_SECS)]
     Overloaded,
+    #[error("the ticket system did not answer; send the call again later")]
+    SystemUnavailable,
     #[error("something went wrong on the server; it has been logged")]
     Internal,
 }
@@ -66,6 +72,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::EmptyText => (StatusCode::BAD_REQUEST, "empty_text"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::BadSignature => (StatusCode::UNAUTHORIZED, "bad_signature"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -75,6 +82,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::SystemUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "system_unavailable"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -119,6 +127,24 @@ impl From<PipelineError> for ApiError {
             PipelineError::Embed(EmbedError::Overloaded) => ApiError::Overloaded,
             other => {
                 tracing::error!(error = %other, "pipeline failure behind an API call");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<HookError> for ApiError {
+    fn from(e: HookError) -> Self {
+        match e {
+            HookError::Off(_) => ApiError::NotFound(e.to_string()),
+            HookError::Signature => ApiError::BadSignature,
+            HookError::Malformed(_) => ApiError::BadRequest(e.to_string()),
+            HookError::System(SystemError::Unavailable(message)) => {
+                tracing::warn!(error = %message, "a webhook's ticket could not be read now");
+                ApiError::SystemUnavailable
+            }
+            HookError::System(other) => {
+                tracing::error!(error = %other, "a webhook's ticket could not be read");
                 ApiError::Internal
             }
         }

@@ -144,6 +144,7 @@ pub fn api_routes() -> Vec<Route> {
             api::withdraw,
         ),
         route(Method::GET, "/v1/review", Agent, api::review),
+        route(Method::POST, "/v1/hooks/{system}", Public, api::hook),
         route(Method::GET, "/healthz", Operations, api::healthz),
         route(Method::GET, "/metrics", Operations, api::metrics),
         route(Method::GET, "/openapi.json", Operations, api::openapi),

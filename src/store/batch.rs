@@ -280,6 +280,25 @@ impl<'c> BatchWriter<'c> {
             .await
     }
 
+    /// Records what the batch wrote to an outside ticket system (see
+    /// [`Store::record_system_writes`]), to take effect with the acknowledgement.
+    pub async fn record_system_writes(
+        &mut self,
+        writes: &[super::SystemWrite],
+    ) -> Result<(), StoreError> {
+        let sql = self.backend.sql(super::mirror::RECORD_WRITE);
+        for w in writes {
+            sqlx::query(&sql)
+                .bind(&w.source)
+                .bind(&w.item)
+                .bind(&w.external_id)
+                .bind(stamp(Utc::now()))
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Commits the whole batch.
     pub async fn commit(mut self) -> Result<(), StoreError> {
         self.flush().await?;

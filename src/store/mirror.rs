@@ -122,3 +122,67 @@ impl Store {
         Ok(())
     }
 }
+
+/// One write ticketlens made to an outside ticket system, recorded so that it is not made
+/// again (see migration `system_writes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemWrite {
+    /// The system (`zammad:HOST`).
+    pub source: String,
+    /// What the write was for, in the system's own words (`note:TICKET:HASH`).
+    pub item: String,
+    /// The id the system gave what was written.
+    pub external_id: String,
+}
+
+impl Store {
+    /// The id recorded for `item` of `source`, if ticketlens wrote it.
+    pub async fn system_write(
+        &self,
+        source: &str,
+        item: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            &self.sql("SELECT external_id FROM system_writes WHERE source = ? AND item = ?"),
+        )
+        .bind(source)
+        .bind(item)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// What ticketlens wrote to `source` that the system calls `external_id`, if anything
+    /// (a candidate problem's ticket: not an incident to triage).
+    pub async fn system_item(
+        &self,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            &self
+                .sql("SELECT item FROM system_writes WHERE source = ? AND external_id = ? LIMIT 1"),
+        )
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Records writes outside a batch (a clustering pass's); a write recorded already stays
+    /// as first recorded.
+    pub async fn record_system_writes(&self, writes: &[SystemWrite]) -> Result<(), StoreError> {
+        for w in writes {
+            sqlx::query(&self.sql(RECORD_WRITE))
+                .bind(&w.source)
+                .bind(&w.item)
+                .bind(&w.external_id)
+                .bind(stamp(Utc::now()))
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) const RECORD_WRITE: &str = "INSERT INTO system_writes (source, item, external_id, \
+     written_at) VALUES (?, ?, ?, ?) ON CONFLICT (source, item) DO NOTHING";

@@ -42,6 +42,7 @@ pub(crate) use embeddings::{decode_vector, encode_vector};
 pub use external::{
     ExternalTicket, ExternalTicketInput, InvalidTicket, Upserted, MAX_LABEL_CHARS, MAX_TEXT_CHARS,
 };
+pub use mirror::SystemWrite;
 pub use problems::{ProblemRow, SavedProblem};
 pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};

@@ -7,7 +7,9 @@
 //!   get for a batch's results ([`TicketOutcome`], [`ProblemOutcome`]), writing nothing:
 //!   `--dry-run` prints the plan;
 //! - [`TicketSystem::apply`] writes a plan, each change guarded so that what a person did
-//!   since the plan was made stands, and a plan applied twice writes nothing twice.
+//!   since the plan was made stands, and a plan applied twice writes nothing twice;
+//! - [`TicketSystem::receive`] takes a system's webhook call and reads the ticket it names at
+//!   once (polling stays for the calls that never come).
 //!
 //! A closed enum rather than a trait object: every system is compiled in and the pipeline file
 //! picks one, the boundary's methods are `async` (a trait would need boxed futures to be
@@ -16,17 +18,21 @@
 //! one arm in each method below.
 
 pub mod glpi;
+pub mod hook;
 mod native;
 pub mod note;
 mod outcome;
+pub mod zammad;
 
 use serde::Deserialize;
 
 pub use native::NativeConfig;
 pub use outcome::{FieldResult, ProblemOutcome, TicketOutcome};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, SystemWrite};
 use glpi::{Glpi, GlpiConfig, GlpiError};
+use hook::{Delivery, HookError, Receipt};
+use zammad::{Zammad, ZammadConfig, ZammadError};
 
 /// Which system the tickets live in (`[system]` in the pipeline file), with that system's
 /// own settings.
@@ -39,6 +45,9 @@ pub enum SystemConfig {
     /// A GLPI 10 database: its tickets and knowledge base are read into the store, and results
     /// are written back into GLPI's own tables.
     Glpi(GlpiConfig),
+    /// A Zammad, through its REST API: its tickets are read into the store, and results are
+    /// written back as an agent would (attribute or tag, priority, internal note, links).
+    Zammad(ZammadConfig),
 }
 
 impl Default for SystemConfig {
@@ -57,6 +66,7 @@ impl SystemConfig {
         match self {
             SystemConfig::Native(_) => Ok(()),
             SystemConfig::Glpi(glpi) => glpi.validate(),
+            SystemConfig::Zammad(zammad) => zammad.validate(),
         }
     }
 }
@@ -97,11 +107,32 @@ impl From<GlpiError> for SystemError {
     }
 }
 
+impl From<ZammadError> for SystemError {
+    fn from(e: ZammadError) -> Self {
+        match e {
+            ZammadError::Store(e) => SystemError::Store(e),
+            e if e.is_retriable() => SystemError::Unavailable(e.to_string()),
+            e => SystemError::Refused(e.to_string()),
+        }
+    }
+}
+
 /// Where the tickets come from and the results go.
 pub enum TicketSystem {
     /// The store is the system: nothing to read in, nothing to write back.
     Native,
     Glpi(Box<Glpi>),
+    Zammad(Box<Zammad>),
+}
+
+/// What [`TicketSystem::apply`] wrote.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// One line per change, as a person reads it.
+    pub lines: Vec<String>,
+    /// Writes to record in ticketlens' store with the batch (a system that shares no
+    /// transaction with the store keeps its exactly-once there).
+    pub records: Vec<SystemWrite>,
 }
 
 /// What a system would write: made by [`TicketSystem::plan`], printed by a dry run, written
@@ -111,6 +142,7 @@ pub enum Plan {
     #[default]
     Nothing,
     Glpi(glpi::Plan),
+    Zammad(zammad::Plan),
 }
 
 impl Plan {
@@ -119,6 +151,7 @@ impl Plan {
         match self {
             Plan::Nothing => Vec::new(),
             Plan::Glpi(plan) => plan.lines(),
+            Plan::Zammad(plan) => plan.lines(),
         }
     }
 }
@@ -128,6 +161,9 @@ impl TicketSystem {
         Ok(match config {
             SystemConfig::Native(_) => TicketSystem::Native,
             SystemConfig::Glpi(glpi) => TicketSystem::Glpi(Box::new(Glpi::connect(glpi).await?)),
+            SystemConfig::Zammad(zammad) => {
+                TicketSystem::Zammad(Box::new(Zammad::connect(zammad).await?))
+            }
         })
     }
 
@@ -136,33 +172,64 @@ impl TicketSystem {
         match self {
             TicketSystem::Native => Ok(0),
             TicketSystem::Glpi(glpi) => Ok(glpi.pull(store).await?),
+            TicketSystem::Zammad(zammad) => Ok(zammad.pull(store).await?),
         }
     }
 
-    /// What the system would get for a batch's results; nothing is written.
-    pub async fn plan(&self, batch: &[TicketOutcome]) -> Result<Plan, SystemError> {
+    /// What the system would get for a batch's results; nothing is written. `store` holds
+    /// what was written before (for a system that keeps its records there).
+    pub async fn plan(&self, store: &Store, batch: &[TicketOutcome]) -> Result<Plan, SystemError> {
         match self {
             TicketSystem::Native => Ok(Plan::Nothing),
             TicketSystem::Glpi(glpi) => Ok(Plan::Glpi(glpi.plan(batch).await?)),
+            TicketSystem::Zammad(zammad) => Ok(Plan::Zammad(zammad.plan(store, batch).await?)),
         }
     }
 
     /// What the system would get for a clustering pass's candidate problems.
-    pub async fn plan_problems(&self, problems: &[ProblemOutcome]) -> Result<Plan, SystemError> {
+    pub async fn plan_problems(
+        &self,
+        store: &Store,
+        problems: &[ProblemOutcome],
+    ) -> Result<Plan, SystemError> {
         match self {
             TicketSystem::Native => Ok(Plan::Nothing),
             TicketSystem::Glpi(glpi) => Ok(Plan::Glpi(glpi.plan_problems(problems).await?)),
+            TicketSystem::Zammad(zammad) => {
+                Ok(Plan::Zammad(zammad.plan_problems(store, problems).await?))
+            }
         }
     }
 
-    /// Writes a plan, all of it or (on an error) none of it; one line per change written.
-    pub async fn apply(&self, plan: &Plan) -> Result<Vec<String>, SystemError> {
+    /// Writes a plan: in one transaction where the system has them (GLPI), else change by
+    /// change, each looked at first (Zammad), with the writes to record in the store.
+    pub async fn apply(&self, plan: &Plan) -> Result<Applied, SystemError> {
         match (self, plan) {
-            (_, Plan::Nothing) => Ok(Vec::new()),
-            (TicketSystem::Glpi(glpi), Plan::Glpi(plan)) => Ok(glpi.apply(plan).await?),
-            (TicketSystem::Native, Plan::Glpi(_)) => Err(SystemError::Refused(
-                "a GLPI plan given to the native store".into(),
+            (_, Plan::Nothing) => Ok(Applied::default()),
+            (TicketSystem::Glpi(glpi), Plan::Glpi(plan)) => Ok(Applied {
+                lines: glpi.apply(plan).await?,
+                records: Vec::new(),
+            }),
+            (TicketSystem::Zammad(zammad), Plan::Zammad(plan)) => Ok(zammad.apply(plan).await?),
+            _ => Err(SystemError::Refused(
+                "a plan given to another system than the one that made it".into(),
             )),
+        }
+    }
+
+    /// A call a system made to `POST /v1/hooks/{name}`: checked, then the ticket it names
+    /// read into `store` at once (see [`hook`]).
+    pub async fn receive(
+        &self,
+        name: &str,
+        store: &Store,
+        delivery: Delivery<'_>,
+    ) -> Result<Receipt, HookError> {
+        match self {
+            TicketSystem::Zammad(zammad) if name == "zammad" => {
+                zammad.receive(store, delivery).await
+            }
+            _ => Err(HookError::Off(name.to_owned())),
         }
     }
 

@@ -1,0 +1,46 @@
+//! Zammad's webhook: a trigger's call, signed `X-Hub-Signature: sha1=HMAC-SHA1(body)` with the
+//! webhook's token, naming a ticket (`ticket.id` in Zammad's default payload) that is then read
+//! through the API. See [`crate::systems::hook`] for why the payload is never trusted.
+
+use serde_json::Value;
+
+use super::{id_of, Zammad};
+use crate::store::Store;
+use crate::systems::hook::{hmac_sha1_matches, Delivery, HookError, Receipt};
+
+impl Zammad {
+    pub async fn receive(
+        &self,
+        store: &Store,
+        delivery: Delivery<'_>,
+    ) -> Result<Receipt, HookError> {
+        let secret = &self.config.webhook_secret;
+        if secret.is_empty() {
+            return Err(HookError::Off("zammad".into()));
+        }
+        if !hmac_sha1_matches(secret, delivery.body, delivery.signature) {
+            return Err(HookError::Signature);
+        }
+        let body: Value = serde_json::from_slice(delivery.body)
+            .map_err(|e| HookError::Malformed(e.to_string()))?;
+        let ticket = body
+            .get("ticket")
+            .and_then(|t| id_of(t, "id"))
+            .ok_or_else(|| HookError::Malformed("no ticket.id".into()))?;
+        if let Some(id) = delivery.id {
+            if !self.deliveries.first_time(id) {
+                return Ok(Receipt::Replayed);
+            }
+        }
+        match self.pull_ticket(store, ticket).await {
+            Ok(found) => Ok(Receipt::Read { ticket, found }),
+            Err(e) => {
+                // Zammad sends it again (same delivery id): it must then be acted on.
+                if let Some(id) = delivery.id {
+                    self.deliveries.forget(id);
+                }
+                Err(HookError::System(e.into()))
+            }
+        }
+    }
+}
