@@ -221,10 +221,8 @@ pub async fn hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<HookAnswer>, ApiError> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let delivery = Delivery {
-        signature: header("x-hub-signature"),
-        id: header("x-zammad-delivery"),
+        headers: &headers,
         body: &body,
     };
     let pipeline = state.pipeline.get();

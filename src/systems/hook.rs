@@ -10,16 +10,21 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
+use axum::http::HeaderMap;
+
 use super::SystemError;
 
-/// One call as it arrived.
+/// One call as it arrived: each system reads its own headers.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
-    /// The signature header (`X-Hub-Signature` for Zammad).
-    pub signature: Option<&'a str>,
-    /// The delivery's id (`X-Zammad-Delivery`), where the system sends one.
-    pub id: Option<&'a str>,
+    pub headers: &'a HeaderMap,
     pub body: &'a [u8],
+}
+
+impl Delivery<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 /// What became of an accepted call.
@@ -77,19 +82,34 @@ impl Seen {
     }
 }
 
-/// Whether `signature` is `sha1=HEX` of HMAC-SHA1 over `body` with `secret`, compared in
-/// constant time.
+/// Whether `signature` is `sha1=HEX` of HMAC-SHA1 over `body` with `secret` (Zammad's),
+/// compared in constant time.
 pub fn hmac_sha1_matches(secret: &str, body: &[u8], signature: Option<&str>) -> bool {
     use hmac::{Hmac, Mac};
-    let Some(hex_digest) = signature.and_then(|s| s.trim().strip_prefix("sha1=")) else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(hex_digest) else {
+    let Some(expected) = signature
+        .and_then(|s| s.trim().strip_prefix("sha1="))
+        .and_then(|h| hex::decode(h).ok())
+    else {
         return false;
     };
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes a key of any length");
     mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// Whether `signature` is the hex HMAC-SHA256 of `parts` one after the other with `secret`
+/// (GLPI's: the body, then the timestamp), compared in constant time.
+pub fn hmac_sha256_matches(secret: &str, parts: &[&[u8]], signature: Option<&str>) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(expected) = signature.and_then(|h| hex::decode(h.trim()).ok()) else {
+        return false;
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    for part in parts {
+        mac.update(part);
+    }
     mac.verify_slice(&expected).is_ok()
 }
 
@@ -112,6 +132,17 @@ mod tests {
         assert!(!hmac_sha1_matches("Jefe", body, Some(&signature[5..])));
         assert!(!hmac_sha1_matches("Jefe", body, Some("sha1=zz")));
         assert!(!hmac_sha1_matches("Jefe", body, None));
+    }
+
+    #[test]
+    fn glpis_signature_covers_the_body_then_the_timestamp() {
+        // RFC 4231's second HMAC-SHA256 test case, its message cut in two.
+        let signature = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let parts: [&[u8]; 2] = [b"what do ya want ", b"for nothing?"];
+        assert!(hmac_sha256_matches("Jefe", &parts, Some(signature)));
+        assert!(!hmac_sha256_matches("Jefe", &parts[..1], Some(signature)));
+        assert!(!hmac_sha256_matches("Jefe", &parts, Some("5bdc")));
+        assert!(!hmac_sha256_matches("Jefe", &parts, None));
     }
 
     #[test]

@@ -42,8 +42,8 @@ pub enum SystemConfig {
     /// ticketlens' own schema (`store.url`) is the help desk: triage writes straight into it,
     /// and other desks send their tickets in through `POST /v1/tickets` or `ticketlens import`.
     Native(NativeConfig),
-    /// A GLPI 10 database: its tickets and knowledge base are read into the store, and results
-    /// are written back into GLPI's own tables.
+    /// A GLPI 10 or 11 database: its tickets and knowledge base are read into the store, and
+    /// results are written back into GLPI's own tables.
     Glpi(GlpiConfig),
     /// A Zammad, through its REST API: its tickets are read into the store, and results are
     /// written back as an agent would (attribute or tag, priority, internal note, links).
@@ -229,6 +229,7 @@ impl TicketSystem {
             TicketSystem::Zammad(zammad) if name == "zammad" => {
                 zammad.receive(store, delivery).await
             }
+            TicketSystem::Glpi(glpi) if name == "glpi" => glpi.receive(store, delivery).await,
             _ => Err(HookError::Off(name.to_owned())),
         }
     }

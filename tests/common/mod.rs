@@ -262,14 +262,32 @@ pub fn mariadb_server() -> String {
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
-/// A fresh database with GLPI 10's tables (tests/data/glpi10_schema.sql), dropped when this is.
+/// A fresh database with GLPI's tables, dropped when this is.
 pub struct GlpiDb {
     server: String,
     pub name: String,
 }
 
 impl GlpiDb {
+    /// GLPI 10 (tests/data/glpi10_schema.sql), its version row as its installer writes it.
     pub async fn new() -> Self {
+        let db = Self::with_schema("tests/data/glpi10_schema.sql").await;
+        let pool = sqlx::MySqlPool::connect(&db.url()).await.unwrap();
+        sqlx::query(
+            "INSERT INTO glpi_configs (context, name, value) VALUES ('core', 'version', '10.0.18')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        db
+    }
+
+    /// GLPI 11 (tests/data/glpi11_schema.sql, with its version and decoding rows).
+    pub async fn eleven() -> Self {
+        Self::with_schema("tests/data/glpi11_schema.sql").await
+    }
+
+    async fn with_schema(schema: &str) -> Self {
         use sqlx::Connection;
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let server = mariadb_server();
@@ -291,7 +309,7 @@ impl GlpiDb {
         }
         let db = GlpiDb { server, name };
         let mut conn = sqlx::MySqlConnection::connect(&db.url()).await.unwrap();
-        let schema = std::fs::read_to_string("tests/data/glpi10_schema.sql").unwrap();
+        let schema = std::fs::read_to_string(schema).unwrap();
         sqlx::raw_sql(&schema).execute(&mut conn).await.unwrap();
         db
     }

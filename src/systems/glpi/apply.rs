@@ -7,7 +7,7 @@
 use sqlx::{MySql, Transaction};
 
 use super::plan::{Plan, ProblemTarget, Step, TicketPlan};
-use super::values;
+use super::values::{self, Version};
 use super::{Glpi, GlpiError};
 
 impl Glpi {
@@ -93,11 +93,13 @@ impl Glpi {
                         say(lines, &"category set meanwhile; kept");
                         continue;
                     }
-                    // As GLPI logs a dropdown: its full name (separator encoded) and id; none
-                    // is "&nbsp; (0)".
-                    let new = format!("{} ({id})", stored.replace(" > ", " &#62; "));
-                    let old = "&nbsp; (0)".to_owned();
-                    let row = LogRow::field(ticket, values::OPTION_CATEGORY, old, new);
+                    // As GLPI logs a dropdown: its full name and id (on 11 the ids beside).
+                    let new = self.version.category_log(Some(stored), *id);
+                    let old = self.version.category_log(None, 0);
+                    let row = LogRow {
+                        ids: Some((0, *id)),
+                        ..LogRow::field(ticket, values::OPTION_CATEGORY, old, new)
+                    };
                     self.log(tx, row).await?;
                 }
                 Step::SetUrgency {
@@ -289,23 +291,36 @@ impl Glpi {
         Ok(true)
     }
 
-    /// A row of an item's history in GLPI, under ticketlens' name.
+    /// A row of an item's history in GLPI, under ticketlens' name; on GLPI 11 with the raw
+    /// ids of a changed dropdown beside its names (NULL for other fields).
     async fn log(&self, tx: &mut Transaction<'_, MySql>, row: LogRow) -> Result<(), GlpiError> {
-        sqlx::query(
-            "INSERT INTO glpi_logs (itemtype, items_id, itemtype_link, linked_action, \
-             user_name, date_mod, id_search_option, old_value, new_value) \
-             VALUES (?, ?, ?, ?, ?, NOW(), ?, ?, ?)",
-        )
-        .bind(row.itemtype)
-        .bind(row.items_id)
-        .bind(row.link)
-        .bind(row.action)
-        .bind(&self.config.user_name)
-        .bind(row.option)
-        .bind(truncate(&row.old))
-        .bind(truncate(&row.new))
-        .execute(&mut **tx)
-        .await?;
+        let sql = match self.version {
+            Version::Ten => {
+                "INSERT INTO glpi_logs (itemtype, items_id, itemtype_link, linked_action, \
+                 user_name, date_mod, id_search_option, old_value, new_value) \
+                 VALUES (?, ?, ?, ?, ?, NOW(), ?, ?, ?)"
+            }
+            Version::Eleven { .. } => {
+                "INSERT INTO glpi_logs (itemtype, items_id, itemtype_link, linked_action, \
+                 user_name, date_mod, id_search_option, old_value, new_value, old_id, new_id) \
+                 VALUES (?, ?, ?, ?, ?, NOW(), ?, ?, ?, ?, ?)"
+            }
+        };
+        let mut query = sqlx::query(sql)
+            .bind(row.itemtype)
+            .bind(row.items_id)
+            .bind(row.link)
+            .bind(row.action)
+            .bind(&self.config.user_name)
+            .bind(row.option)
+            .bind(truncate(&row.old))
+            .bind(truncate(&row.new));
+        if matches!(self.version, Version::Eleven { .. }) {
+            query = query
+                .bind(row.ids.map(|(old, _)| old))
+                .bind(row.ids.map(|(_, new)| new));
+        }
+        query.execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -335,7 +350,13 @@ impl Glpi {
                 action: values::HISTORY_ADD_RELATION,
                 option: 0,
                 old: String::new(),
-                new: format!("{} ({})", name.flatten().unwrap_or_default(), other.1),
+                new: format!(
+                    "{} ({})",
+                    self.version
+                        .history_name(&name.flatten().unwrap_or_default()),
+                    other.1
+                ),
+                ids: None,
             };
             self.log(tx, row).await?;
         }
@@ -353,6 +374,8 @@ struct LogRow {
     option: i64,
     old: String,
     new: String,
+    /// A dropdown's (old, new) ids, which GLPI 11 keeps beside the names.
+    ids: Option<(i64, i64)>,
 }
 
 impl LogRow {
@@ -366,6 +389,7 @@ impl LogRow {
             option,
             old,
             new,
+            ids: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 use serde::Deserialize;
 
-/// `[system] kind = "glpi"`: which GLPI, and what ticketlens writes back to it.
+/// `[system] kind = "glpi"`: which GLPI (10 or 11, read from its `glpi_configs`), and what
+/// ticketlens writes back to it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GlpiConfig {
@@ -25,6 +26,11 @@ pub struct GlpiConfig {
     /// Ticket changes read again on every pass, in seconds before the latest change seen:
     /// GLPI stamps changes to the second, and a transaction may commit after a later one.
     pub overlap_secs: u64,
+    /// GLPI 11: the secret of a webhook (Setup → Webhooks, on Ticket's events) pointing at
+    /// `https://TICKETLENS/v1/hooks/glpi`: with it, each call (checked against
+    /// `X-GLPI-signature` and `X-GLPI-timestamp`) reads its ticket at once. Empty: the route
+    /// refuses every call, and polling alone finds changes.
+    pub webhook_secret: String,
 }
 
 impl Default for GlpiConfig {
@@ -37,6 +43,7 @@ impl Default for GlpiConfig {
             problems: true,
             user_name: "ticketlens".into(),
             overlap_secs: 300,
+            webhook_secret: String::new(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! GLPI 10 on MariaDB/MySQL: its tickets, categories, solutions and knowledge base are read
+//! GLPI 10 and 11 on MariaDB/MySQL: its tickets, categories, solutions and knowledge base are read
 //! into ticketlens' own store ([`pull`]); each batch's results are planned against GLPI's
 //! current state ([`plan`]) and written into GLPI's own tables as GLPI itself would record
 //! them ([`apply`]).
@@ -11,6 +11,7 @@
 
 mod apply;
 mod config;
+mod hook;
 mod matrix;
 mod plan;
 mod pull;
@@ -24,6 +25,7 @@ use sqlx::{MySql, MySqlPool, Transaction};
 
 pub use config::GlpiConfig;
 pub use plan::Plan;
+pub use values::Version;
 
 use crate::store::{redact, StoreError};
 
@@ -33,8 +35,13 @@ pub enum GlpiError {
     Connect { url: String, source: sqlx::Error },
     #[error("cannot connect to GLPI's database {url}: no answer within {secs} s")]
     ConnectTimedOut { url: String, secs: u64 },
-    #[error("{0} has no GLPI 10 tables (glpi_tickets is missing); check store.url")]
+    #[error("{0} has no GLPI tables (glpi_tickets is missing); check system.url")]
     NotGlpi(String),
+    #[error(
+        "GLPI {0} is not supported: ticketlens reads and writes GLPI 10 and 11 \
+         (glpi_configs' version row says which)"
+    )]
+    Version(String),
     #[error("GLPI query failed: {0}")]
     Query(#[from] sqlx::Error),
     #[error(transparent)]
@@ -57,8 +64,32 @@ impl GlpiError {
                     .is_some_and(|d| matches!(d.number(), 1205 | 1213 | 2006 | 2013))
             }
             GlpiError::Store(e) => e.is_retriable(),
-            GlpiError::NotGlpi(_) => false,
+            GlpiError::NotGlpi(_) | GlpiError::Version(_) => false,
         }
+    }
+}
+
+/// Which GLPI this is, from `glpi_configs`: the `version` row's major number, and on 11
+/// whether old rows are decoded on read (`must_unsanitize_db_data`, missing = yes).
+async fn version(pool: &MySqlPool) -> Result<Version, GlpiError> {
+    let config = |name: &'static str| {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT value FROM glpi_configs WHERE context = 'core' AND name = ?",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+    };
+    let version = config("version").await?.flatten().unwrap_or_default();
+    match version.split('.').next().map(str::trim) {
+        Some("10") => Ok(Version::Ten),
+        Some("11") => {
+            let flag = config("must_unsanitize_db_data").await?.flatten();
+            Ok(Version::Eleven {
+                unsanitize: flag.is_none_or(|v| v.trim() != "0"),
+            })
+        }
+        _ if version.is_empty() => Err(GlpiError::Version("(no version in glpi_configs)".into())),
+        _ => Err(GlpiError::Version(version)),
     }
 }
 
@@ -106,6 +137,10 @@ pub struct Glpi {
     source: String,
     /// Set once ticketlens' own tables exist in GLPI's database.
     own_tables: tokio::sync::OnceCell<()>,
+    /// 10 or 11: how text is stored and history written.
+    version: Version,
+    /// Webhook deliveries seen lately (see [`crate::systems::hook`]).
+    deliveries: crate::systems::hook::Seen,
 }
 
 impl Glpi {
@@ -146,11 +181,15 @@ impl Glpi {
         let database: String = sqlx::query_scalar("SELECT DATABASE()")
             .fetch_one(&pool)
             .await?;
+        let version = version(&pool).await?;
+        tracing::info!(?version, "connected to GLPI");
         Ok(Self {
             pool,
             config: config.clone(),
             source: format!("glpi:{database}"),
             own_tables: tokio::sync::OnceCell::new(),
+            version,
+            deliveries: Default::default(),
         })
     }
 

@@ -38,7 +38,7 @@ pub(super) enum Step {
     Note(String),
     SetCategory {
         id: i64,
-        /// GLPI's stored (encoded) full name, for the history row.
+        /// GLPI's stored full name, for the history row.
         stored: String,
         label: String,
     },
@@ -240,15 +240,14 @@ impl Glpi {
             }
             if self.config.followups {
                 let html = note::ticket(outcome, &self.names(outcome).await?);
-                t.steps.push(Step::Followup(values::to_glpi_html(&html)));
+                t.steps.push(Step::Followup(self.version.write(&html)));
             }
             plan.tickets.push(t);
         }
         Ok(plan)
     }
 
-    /// GLPI's categories: id, full name as stored (HTML-encoded; the " > " separator is
-    /// not) and decoded.
+    /// GLPI's categories: id, full name as stored and as shown.
     async fn categories(&self) -> Result<Vec<Category>, GlpiError> {
         let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
             "SELECT CAST(id AS SIGNED), completename FROM glpi_itilcategories ORDER BY id",
@@ -259,7 +258,7 @@ impl Glpi {
             .into_iter()
             .filter_map(|(id, stored)| {
                 let stored = stored?;
-                let name = values::from_glpi_html(&stored);
+                let name = self.version.read_completename(&stored);
                 Some(Category { id, stored, name })
             })
             .collect())
@@ -317,7 +316,7 @@ impl Glpi {
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some(Some(name)) = name {
-                out.insert((s.kind, s.target_id), values::from_glpi_html(&name));
+                out.insert((s.kind, s.target_id), self.version.read(&name));
             }
         }
         Ok(out)
@@ -350,8 +349,8 @@ impl Glpi {
                 Some(id) => ProblemTarget::Existing(id),
                 None => ProblemTarget::New {
                     title: p.title.clone(),
-                    name: values::to_glpi_html(&p.title),
-                    content: values::to_glpi_html(&note::problem(p)),
+                    name: self.version.write(&p.title),
+                    content: self.version.write(&note::problem(p)),
                 },
             };
             let mut link = Vec::new();

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 
-use super::values::{self, Level};
+use super::values::{self, Level, Version};
 use super::{Glpi, GlpiError};
 use crate::domain::TicketKind;
 use crate::store::{NewArticle, NewTicket, Store};
@@ -38,24 +38,10 @@ impl Glpi {
         let mut latest = None;
         let mut after = (since, 0i64);
         loop {
-            let sql = format!(
-                "SELECT CAST(t.id AS SIGNED) AS id, t.name, t.content, \
-                 CAST(t.type AS SIGNED) AS type, CAST(t.status AS SIGNED) AS status, \
-                 CAST(t.urgency AS SIGNED) AS urgency, CAST(t.impact AS SIGNED) AS impact, \
-                 CAST(t.priority AS SIGNED) AS priority, c.completename AS category, \
-                 CAST(t.users_id_recipient AS SIGNED) AS recipient, \
-                 CAST(t.date AS CHAR) AS date, CAST(t.solvedate AS CHAR) AS solvedate, \
-                 {CHANGED} AS changed, \
-                 (SELECT s.content FROM glpi_itilsolutions s WHERE s.itemtype = 'Ticket' \
-                     AND s.items_id = t.id ORDER BY s.id DESC LIMIT 1) AS solution, \
-                 EXISTS (SELECT 1 FROM glpi_logs l WHERE l.itemtype = 'Ticket' \
-                     AND l.items_id = t.id AND l.linked_action <> ? AND l.user_name <> ?) \
-                     AS touched \
-                 FROM glpi_tickets t \
-                 LEFT JOIN glpi_itilcategories c ON c.id = t.itilcategories_id \
-                 WHERE t.is_deleted = 0 AND ({CHANGED} > ? OR ({CHANGED} = ? AND t.id > ?)) \
+            let sql = tickets_sql(&format!(
+                "WHERE t.is_deleted = 0 AND ({CHANGED} > ? OR ({CHANGED} = ? AND t.id > ?)) \
                  ORDER BY {CHANGED}, t.id LIMIT ?"
-            );
+            ));
             let rows = sqlx::query(&sql)
                 .bind(values::HISTORY_CREATE_ITEM)
                 .bind(&self.config.user_name)
@@ -90,6 +76,21 @@ impl Glpi {
         Ok(read)
     }
 
+    /// Reads one ticket now (a webhook named it); whether GLPI has it.
+    pub async fn pull_ticket(&self, store: &Store, id: i64) -> Result<bool, GlpiError> {
+        let row = sqlx::query(&tickets_sql("WHERE t.is_deleted = 0 AND t.id = ?"))
+            .bind(values::HISTORY_CREATE_ITEM)
+            .bind(&self.config.user_name)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        store.mirror_ticket(&self.ticket(&row)?).await?;
+        Ok(true)
+    }
+
     /// A GLPI ticket as ticketlens' tables hold it. An open ticket whose urgency triage may
     /// set (allowed, and no agent touched the ticket) is read without urgency and priority,
     /// so that triage proposes them; otherwise GLPI's values are the ones that stand.
@@ -107,10 +108,8 @@ impl Glpi {
         let recipient: Option<i64> = row.try_get("recipient")?;
         Ok(NewTicket {
             id: Some(row.try_get("id")?),
-            subject: decoded(row, "name")?,
-            body: row
-                .try_get::<Option<String>, _>("content")?
-                .map(|c| values::from_glpi_html(&c)),
+            subject: self.decoded(row, "name")?,
+            body: self.decoded(row, "content")?,
             requester: recipient
                 .filter(|&u| u > 0)
                 .map(|u| format!("glpi-user-{u}")),
@@ -122,7 +121,9 @@ impl Glpi {
             .as_str()
             .into(),
             status: status.as_str().into(),
-            category: decoded(row, "category")?,
+            category: row
+                .try_get::<Option<String>, _>("category")?
+                .map(|c| self.version.read_completename(&c)),
             urgency: if urgency_free {
                 None
             } else {
@@ -135,7 +136,7 @@ impl Glpi {
                 level("priority")?
             },
             resolution: row.try_get::<Option<String>, _>("solution")?.map(|s| {
-                crate::text::strip_html(&values::from_glpi_html(&s))
+                crate::text::strip_html(&self.version.read(&s))
                     .trim()
                     .to_owned()
             }),
@@ -148,13 +149,18 @@ impl Glpi {
 
     /// Knowledge-base items changed since `since`; FAQ items are the public ones.
     async fn pull_articles(&self, store: &Store, since: DateTime<Utc>) -> Result<usize, GlpiError> {
-        let rows = sqlx::query(
+        // GLPI 11 gives an item an entity: public only from the root entity, to all below.
+        let entity = match self.version {
+            Version::Ten => "",
+            Version::Eleven { .. } => "AND entities_id = 0 AND is_recursive = 1",
+        };
+        let rows = sqlx::query(&format!(
             "SELECT CAST(id AS SIGNED) AS id, name, answer, CAST(is_faq = 1 \
              AND (begin_date IS NULL OR begin_date <= NOW()) \
-             AND (end_date IS NULL OR end_date > NOW()) AS SIGNED) AS public \
+             AND (end_date IS NULL OR end_date > NOW()) {entity} AS SIGNED) AS public \
              FROM glpi_knowbaseitems \
              WHERE COALESCE(date_mod, date_creation, '1970-01-01 00:00:01') >= ? ORDER BY id",
-        )
+        ))
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
@@ -162,13 +168,14 @@ impl Glpi {
             let answer: Option<String> = row.try_get("answer")?;
             let article = NewArticle {
                 id: Some(row.try_get("id")?),
-                title: decoded(row, "name")?.unwrap_or_default(),
-                body: crate::text::strip_html(&values::from_glpi_html(
-                    answer.as_deref().unwrap_or_default(),
-                )),
+                title: self.decoded(row, "name")?.unwrap_or_default(),
+                body: crate::text::strip_html(
+                    &self.version.read(answer.as_deref().unwrap_or_default()),
+                ),
                 category: None,
                 // What GLPI shows anonymous and self-service users: FAQ items in their
-                // publication window. Entity and profile targets are not read.
+                // publication window (on 11, of the root entity and recursive). Entity and
+                // profile targets (glpi_entities_knowbaseitems and the like) are not read.
                 visibility: if row.try_get::<i64, _>("public")? == 1 {
                     "public"
                 } else {
@@ -182,11 +189,39 @@ impl Glpi {
     }
 }
 
-/// A text column as GLPI 10 stores it (HTML-encoded, even names), decoded.
-fn decoded(row: &sqlx::mysql::MySqlRow, column: &str) -> Result<Option<String>, GlpiError> {
-    Ok(row
-        .try_get::<Option<String>, _>(column)?
-        .map(|v| values::from_glpi_html(&v)))
+impl Glpi {
+    /// A text column as GLPI shows it.
+    fn decoded(
+        &self,
+        row: &sqlx::mysql::MySqlRow,
+        column: &str,
+    ) -> Result<Option<String>, GlpiError> {
+        Ok(row
+            .try_get::<Option<String>, _>(column)?
+            .map(|v| self.version.read(&v)))
+    }
+}
+
+/// A ticket's columns, with its category's full name, its latest solution and whether anyone
+/// but ticketlens changed it after its creation, for the tickets `filter` (a `WHERE` and what
+/// follows) picks; binds the creation action and ticketlens' user name, then `filter`'s.
+fn tickets_sql(filter: &str) -> String {
+    format!(
+        "SELECT CAST(t.id AS SIGNED) AS id, t.name, t.content, \
+                 CAST(t.type AS SIGNED) AS type, CAST(t.status AS SIGNED) AS status, \
+                 CAST(t.urgency AS SIGNED) AS urgency, CAST(t.impact AS SIGNED) AS impact, \
+                 CAST(t.priority AS SIGNED) AS priority, c.completename AS category, \
+                 CAST(t.users_id_recipient AS SIGNED) AS recipient, \
+                 CAST(t.date AS CHAR) AS date, CAST(t.solvedate AS CHAR) AS solvedate, \
+                 {CHANGED} AS changed, \
+                 (SELECT s.content FROM glpi_itilsolutions s WHERE s.itemtype = 'Ticket' \
+                     AND s.items_id = t.id ORDER BY s.id DESC LIMIT 1) AS solution, \
+                 EXISTS (SELECT 1 FROM glpi_logs l WHERE l.itemtype = 'Ticket' \
+                     AND l.items_id = t.id AND l.linked_action <> ? AND l.user_name <> ?) \
+                     AS touched \
+                 FROM glpi_tickets t \
+                 LEFT JOIN glpi_itilcategories c ON c.id = t.itilcategories_id {filter}"
+    )
 }
 
 /// A DATETIME or TIMESTAMP column read as text (see the query): `None` for NULL and for a

@@ -18,7 +18,7 @@ impl Zammad {
         if secret.is_empty() {
             return Err(HookError::Off("zammad".into()));
         }
-        if !hmac_sha1_matches(secret, delivery.body, delivery.signature) {
+        if !hmac_sha1_matches(secret, delivery.body, delivery.header("x-hub-signature")) {
             return Err(HookError::Signature);
         }
         let body: Value = serde_json::from_slice(delivery.body)
@@ -27,7 +27,8 @@ impl Zammad {
             .get("ticket")
             .and_then(|t| id_of(t, "id"))
             .ok_or_else(|| HookError::Malformed("no ticket.id".into()))?;
-        if let Some(id) = delivery.id {
+        let id = delivery.header("x-zammad-delivery");
+        if let Some(id) = id {
             if !self.deliveries.first_time(id) {
                 return Ok(Receipt::Replayed);
             }
@@ -36,7 +37,7 @@ impl Zammad {
             Ok(found) => Ok(Receipt::Read { ticket, found }),
             Err(e) => {
                 // Zammad sends it again (same delivery id): it must then be acted on.
-                if let Some(id) = delivery.id {
+                if let Some(id) = id {
                     self.deliveries.forget(id);
                 }
                 Err(HookError::System(e.into()))

@@ -1,0 +1,234 @@
+-- The GLPI 11.0 versions of the tables ticketlens reads and writes, as GLPI's installer creates them
+-- (install/mysql/glpi-11.0.7-empty.sql of glpi-project/glpi, commit bfbcbeb6): the same names, types,
+-- defaults and NOT NULL constraints, primary, unique and full-text keys. Plain indexes are left out,
+-- except the few that tests/data/glpi10_schema.sql keeps, so both files stay comparable.
+-- Every column GLPI 11 defines for these tables is here, in GLPI 11's order.
+-- And the glpi_configs rows ticketlens reads (the tests change them).
+
+CREATE TABLE `glpi_tickets` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `entities_id` int unsigned NOT NULL DEFAULT '0',
+  `name` varchar(255) DEFAULT NULL,
+  `date` timestamp NULL DEFAULT NULL,
+  `closedate` timestamp NULL DEFAULT NULL,
+  `solvedate` timestamp NULL DEFAULT NULL,
+  `takeintoaccountdate` timestamp NULL DEFAULT NULL,
+  `date_mod` timestamp NULL DEFAULT NULL,
+  `users_id_lastupdater` int unsigned NOT NULL DEFAULT '0',
+  `status` int NOT NULL DEFAULT '1',
+  `users_id_recipient` int unsigned NOT NULL DEFAULT '0',
+  `requesttypes_id` int unsigned NOT NULL DEFAULT '0',
+  `content` longtext,
+  `urgency` int NOT NULL DEFAULT '1',
+  `impact` int NOT NULL DEFAULT '1',
+  `priority` int NOT NULL DEFAULT '1',
+  `itilcategories_id` int unsigned NOT NULL DEFAULT '0',
+  `type` int NOT NULL DEFAULT '1',
+  `global_validation` int NOT NULL DEFAULT '1',
+  `slas_id_ttr` int unsigned NOT NULL DEFAULT '0',
+  `slas_id_tto` int unsigned NOT NULL DEFAULT '0',
+  `slalevels_id_ttr` int unsigned NOT NULL DEFAULT '0',
+  `time_to_resolve` timestamp NULL DEFAULT NULL,
+  `time_to_own` timestamp NULL DEFAULT NULL,
+  `begin_waiting_date` timestamp NULL DEFAULT NULL,
+  `sla_waiting_duration` int NOT NULL DEFAULT '0',
+  `ola_waiting_duration` int NOT NULL DEFAULT '0',
+  `olas_id_tto` int unsigned NOT NULL DEFAULT '0',
+  `olas_id_ttr` int unsigned NOT NULL DEFAULT '0',
+  `olalevels_id_ttr` int unsigned NOT NULL DEFAULT '0',
+  `ola_tto_begin_date` timestamp NULL DEFAULT NULL,
+  `ola_ttr_begin_date` timestamp NULL DEFAULT NULL,
+  `internal_time_to_resolve` timestamp NULL DEFAULT NULL,
+  `internal_time_to_own` timestamp NULL DEFAULT NULL,
+  `waiting_duration` int NOT NULL DEFAULT '0',
+  `close_delay_stat` int NOT NULL DEFAULT '0',
+  `solve_delay_stat` int NOT NULL DEFAULT '0',
+  `takeintoaccount_delay_stat` int NOT NULL DEFAULT '0',
+  `actiontime` int NOT NULL DEFAULT '0',
+  `is_deleted` tinyint NOT NULL DEFAULT '0',
+  `locations_id` int unsigned NOT NULL DEFAULT '0',
+  `date_creation` timestamp NULL DEFAULT NULL,
+  `tickettemplates_id` int unsigned NOT NULL DEFAULT '0',
+  `externalid` varchar(255) DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_itilcategories` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `entities_id` int unsigned NOT NULL DEFAULT '0',
+  `is_recursive` tinyint NOT NULL DEFAULT '0',
+  `itilcategories_id` int unsigned NOT NULL DEFAULT '0',
+  `name` varchar(255) DEFAULT NULL,
+  `completename` text,
+  `comment` text,
+  `level` int NOT NULL DEFAULT '0',
+  `knowbaseitemcategories_id` int unsigned NOT NULL DEFAULT '0',
+  `users_id` int unsigned NOT NULL DEFAULT '0',
+  `groups_id` int unsigned NOT NULL DEFAULT '0',
+  `code` varchar(255) DEFAULT NULL,
+  `ancestors_cache` longtext,
+  `sons_cache` longtext,
+  `is_helpdeskvisible` tinyint NOT NULL DEFAULT '1',
+  `tickettemplates_id_incident` int unsigned NOT NULL DEFAULT '0',
+  `tickettemplates_id_demand` int unsigned NOT NULL DEFAULT '0',
+  `changetemplates_id` int unsigned NOT NULL DEFAULT '0',
+  `problemtemplates_id` int unsigned NOT NULL DEFAULT '0',
+  `is_incident` int NOT NULL DEFAULT '1',
+  `is_request` int NOT NULL DEFAULT '1',
+  `is_problem` int NOT NULL DEFAULT '1',
+  `is_change` tinyint NOT NULL DEFAULT '1',
+  `date_mod` timestamp NULL DEFAULT NULL,
+  `date_creation` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_itilsolutions` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `itemtype` varchar(100) NOT NULL,
+  `items_id` int unsigned NOT NULL DEFAULT '0',
+  `solutiontypes_id` int unsigned NOT NULL DEFAULT '0',
+  `solutiontype_name` varchar(255) DEFAULT NULL,
+  `content` longtext,
+  `date_creation` timestamp NULL DEFAULT NULL,
+  `date_mod` timestamp NULL DEFAULT NULL,
+  `date_approval` timestamp NULL DEFAULT NULL,
+  `users_id` int unsigned NOT NULL DEFAULT '0',
+  `user_name` varchar(255) DEFAULT NULL,
+  `users_id_editor` int unsigned NOT NULL DEFAULT '0',
+  `users_id_approval` int unsigned NOT NULL DEFAULT '0',
+  `user_name_approval` varchar(255) DEFAULT NULL,
+  `status` int NOT NULL DEFAULT '1',
+  `itilfollowups_id` int unsigned DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_itilfollowups` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `itemtype` varchar(100) NOT NULL,
+  `items_id` int unsigned NOT NULL DEFAULT '0',
+  `date` timestamp NULL DEFAULT NULL,
+  `users_id` int unsigned NOT NULL DEFAULT '0',
+  `users_id_editor` int unsigned NOT NULL DEFAULT '0',
+  `content` longtext,
+  `is_private` tinyint NOT NULL DEFAULT '0',
+  `requesttypes_id` int unsigned NOT NULL DEFAULT '0',
+  `date_mod` timestamp NULL DEFAULT NULL,
+  `date_creation` timestamp NULL DEFAULT NULL,
+  `timeline_position` tinyint NOT NULL DEFAULT '0',
+  `sourceitems_id` int unsigned NOT NULL DEFAULT '0',
+  `sourceof_items_id` int unsigned NOT NULL DEFAULT '0',
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_problems` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `name` varchar(255) DEFAULT NULL,
+  `entities_id` int unsigned NOT NULL DEFAULT '0',
+  `is_recursive` tinyint NOT NULL DEFAULT '0',
+  `is_deleted` tinyint NOT NULL DEFAULT '0',
+  `status` int NOT NULL DEFAULT '1',
+  `content` longtext,
+  `date_mod` timestamp NULL DEFAULT NULL,
+  `date` timestamp NULL DEFAULT NULL,
+  `solvedate` timestamp NULL DEFAULT NULL,
+  `closedate` timestamp NULL DEFAULT NULL,
+  `time_to_resolve` timestamp NULL DEFAULT NULL,
+  `users_id_recipient` int unsigned NOT NULL DEFAULT '0',
+  `users_id_lastupdater` int unsigned NOT NULL DEFAULT '0',
+  `urgency` int NOT NULL DEFAULT '1',
+  `impact` int NOT NULL DEFAULT '1',
+  `priority` int NOT NULL DEFAULT '1',
+  `itilcategories_id` int unsigned NOT NULL DEFAULT '0',
+  `impactcontent` longtext,
+  `causecontent` longtext,
+  `symptomcontent` longtext,
+  `actiontime` int NOT NULL DEFAULT '0',
+  `begin_waiting_date` timestamp NULL DEFAULT NULL,
+  `waiting_duration` int NOT NULL DEFAULT '0',
+  `close_delay_stat` int NOT NULL DEFAULT '0',
+  `solve_delay_stat` int NOT NULL DEFAULT '0',
+  `date_creation` timestamp NULL DEFAULT NULL,
+  `problemtemplates_id` int unsigned NOT NULL DEFAULT '0',
+  `locations_id` int unsigned NOT NULL DEFAULT '0',
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_problems_tickets` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `problems_id` int unsigned NOT NULL DEFAULT '0',
+  `tickets_id` int unsigned NOT NULL DEFAULT '0',
+  `link` int NOT NULL DEFAULT '1',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `unicity` (`problems_id`,`tickets_id`),
+  KEY `tickets_id` (`tickets_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_knowbaseitems` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `entities_id` int unsigned NOT NULL DEFAULT '0',
+  `forms_categories_id` int unsigned NOT NULL DEFAULT '0',
+  `is_recursive` tinyint NOT NULL DEFAULT '0',
+  `name` text,
+  `answer` longtext,
+  `is_faq` tinyint NOT NULL DEFAULT '0',
+  `users_id` int unsigned NOT NULL DEFAULT '0',
+  `view` int NOT NULL DEFAULT '0',
+  `show_in_service_catalog` tinyint NOT NULL DEFAULT '0',
+  `description` longtext DEFAULT NULL,
+  `illustration` varchar(255) DEFAULT NULL,
+  `is_pinned` tinyint NOT NULL DEFAULT '0',
+  `date_creation` timestamp NULL DEFAULT NULL,
+  `date_mod` timestamp NULL DEFAULT NULL,
+  `begin_date` timestamp NULL DEFAULT NULL,
+  `end_date` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  FULLTEXT KEY `fulltext` (`name`,`answer`),
+  FULLTEXT KEY `name` (`name`),
+  FULLTEXT KEY `answer` (`answer`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_knowbaseitems_items` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `knowbaseitems_id` int unsigned NOT NULL,
+  `itemtype` varchar(100) NOT NULL,
+  `items_id` int unsigned NOT NULL DEFAULT '0',
+  `date_creation` timestamp NULL DEFAULT NULL,
+  `date_mod` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `unicity` (`itemtype`,`items_id`,`knowbaseitems_id`),
+  KEY `knowbaseitems_id` (`knowbaseitems_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_logs` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `itemtype` varchar(100) NOT NULL DEFAULT '',
+  `items_id` int unsigned NOT NULL DEFAULT '0',
+  `itemtype_link` varchar(100) NOT NULL DEFAULT '',
+  `linked_action` int NOT NULL DEFAULT '0',
+  `user_name` varchar(255) DEFAULT NULL,
+  `date_mod` timestamp NULL DEFAULT NULL,
+  `id_search_option` int NOT NULL DEFAULT '0',
+  `old_value` varchar(255) DEFAULT NULL,
+  `new_value` varchar(255) DEFAULT NULL,
+  `old_id` int unsigned DEFAULT NULL,
+  `new_id` int unsigned DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  KEY `item` (`itemtype`,`items_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+CREATE TABLE `glpi_configs` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `context` varchar(150) DEFAULT NULL,
+  `name` varchar(150) DEFAULT NULL,
+  `value` text,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `unicity` (`context`,`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
+-- glpi_configs rows as a fresh GLPI 11.0.7 installation has them (context 'core').
+-- 'version' is GLPI_VERSION.
+-- 'must_unsanitize_db_data' is '0' on installs made with GLPI >= 11.0.5; an instance upgraded from 10.x
+-- carries '1', and a missing row is read as "true" (decode on read).
+INSERT INTO `glpi_configs` (`context`, `name`, `value`) VALUES
+  ('core', 'version', '11.0.7'),
+  ('core', 'must_unsanitize_db_data', '0');
