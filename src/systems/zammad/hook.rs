@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{id_of, Zammad};
+use super::Zammad;
 use crate::store::Store;
 use crate::systems::hook::{hmac_sha1_matches, Delivery, HookError, Receipt};
 
@@ -23,9 +23,14 @@ impl Zammad {
         }
         let body: Value = serde_json::from_slice(delivery.body)
             .map_err(|e| HookError::Malformed(e.to_string()))?;
-        let ticket = body
-            .get("ticket")
-            .and_then(|t| id_of(t, "id"))
+        // A custom payload (`{"ticket": {"id": "#{ticket.id}"}}`, a small one) sends text.
+        let id = body.get("ticket").and_then(|t| t.get("id"));
+        let ticket = id
+            .and_then(Value::as_i64)
+            .or_else(|| {
+                id.and_then(Value::as_str)
+                    .and_then(|s| s.trim().parse().ok())
+            })
             .ok_or_else(|| HookError::Malformed("no ticket.id".into()))?;
         let id = delivery.header("x-zammad-delivery");
         if let Some(id) = id {
