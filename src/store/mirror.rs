@@ -104,6 +104,20 @@ impl Store {
         position.as_deref().map(parse_stamp).transpose()
     }
 
+    /// Where the next read of `source` starts: `overlap` before the latest change read (a
+    /// change stamped earlier may commit later), or the beginning on the first read.
+    pub async fn source_read_from(
+        &self,
+        source: &str,
+        overlap: std::time::Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let overlap = chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::zero());
+        Ok(self
+            .source_position(source)
+            .await?
+            .map_or(DateTime::UNIX_EPOCH, |p| p - overlap))
+    }
+
     pub async fn set_source_position(
         &self,
         source: &str,

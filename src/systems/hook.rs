@@ -51,6 +51,28 @@ pub enum HookError {
     System(#[from] SystemError),
 }
 
+/// Reads `ticket` for a checked call unless its delivery `key` was acted on already; a read
+/// that fails forgets the key, so the system's retry of the same call is acted on.
+pub async fn read_once<E: Into<SystemError>>(
+    seen: &Seen,
+    key: Option<&str>,
+    ticket: i64,
+    read: impl std::future::Future<Output = Result<bool, E>>,
+) -> Result<Receipt, HookError> {
+    if key.is_some_and(|key| !seen.first_time(key)) {
+        return Ok(Receipt::Replayed);
+    }
+    match read.await {
+        Ok(found) => Ok(Receipt::Read { ticket, found }),
+        Err(e) => {
+            if let Some(key) = key {
+                seen.forget(key);
+            }
+            Err(HookError::System(e.into()))
+        }
+    }
+}
+
 /// The delivery ids seen lately, the oldest forgotten first.
 #[derive(Debug, Default)]
 pub struct Seen(Mutex<(VecDeque<String>, HashSet<String>)>);

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::Glpi;
 use crate::store::Store;
-use crate::systems::hook::{hmac_sha256_matches, Delivery, HookError, Receipt};
+use crate::systems::hook::{hmac_sha256_matches, read_once, Delivery, HookError, Receipt};
 
 /// How old a call's timestamp may be: GLPI queues its calls and sends them about every
 /// minute, retrying a failed one later with the timestamp it first signed.
@@ -51,16 +51,13 @@ impl Glpi {
                     .and_then(Value::as_i64)
             })
             .ok_or_else(|| HookError::Malformed("no item.id".into()))?;
-        let key = signature.unwrap_or_default();
-        if !self.deliveries.first_time(key) {
-            return Ok(Receipt::Replayed);
-        }
-        match self.pull_ticket(store, ticket).await {
-            Ok(found) => Ok(Receipt::Read { ticket, found }),
-            Err(e) => {
-                self.deliveries.forget(key);
-                Err(HookError::System(e.into()))
-            }
-        }
+        // GLPI retries a call with its first headers: the signature names the delivery.
+        read_once(
+            &self.deliveries,
+            signature,
+            ticket,
+            self.pull_ticket(store, ticket),
+        )
+        .await
     }
 }

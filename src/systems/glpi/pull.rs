@@ -1,7 +1,7 @@
 //! Reading GLPI into ticketlens' own tables: tickets changed since the last pass (with their
 //! category's full name and their latest solution) and knowledge-base items.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::values::{self, Level, Version};
@@ -23,13 +23,8 @@ impl Glpi {
     /// Reads what changed in GLPI since the last pass into `store`; returns how many tickets
     /// and articles were read (a ticket whose text did not change is read but not queued).
     pub async fn pull(&self, store: &Store) -> Result<usize, GlpiError> {
-        let overlap = Duration::seconds(self.config.overlap_secs as i64);
-        let since = store
-            .source_position(&self.source)
-            .await?
-            .map(|p| p - overlap)
-            // GLPI's TIMESTAMPs start in 1970: the first pass reads everything.
-            .unwrap_or(DateTime::UNIX_EPOCH);
+        let overlap = std::time::Duration::from_secs(self.config.overlap_secs);
+        let since = store.source_read_from(&self.source, overlap).await?;
         let mut read = self.pull_articles(store, since).await?;
         let ids: Vec<i64> = sqlx::query_scalar("SELECT CAST(id AS SIGNED) FROM glpi_knowbaseitems")
             .fetch_all(&self.pool)

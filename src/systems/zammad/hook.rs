@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Zammad;
 use crate::store::Store;
-use crate::systems::hook::{hmac_sha1_matches, Delivery, HookError, Receipt};
+use crate::systems::hook::{hmac_sha1_matches, read_once, Delivery, HookError, Receipt};
 
 impl Zammad {
     pub async fn receive(
@@ -32,21 +32,14 @@ impl Zammad {
                     .and_then(|s| s.trim().parse().ok())
             })
             .ok_or_else(|| HookError::Malformed("no ticket.id".into()))?;
-        let id = delivery.header("x-zammad-delivery");
-        if let Some(id) = id {
-            if !self.deliveries.first_time(id) {
-                return Ok(Receipt::Replayed);
-            }
-        }
-        match self.pull_ticket(store, ticket).await {
-            Ok(found) => Ok(Receipt::Read { ticket, found }),
-            Err(e) => {
-                // Zammad sends it again (same delivery id): it must then be acted on.
-                if let Some(id) = id {
-                    self.deliveries.forget(id);
-                }
-                Err(HookError::System(e.into()))
-            }
-        }
+        // Zammad sends a failed delivery again with the same id.
+        let key = delivery.header("x-zammad-delivery");
+        read_once(
+            &self.deliveries,
+            key,
+            ticket,
+            self.pull_ticket(store, ticket),
+        )
+        .await
     }
 }

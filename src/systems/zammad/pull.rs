@@ -3,7 +3,7 @@
 //! its articles (the first is what the customer wrote, the last public reply of an agent on a
 //! closed ticket its resolution) and its category.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{id_of, text_of, Zammad, ZammadError};
@@ -14,12 +14,8 @@ impl Zammad {
     /// Reads what changed in Zammad since the last pass into `store`; returns how many
     /// tickets were read (a ticket whose text did not change is read but not queued).
     pub async fn pull(&self, store: &Store) -> Result<usize, ZammadError> {
-        let overlap = Duration::seconds(self.config.overlap_secs as i64);
-        let since = store
-            .source_position(&self.source)
-            .await?
-            .map(|p| p - overlap)
-            .unwrap_or(DateTime::UNIX_EPOCH);
+        let overlap = std::time::Duration::from_secs(self.config.overlap_secs);
+        let since = store.source_read_from(&self.source, overlap).await?;
         let mut latest = None;
         let mut read = 0;
         for page in 1.. {
