@@ -282,6 +282,21 @@ async fn zammad_tickets_are_triaged_written_back_once_and_agents_keep_what_they_
         writes,
         "a second pass makes nothing twice"
     );
+
+    // Its records lost, as after a crash before the store committed them: Zammad is asked
+    // (the tag, the links) and nothing is made again.
+    sqlx::query("DELETE FROM system_writes WHERE item NOT LIKE 'note:%'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    again.detect_problems().await.unwrap();
+    assert_eq!(desk.lock().unwrap().writes().len(), writes);
+    let problem_records: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM system_writes WHERE item LIKE 'problem:%'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(problem_records, 1, "what was found is recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

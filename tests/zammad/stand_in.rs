@@ -327,6 +327,10 @@ async fn create_ticket(State(desk): State<Shared>, Json(body): Json<Value>) -> R
     article["internal"] = body["article"]["internal"].clone();
     article["type"] = json!("note");
     article["sender"] = json!("Agent");
+    if let Some(tags) = body["tags"].as_str() {
+        let tags = tags.split(',').map(|t| t.trim().to_owned()).collect();
+        d.tags.insert(id, tags);
+    }
     let t = d.tickets.get_mut(&id).unwrap();
     t["group"] = body["group"].clone();
     t["created_by_id"] = json!(API_USER);

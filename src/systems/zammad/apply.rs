@@ -32,6 +32,9 @@ impl Zammad {
                                 "title": title,
                                 "group": self.config.problem_group,
                                 "customer_id": format!("guess:{}", self.config.problem_customer),
+                                // Made with the ticket, in one call: how a replay finds this
+                                // ticket if the record of it is lost.
+                                "tags": problem_tag(p.problem),
                                 "article": {
                                     "subject": title,
                                     "body": note,
@@ -46,8 +49,6 @@ impl Zammad {
                         path: "/tickets".into(),
                         message: "the new ticket has no id".into(),
                     })?;
-                    // The tag is how a replay finds this ticket if the record is lost.
-                    self.add_tag(id, &problem_tag(p.problem)).await?;
                     applied
                         .records
                         .push(self.record(format!("problem:{}", p.problem), id));
