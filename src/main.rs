@@ -407,12 +407,23 @@ async fn main() -> Result<()> {
             let store = ticketlens::store::Store::open(&config.store.url).await?;
             let report = ticketlens::report::summarise(&store.field_outcomes().await?);
             let deflection = store.deflection().await?;
+            // The live record of each class the latest model version applied.
+            let classes = match store.latest_model_version().await? {
+                Some(version) => ticketlens::pipeline::guard_of(&store, &version, &config.triage)
+                    .await?
+                    .classes(),
+                None => Vec::new(),
+            };
             if json {
-                let both = serde_json::json!({ "triage": report, "before_filing": deflection });
-                println!("{}", serde_json::to_string_pretty(&both)?);
+                let all = serde_json::json!({
+                    "triage": report,
+                    "classes": classes,
+                    "before_filing": deflection,
+                });
+                println!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(());
             }
-            print::print_report(&report, &deflection);
+            print::print_report(&report, &classes, &deflection);
         }
         Command::Eval {
             history,

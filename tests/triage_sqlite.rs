@@ -258,3 +258,113 @@ async fn a_cold_start_suggests_from_label_descriptions_and_applies_nothing() {
     assert!(version.starts_with("cold/"), "{version}");
     assert_eq!(store.ticket(id).await.unwrap().category, None);
 }
+
+#[tokio::test]
+async fn a_class_agents_keep_correcting_is_held_back_until_retraining() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut pipeline) = pipeline(dir.path(), "retrain_after = 20", &history(24, 0)).await;
+    let first = pipeline.version().to_owned();
+    let mut vpn = Vec::new();
+    for context in CONTEXT
+        .iter()
+        .chain(&["on my laptop", "at home", "in the office"])
+    {
+        let subject = format!("The VPN keeps disconnecting every few minutes {context}");
+        vpn.push(
+            store
+                .insert_ticket(&open_ticket(&subject, None))
+                .await
+                .unwrap(),
+        );
+    }
+    pipeline.drain(|_| {}).await.unwrap();
+    for &id in &vpn {
+        let (category, status, ..) = triage_row(&store, id).await;
+        assert_eq!(
+            (category.as_deref(), status.as_str()),
+            (Some("network"), "applied")
+        );
+    }
+    assert!(pipeline.class_records().iter().all(|c| !c.held_back));
+
+    // Agents resolve every one of them as something else: network was wrong each time.
+    for &id in &vpn {
+        sqlx::query(
+            "UPDATE tickets SET category = 'access', status = 'resolved', resolved_at = ? \
+             WHERE id = ?",
+        )
+        .bind(Utc::now().to_rfc3339())
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    pipeline.drain(|_| {}).await.unwrap();
+    assert_eq!(pipeline.version(), first, "8 new labels: no retraining yet");
+    let network = pipeline
+        .class_records()
+        .into_iter()
+        .find(|c| c.label == "network")
+        .expect("network was applied");
+    assert_eq!(
+        (network.record.applied, network.record.right),
+        (vpn.len(), 0)
+    );
+    assert!(network.held_back);
+
+    // The next VPN ticket: still predicted, no longer applied, and the note says why.
+    let next = store
+        .insert_ticket(&open_ticket("VPN drops again when I work from home", None))
+        .await
+        .unwrap();
+    pipeline.drain(|_| {}).await.unwrap();
+    let (category, status, ..) = triage_row(&store, next).await;
+    assert_eq!(
+        (category.as_deref(), status.as_str()),
+        (Some("network"), "needs_review")
+    );
+    let evidence: String =
+        sqlx::query_scalar("SELECT evidence FROM triage_results WHERE ticket_id = ?")
+            .bind(next)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let evidence: serde_json::Value = serde_json::from_str(&evidence).unwrap();
+    let reason = evidence["category"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("held back") && reason.contains("0 of 8"),
+        "{reason}"
+    );
+
+    // /metrics shows it, per field and class (here from `serve`'s refreshed pipeline).
+    let answering = pipeline.refreshed().await.unwrap();
+    let config = ticketlens::serve::ServeConfig::default();
+    let state = ticketlens::serve::AppState::new(answering, &config, None);
+    let app = ticketlens::serve::router(state, &config);
+    let request = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let answer = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    for line in [
+        "ticketlens_class_held_back{field=\"category\",class=\"network\"} 1",
+        "ticketlens_class_applied_resolved{field=\"category\",class=\"network\"} 8",
+        "ticketlens_class_realized_precision{field=\"category\",class=\"network\"} 0.0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from:\n{text}"
+        );
+    }
+
+    // Enough new labels: a new version, whose record starts afresh.
+    for ticket in history(4, 24) {
+        store.insert_ticket(&ticket).await.unwrap();
+    }
+    pipeline.drain(|_| {}).await.unwrap();
+    assert_ne!(pipeline.version(), first);
+    assert!(pipeline.class_records().iter().all(|c| !c.held_back));
+}

@@ -7,6 +7,7 @@ use ticketlens::eval::EvalReport;
 use ticketlens::pipeline::Assessment;
 use ticketlens::report::Report;
 use ticketlens::store::{Deflection, DraftRow, FieldTally};
+use ticketlens::triage::ClassRecord;
 
 pub fn print_eval(r: &EvalReport) {
     for smaller in &r.learning_curve {
@@ -126,8 +127,8 @@ pub fn print_demo(s: &DemoSummary) {
 }
 
 /// `report`: per field and decision, how many tickets and how many still agree with what
-/// agents set since; then the before-filing deflection.
-pub fn print_report(report: &Report, d: &Deflection) {
+/// agents set since; each applied class's live record; then the before-filing deflection.
+pub fn print_report(report: &Report, classes: &[ClassRecord], d: &Deflection) {
     if report.is_empty() {
         println!("Nothing triaged yet (run the pipeline first).");
     }
@@ -143,6 +144,28 @@ pub fn print_report(report: &Report, d: &Deflection) {
             println!(
                 "{field:>9} {status:>13} {:>8} {:>8} {rate:>10}",
                 a.tickets, a.set
+            );
+        }
+    }
+    if !classes.is_empty() {
+        println!("applied by the latest model, on the tickets since resolved (latest first):");
+        println!(
+            "{:>9} {:>20} {:>8} {:>6} {:>10}",
+            "field", "class", "resolved", "right", "precision"
+        );
+        for c in classes {
+            println!(
+                "{:>9} {:>20} {:>8} {:>6} {:>9.1}%{}",
+                c.field.as_str(),
+                c.label,
+                c.record.applied,
+                c.record.right,
+                c.precision * 100.0,
+                if c.held_back {
+                    "  held back: surely below the target, suggested only until retraining"
+                } else {
+                    ""
+                }
             );
         }
     }

@@ -127,6 +127,10 @@ pub struct TriageConfig {
     pub target_precision: f64,
     /// Retrain the classifiers once this many new labelled tickets have arrived.
     pub retrain_after: usize,
+    /// Each applied class is judged live on its latest this many resolved tickets (was the
+    /// ticket resolved with the label triage applied?); a class surely below
+    /// `target_precision` there is held back, suggested but not applied, until retraining.
+    pub guard_window: usize,
     /// A field is learned only from at least this many labelled tickets; below that, triage
     /// suggests from `labels` descriptions (or the nearest tickets) and applies nothing.
     pub min_history: usize,
@@ -151,6 +155,7 @@ impl Default for TriageConfig {
             neighbours: 10,
             target_precision: 0.95,
             retrain_after: 100,
+            guard_window: 100,
             min_history: 30,
             training_window: 20_000,
             shadow: false,
@@ -274,7 +279,7 @@ impl PipelineConfig {
         let (t, k, p, s) = (&self.triage, &self.knowledge, &self.problems, &self.source);
         let similarity = 0.0..=1.0;
         let distance = 0.0..=2.0;
-        let checks: [(&str, bool, &str); 24] = [
+        let checks: [(&str, bool, &str); 25] = [
             (
                 "model.batch_tokens",
                 (256..=1 << 20).contains(&self.model.batch_tokens),
@@ -296,6 +301,7 @@ impl PipelineConfig {
                 (0.5..=1.0).contains(&t.target_precision),
                 "between 0.5 and 1",
             ),
+            ("triage.guard_window", t.guard_window >= 1, "at least 1"),
             (
                 "triage.neighbours",
                 (1..=100).contains(&t.neighbours),

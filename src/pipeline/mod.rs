@@ -35,14 +35,40 @@ use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
 use crate::store::{
     Backend, BatchWriter, Claim, ClassifierRecord, FieldTallies, OwnerKind, Store, StoreError,
-    Taken, TicketRow, Worker,
+    Taken, TicketField, TicketRow, Worker,
 };
 use crate::systems::{Plan, ProblemOutcome, SystemError, TicketSystem};
 use crate::text::{self, Prepared};
 use crate::triage::{
-    self, Classifier, Example, Impact, PastTicket, Policy, TrainSettings, Triage, Verdict, ZeroShot,
+    self, ClassRecord, Classifier, Example, Guard, GuardedField, Impact, PastTicket, Policy,
+    TrainSettings, Triage, Verdict, ZeroShot,
 };
 use crate::vectors::{Rows, VectorIndex};
+
+/// The live record of each class `version` applied (see [`crate::triage::guard`]): also what
+/// `report` shows, for the latest version.
+pub async fn guard_of(
+    store: &Store,
+    version: &str,
+    settings: &crate::config::TriageConfig,
+) -> Result<Guard, StoreError> {
+    let mut fields = Vec::new();
+    for (field, column) in [
+        (GuardedField::Category, TicketField::Category),
+        (GuardedField::Urgency, TicketField::Urgency),
+    ] {
+        let outcomes = store.applied_outcomes(version, column).await?;
+        fields.push((
+            field,
+            outcomes.into_iter().map(|o| (o.label, o.right)).collect(),
+        ));
+    }
+    Ok(Guard::from_latest(
+        fields,
+        settings.guard_window,
+        settings.target_precision,
+    ))
+}
 
 /// Tickets read from the store at a time while the knowledge is rebuilt: a page's rows and
 /// texts are a few megabytes, whatever the history's size.
@@ -247,6 +273,7 @@ impl Pipeline {
                 classifier: None,
                 zero_shot,
                 neighbours: config.triage.neighbours,
+                guard: Guard::default(),
             },
             config,
             store,
@@ -388,7 +415,21 @@ impl Pipeline {
         self.history_ids = history.items().map(|p| p.id).collect();
         self.open_ids = open.items().map(|p| p.id).collect();
         (self.triage.history, self.open) = (history, open);
-        self.retrain_if_due(examples.into(), labelled).await
+        self.retrain_if_due(examples.into(), labelled).await?;
+        self.reload_guard().await
+    }
+
+    /// Each applied class's live record under the current version, on its latest
+    /// `triage.guard_window` resolved tickets: the classes surely below the target are held
+    /// back (see [`crate::triage::guard`]).
+    async fn reload_guard(&mut self) -> Result<(), PipelineError> {
+        self.triage.guard = guard_of(&self.store, &self.version, &self.config.triage).await?;
+        Ok(())
+    }
+
+    /// Each applied class's live record, and whether it is held back.
+    pub fn class_records(&self) -> Vec<ClassRecord> {
+        self.triage.guard.classes()
     }
 
     /// Rebuilds the article index from the store's published articles; an edited article is

@@ -368,7 +368,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             None
         }
     };
-    let text = state.telemetry.render(counts.as_ref());
+    let classes = state.pipeline.get().class_records();
+    let text = state.telemetry.render(counts.as_ref(), &classes);
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }

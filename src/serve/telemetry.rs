@@ -4,13 +4,20 @@
 
 use std::sync::{Arc, Mutex};
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::model::Embedder;
 use crate::store::ServiceCounts;
+use crate::triage::ClassRecord;
+
+/// `field` and `class` of a per-class figure.
+type ClassLabels = Vec<(&'static str, String)>;
 
 pub struct Telemetry {
     registry: Mutex<Registry>,
@@ -18,6 +25,10 @@ pub struct Telemetry {
     store_up: Gauge,
     /// The store's counts, each with what it reads from [`ServiceCounts`].
     counts: Vec<(Gauge, Read)>,
+    /// Per applied class, its live record under the model version answering.
+    class_resolved: Family<ClassLabels, Gauge>,
+    class_precision: Family<ClassLabels, Gauge<f64, AtomicU64>>,
+    class_held_back: Family<ClassLabels, Gauge>,
 }
 
 /// How a figure is read from the store's counts.
@@ -81,6 +92,24 @@ impl Telemetry {
                 (gauge, read)
             })
             .collect();
+        let class_resolved = Family::<ClassLabels, Gauge>::default();
+        registry.register(
+            "class_applied_resolved",
+            "Tickets the class was applied to and since resolved, of its latest window",
+            class_resolved.clone(),
+        );
+        let class_precision = Family::<ClassLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "class_realized_precision",
+            "Share of those resolved with the label triage applied",
+            class_precision.clone(),
+        );
+        let class_held_back = Family::<ClassLabels, Gauge>::default();
+        registry.register(
+            "class_held_back",
+            "1 while the class is held back (surely below the target precision): suggested, not applied",
+            class_held_back.clone(),
+        );
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 9));
         registry.register(
             "embedding_batch_size",
@@ -101,17 +130,37 @@ impl Telemetry {
             registry: Mutex::new(registry),
             store_up,
             counts,
+            class_resolved,
+            class_precision,
+            class_held_back,
         }
     }
 
-    /// The OpenMetrics text for `counts` (`None`: the store did not answer) and the
-    /// histograms so far.
-    pub fn render(&self, counts: Option<&ServiceCounts>) -> String {
+    /// The OpenMetrics text for `counts` (`None`: the store did not answer), the applied
+    /// classes' live records and the histograms so far.
+    pub fn render(&self, counts: Option<&ServiceCounts>, classes: &[ClassRecord]) -> String {
         self.store_up.set(i64::from(counts.is_some()));
         if let Some(counts) = counts {
             for (gauge, read) in &self.counts {
                 gauge.set(read(counts));
             }
+        }
+        // A class the answering version no longer applies drops out.
+        self.class_resolved.clear();
+        self.class_precision.clear();
+        self.class_held_back.clear();
+        for c in classes {
+            let labels = vec![
+                ("field", c.field.as_str().to_owned()),
+                ("class", c.label.clone()),
+            ];
+            self.class_resolved
+                .get_or_create(&labels)
+                .set(c.record.applied as i64);
+            self.class_precision.get_or_create(&labels).set(c.precision);
+            self.class_held_back
+                .get_or_create(&labels)
+                .set(i64::from(c.held_back));
         }
         let mut text = String::new();
         let registry = self.registry.lock().expect("no panic while encoding");

@@ -20,7 +20,7 @@ pub enum TicketField {
 }
 
 impl TicketField {
-    fn column(self) -> &'static str {
+    pub(super) fn column(self) -> &'static str {
         match self {
             TicketField::Category => "category",
             TicketField::Urgency => "urgency",

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{id_list, Store, StoreError, TriageRecord};
+use super::{id_list, Store, StoreError, TicketField, TriageRecord};
 use crate::domain::{FieldStatus, SuggestionKind};
 
 /// Triage rows of a set of tickets under one model version.
@@ -195,5 +195,52 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// A label triage applied under one model version to a ticket since resolved, and whether
+/// the ticket was resolved with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedOutcome {
+    pub label: String,
+    pub right: bool,
+}
+
+impl Store {
+    /// The model version of the latest triage, if anything was triaged.
+    pub async fn latest_model_version(&self) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            &self.sql("SELECT model_version FROM triage_results ORDER BY triaged_at DESC LIMIT 1"),
+        )
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The labels `model_version` applied to `field` of tickets
+    /// since resolved or closed, the latest resolved first.
+    pub async fn applied_outcomes(
+        &self,
+        model_version: &str,
+        field: TicketField,
+    ) -> Result<Vec<AppliedOutcome>, StoreError> {
+        let c = field.column();
+        let sql = format!(
+            "SELECT r.{c}, t.{c} FROM triage_results r JOIN tickets t ON t.id = r.ticket_id \
+             WHERE r.model_version = ? AND r.{c}_status = ? AND r.{c} IS NOT NULL \
+             AND t.status IN ('resolved', 'closed') \
+             ORDER BY COALESCE(t.resolved_at, t.created_at) DESC, t.id DESC"
+        );
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(&self.sql(&sql))
+            .bind(model_version)
+            .bind(FieldStatus::Apply.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(label, now)| AppliedOutcome {
+                right: now.as_deref() == Some(label.as_str()),
+                label,
+            })
+            .collect())
     }
 }

@@ -6,6 +6,7 @@
 mod calibrate;
 mod classifier;
 mod features;
+pub mod guard;
 mod linear;
 mod priority;
 mod zero_shot;
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use calibrate::{class_thresholds, Outcome};
 pub use classifier::{Classifier, Example, FeatureSet, FieldModel, HeldOut, TrainSettings};
 pub use features::Term;
+pub use guard::{ClassRecord, Guard, GuardedField, Record};
 pub use linear::LinearSettings;
 pub use priority::{Impact, PriorityMatrix};
 pub use zero_shot::ZeroShot;
@@ -64,6 +66,9 @@ pub enum Basis {
     /// No model for the field yet: the nearest past tickets voted, or the label descriptions
     /// were matched (a cold start).
     NoModel,
+    /// The class met its threshold, but on the resolved tickets it was applied to lately it
+    /// was right only `right` of `of` times, surely below the target (see [`guard`]).
+    HeldBack { right: usize, of: usize },
 }
 
 impl Prediction {
@@ -110,6 +115,11 @@ fn reason(label: &str, confidence: f32, threshold: Option<f32>, basis: Basis) ->
                 share(right, of)
             )
         }
+        (_, Basis::HeldBack { right, of }) => format!(
+            "{head}: held back; applied lately, {label} was right on {right} of {of} resolved \
+             tickets ({}), below the target: suggested until retraining lifts it",
+            share(right, of)
+        ),
         (_, Basis::NotReliable { right, of }) => format!(
             "{head}: not applied automatically; on past tickets {label} was right {right} of \
              {of} times ({}), too few to trust",
@@ -149,6 +159,8 @@ pub struct Triage {
     pub zero_shot: ZeroShot,
     /// Nearest past tickets shown as evidence (and voting, without a classifier).
     pub neighbours: usize,
+    /// Classes held back by their live record (see [`guard`]).
+    pub guard: Guard,
 }
 
 impl Triage {
@@ -164,6 +176,7 @@ impl Triage {
         let (zero_category, zero_urgency) = self.zero_shot.classify(vector);
         verdict.category = category.or(zero_category).or(verdict.category);
         verdict.urgency = urgency.or(zero_urgency).or(verdict.urgency);
+        self.guard.apply(&mut verdict);
         verdict
     }
 }
