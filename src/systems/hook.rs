@@ -100,7 +100,9 @@ impl Seen {
     /// Forgets `id`: the call it came with failed, and the system will send it again.
     pub fn forget(&self, id: &str) {
         let mut guard = self.0.lock().expect("no panic holds this lock");
-        guard.1.remove(id);
+        let (order, set) = &mut *guard;
+        set.remove(id);
+        order.retain(|seen| seen != id);
     }
 }
 
