@@ -188,6 +188,10 @@ enum Command {
         /// Encoder precision instead of the pipeline's `model.precision` (fp32 or int8).
         #[arg(long)]
         precision: Option<Precision>,
+        /// In the replay of the live precision guard: how many tickets after an incoming
+        /// ticket its label becomes known (as when it is resolved).
+        #[arg(long, default_value_t = 100)]
+        label_delay: usize,
     },
     /// Knowledge articles ticketlens wrote.
     #[command(subcommand)]
@@ -436,6 +440,7 @@ async fn main() -> Result<()> {
             articles,
             json,
             precision,
+            label_delay,
         } => {
             let data = match (history, incoming, tickets) {
                 (Some(history), Some(incoming), _) => EvalData::Files { history, incoming },
@@ -452,6 +457,7 @@ async fn main() -> Result<()> {
                 learning_curve,
                 articles,
                 precision,
+                label_delay,
             };
             let report = eval::run(&options).await?;
             let text = serde_json::to_string_pretty(&report)?;

@@ -17,6 +17,7 @@ async fn eval_scores_the_demo_history_and_caches_its_embeddings() {
         learning_curve: vec![40, 100],
         articles: None,
         precision: None,
+        label_delay: 100,
     };
     let report = eval::run(&options).await.unwrap();
     assert_eq!((report.history, report.incoming), (255, 85));
@@ -97,6 +98,7 @@ async fn eval_scores_article_suggestions_against_the_answers() {
         learning_curve: Vec::new(),
         articles: Some(data.join("articles.jsonl")),
         precision: None,
+        label_delay: 100,
     };
     let report = eval::run(&options).await.unwrap();
     assert!(

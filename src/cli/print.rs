@@ -49,6 +49,25 @@ pub fn print_eval(r: &EvalReport) {
         );
     }
     for (name, field) in [("category", &r.category), ("urgency", &r.urgency)] {
+        let Some(g) = field.as_ref().map(|f| &f.guarded) else {
+            continue;
+        };
+        println!(
+            "{name}: with the live guard (labels known {} tickets later, no retraining): \
+             applied {:.1}% at {}, {} held back{}",
+            g.label_delay,
+            100.0 * g.applied_share,
+            g.applied_precision
+                .map_or("-".into(), |p| format!("{:.1}%", 100.0 * p)),
+            g.held_back,
+            if g.classes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", g.classes.join(", "))
+            }
+        );
+    }
+    for (name, field) in [("category", &r.category), ("urgency", &r.urgency)] {
         if let Some(features) = field.as_ref().and_then(|f| f.features) {
             let read = features.describe();
             println!("{name}: the model reads {read} (chosen on the history)");

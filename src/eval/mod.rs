@@ -7,7 +7,7 @@ mod cache;
 mod knowledge;
 mod problems;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use crate::model::{Embedder, Precision};
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
 use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRecord};
 use crate::text;
-use crate::triage::{FeatureSet, FieldModel};
+use crate::triage::{FeatureSet, FieldModel, Record};
 use cache::DiskCache;
 pub use knowledge::{EvalArticle, SuggestionReport};
 pub use problems::ProblemReport;
@@ -59,6 +59,9 @@ pub struct EvalOptions {
     pub articles: Option<PathBuf>,
     /// Overrides the pipeline's `model.precision`.
     pub precision: Option<Precision>,
+    /// In the replay of the live guard, how many tickets later an incoming ticket's label
+    /// becomes known (as when it is resolved).
+    pub label_delay: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,23 @@ pub struct FieldReport {
     pub target_precision: f64,
     /// What the field's model reads, as chosen on the history (none: no model was trained).
     pub features: Option<FeatureSet>,
+    /// The live guard replayed over the stream (see [`guarded`]).
+    pub guarded: Guarded,
+}
+
+/// The live guard (`triage::guard`) replayed over the incoming stream: each ticket's label
+/// becomes known `label_delay` tickets after it, and before each ticket every class's record
+/// on its latest `triage.guard_window` known applications is checked; a held-back class is
+/// not applied. One model version throughout: the replay does not retrain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Guarded {
+    pub label_delay: usize,
+    pub applied_share: f64,
+    pub applied_precision: Option<f64>,
+    /// Applications the guard held back.
+    pub held_back: usize,
+    /// The classes it held back at least once.
+    pub classes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,6 +188,7 @@ pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
         embedder: &embedder,
         disk: &disk,
         articles: &articles,
+        label_delay: options.label_delay,
     };
     let mut learning_curve = Vec::new();
     for &size in options
@@ -191,6 +212,7 @@ struct Replay<'a> {
     embedder: &'a Embedder,
     disk: &'a DiskCache,
     articles: &'a [EvalArticle],
+    label_delay: usize,
 }
 
 impl Replay<'_> {
@@ -280,18 +302,24 @@ impl Replay<'_> {
             groups,
         };
         let first_incoming = history.len() as i64 + 1;
-        let target = self.config.triage.target_precision;
-        let judged: Vec<(&TriageRecord, &LabelledTicket)> = rows
+        let guard = GuardReplay {
+            label_delay: self.label_delay,
+            window: self.config.triage.guard_window,
+            target: self.config.triage.target_precision,
+        };
+        // In time order: the guard's replay reads the stream as it came.
+        let mut judged: Vec<(&TriageRecord, &LabelledTicket)> = rows
             .iter()
             .filter(|r| r.ticket_id >= first_incoming)
             .map(|r| (r, &incoming[(r.ticket_id - first_incoming) as usize]))
             .collect();
+        judged.sort_by_key(|(r, _)| r.ticket_id);
         Ok(EvalReport {
             history: history.len(),
             incoming: incoming.len(),
             model_version: pipeline.version().to_owned(),
-            category: field_report(&pipeline, &judged, Field::Category, target),
-            urgency: field_report(&pipeline, &judged, Field::Urgency, target),
+            category: field_report(&pipeline, &judged, Field::Category, guard),
+            urgency: field_report(&pipeline, &judged, Field::Urgency, guard),
             problems,
             suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged).await?,
             learning_curve: Vec::new(),
@@ -428,8 +456,9 @@ fn field_report(
     pipeline: &Pipeline,
     rows: &[(&TriageRecord, &LabelledTicket)],
     field: Field,
-    target_precision: f64,
+    guard: GuardReplay,
 ) -> Option<FieldReport> {
+    let target_precision = guard.target;
     let judged: Vec<Judged<'_>> = rows
         .iter()
         .filter_map(|(row, truth)| {
@@ -474,7 +503,56 @@ fn field_report(
         applied_precision: precision(&applied),
         target_precision,
         features: field.model(pipeline).map(|m| m.held_out().features),
+        guarded: guarded(&judged, guard),
     })
+}
+
+/// How the replay of the live guard runs.
+#[derive(Debug, Clone, Copy)]
+struct GuardReplay {
+    label_delay: usize,
+    window: usize,
+    target: f64,
+}
+
+/// The live guard replayed over `judged`, in time order (see [`Guarded`]).
+fn guarded(judged: &[Judged<'_>], replay: GuardReplay) -> Guarded {
+    let mut known: HashMap<&str, VecDeque<bool>> = HashMap::new();
+    let mut applied: Vec<&Judged<'_>> = Vec::new();
+    let mut held_back = 0;
+    let mut classes = BTreeSet::new();
+    for (i, j) in judged.iter().enumerate() {
+        // The label of the ticket `label_delay` before this one is known now.
+        if let Some(r) = i.checked_sub(replay.label_delay).map(|k| &judged[k]) {
+            if let (true, Some(label)) = (r.applied, r.predicted) {
+                let record = known.entry(label).or_default();
+                record.push_back(r.correct());
+                if record.len() > replay.window {
+                    record.pop_front();
+                }
+            }
+        }
+        if !j.applied {
+            continue;
+        }
+        let record = j.predicted.and_then(|l| known.get(l)).map(|r| Record {
+            applied: r.len(),
+            right: r.iter().filter(|&&right| right).count(),
+        });
+        if record.is_some_and(|r| r.below(replay.target)) {
+            held_back += 1;
+            classes.extend(j.predicted.map(str::to_owned));
+        } else {
+            applied.push(j);
+        }
+    }
+    Guarded {
+        label_delay: replay.label_delay,
+        applied_share: applied.len() as f64 / judged.len().max(1) as f64,
+        applied_precision: precision(&applied),
+        held_back,
+        classes: classes.into_iter().collect(),
+    }
 }
 
 /// The largest share of `judged`, taken most confident first, that is at least `precision`
@@ -510,6 +588,38 @@ mod tests {
                 applied: false,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_guard_replay_holds_back_a_class_once_its_known_record_is_surely_bad() {
+        // Every ticket applied as "a"; the first 30 wrong, the rest right.
+        let judged: Vec<Judged<'static>> = (0..100)
+            .map(|i| Judged {
+                truth: if i < 30 { "b" } else { "a" },
+                predicted: Some("a"),
+                confidence: 0.99,
+                applied: true,
+            })
+            .collect();
+        let replay = GuardReplay {
+            label_delay: 10,
+            window: 20,
+            target: 0.95,
+        };
+        let g = guarded(&judged, replay);
+        // Before any label is known nothing is held; once the wrong run is known "a" is held
+        // back until its latest 20 known are right enough again.
+        assert!(g.held_back > 0 && g.held_back < 100, "{g:?}");
+        assert_eq!(g.classes, ["a"]);
+        assert!(g.applied_precision.unwrap() > 0.7, "{g:?}");
+        let never = guarded(
+            &judged,
+            GuardReplay {
+                label_delay: 1000,
+                ..replay
+            },
+        );
+        assert_eq!((never.held_back, never.applied_share), (0, 1.0));
     }
 
     #[test]
