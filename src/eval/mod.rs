@@ -126,7 +126,8 @@ pub struct FieldReport {
 /// The live guard (`triage::guard`) replayed over the incoming stream: each ticket's label
 /// becomes known `label_delay` tickets after it, and before each ticket every class's record
 /// on its latest `triage.guard_window` known applications is checked; a held-back class is
-/// not applied. One model version throughout: the replay does not retrain.
+/// not applied. One model version throughout: the replay does not retrain, so a class held
+/// back stays held to the end (in production the next version judges it afresh).
 #[derive(Debug, Clone, Serialize)]
 pub struct Guarded {
     pub label_delay: usize,
@@ -518,15 +519,18 @@ struct GuardReplay {
 /// The live guard replayed over `judged`, in time order (see [`Guarded`]).
 fn guarded(judged: &[Judged<'_>], replay: GuardReplay) -> Guarded {
     let mut known: HashMap<&str, VecDeque<bool>> = HashMap::new();
-    let mut applied: Vec<&Judged<'_>> = Vec::new();
+    // Whether each ticket was applied with the guard: as in production, only what was
+    // applied enters a class's record, so a held-back class stays held (until retraining,
+    // which the replay does not do).
+    let mut applied_here = vec![false; judged.len()];
     let mut held_back = 0;
     let mut classes = BTreeSet::new();
     for (i, j) in judged.iter().enumerate() {
         // The label of the ticket `label_delay` before this one is known now.
-        if let Some(r) = i.checked_sub(replay.label_delay).map(|k| &judged[k]) {
-            if let (true, Some(label)) = (r.applied, r.predicted) {
+        if let Some(k) = i.checked_sub(replay.label_delay) {
+            if let (true, Some(label)) = (applied_here[k], judged[k].predicted) {
                 let record = known.entry(label).or_default();
-                record.push_back(r.correct());
+                record.push_back(judged[k].correct());
                 if record.len() > replay.window {
                     record.pop_front();
                 }
@@ -543,9 +547,14 @@ fn guarded(judged: &[Judged<'_>], replay: GuardReplay) -> Guarded {
             held_back += 1;
             classes.extend(j.predicted.map(str::to_owned));
         } else {
-            applied.push(j);
+            applied_here[i] = true;
         }
     }
+    let applied: Vec<&Judged<'_>> = judged
+        .iter()
+        .zip(&applied_here)
+        .filter_map(|(j, &a)| a.then_some(j))
+        .collect();
     Guarded {
         label_delay: replay.label_delay,
         applied_share: applied.len() as f64 / judged.len().max(1) as f64,
@@ -607,11 +616,12 @@ mod tests {
             target: 0.95,
         };
         let g = guarded(&judged, replay);
-        // Before any label is known nothing is held; once the wrong run is known "a" is held
-        // back until its latest 20 known are right enough again.
-        assert!(g.held_back > 0 && g.held_back < 100, "{g:?}");
+        // Before any label is known nothing is held; one known mistake is not enough (it
+        // comes 5% of the time at 95%), two are; then "a" is held back for good (no
+        // retraining here).
+        assert_eq!(g.held_back, 89, "{g:?}");
         assert_eq!(g.classes, ["a"]);
-        assert!(g.applied_precision.unwrap() > 0.7, "{g:?}");
+        assert_eq!(g.applied_share, 0.11);
         let never = guarded(
             &judged,
             GuardReplay {
