@@ -77,6 +77,17 @@ async fn an_upgraded_glpi_11_is_read_as_it_shows_and_gets_raw_html_and_ids_in_it
         },
     )
     .await;
+    // An agent put this one in a category (the wrong one, even): it stays.
+    let agent_set = add_ticket(
+        &pool,
+        &GlpiTicket {
+            category: ACCOUNTS,
+            stored: Stored::Raw,
+            ..GlpiTicket::new_incident("Printer on floor 2 is jammed again", "Paper stuck.", 9)
+        },
+    )
+    .await;
+    agent_changed(&pool, agent_set, 7, " (0)", "Accounts & Access (4)").await;
     let dir = tempfile::tempdir().unwrap();
     let (system, store) = connected(&glpi, dir.path(), "").await;
     system.pull(&store).await.unwrap();
@@ -100,6 +111,12 @@ async fn an_upgraded_glpi_11_is_read_as_it_shows_and_gets_raw_html_and_ids_in_it
     let mut pipeline = Pipeline::open(config).await.unwrap();
     pipeline.drain(|_| {}).await.unwrap();
     assert_eq!(fields(&pool, vpn).await.0, NETWORK_VPN);
+    assert_eq!(
+        fields(&pool, agent_set).await.0,
+        ACCOUNTS,
+        "what the agent set stands"
+    );
+    assert_eq!(recorded(&store, agent_set).await.1, "kept");
     let note: String =
         sqlx::query_scalar("SELECT content FROM glpi_itilfollowups WHERE items_id = ?")
             .bind(vpn)
