@@ -167,7 +167,7 @@ pub fn print_report(report: &Report, classes: &[ClassRecord], d: &Deflection) {
         }
     }
     if !classes.is_empty() {
-        println!("applied by the latest model, on the tickets since resolved (latest first):");
+        println!("classes the latest model applied, on their latest tickets since resolved:");
         println!(
             "{:>9} {:>20} {:>8} {:>6} {:>10}",
             "field", "class", "resolved", "right", "precision"
