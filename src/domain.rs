@@ -102,6 +102,25 @@ pub enum FieldStatus {
     Shadow,
 }
 
+/// A ticket field triage predicts (its column in the store has the same name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PredictedField {
+    Category,
+    Urgency,
+}
+
+impl PredictedField {
+    pub const ALL: [PredictedField; 2] = [PredictedField::Category, PredictedField::Urgency];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PredictedField::Category => "category",
+            PredictedField::Urgency => "urgency",
+        }
+    }
+}
+
 impl FieldStatus {
     pub const ALL: [FieldStatus; 4] = [
         FieldStatus::Apply,

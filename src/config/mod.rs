@@ -374,9 +374,7 @@ impl PipelineConfig {
                 "above 0",
             ),
         ];
-        if let Some((key, _, range)) = checks.iter().find(|(_, ok, _)| !ok) {
-            return Err(format!("{key} must be {range}"));
-        }
+        in_range(&checks)?;
         self.serve.validate()?;
         if crate::triage::Impact::parse(&t.default_impact).is_none() {
             return Err(format!(
@@ -385,6 +383,15 @@ impl PipelineConfig {
             ));
         }
         self.system.validate()
+    }
+}
+
+/// The first setting out of its range, as `key must be range`: `checks` holds (key, whether
+/// it is in range, the range in words).
+pub(crate) fn in_range(checks: &[(&str, bool, &str)]) -> Result<(), String> {
+    match checks.iter().find(|(_, ok, _)| !ok) {
+        Some((key, _, range)) => Err(format!("{key} must be {range}")),
+        None => Ok(()),
     }
 }
 

@@ -166,9 +166,7 @@ impl ServeConfig {
             ("serve.public_burst", self.public_burst >= 1, "at least 1"),
             ("serve.refresh_secs", self.refresh_secs >= 1, "at least 1"),
         ];
-        if let Some((key, _, range)) = checks.iter().find(|(_, ok, _)| !ok) {
-            return Err(format!("{key} must be {range}"));
-        }
+        super::in_range(&checks)?;
         if !is_listen_address(&self.listen) {
             return Err(format!(
                 "serve.listen must be an address and port such as 127.0.0.1:8080 or \

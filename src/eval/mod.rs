@@ -7,7 +7,7 @@ mod cache;
 mod knowledge;
 mod problems;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use crate::model::{Embedder, Precision};
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
 use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRecord};
 use crate::text;
-use crate::triage::{FeatureSet, FieldModel, Record};
+use crate::triage::{FeatureSet, FieldModel, Window};
 use cache::DiskCache;
 pub use knowledge::{EvalArticle, SuggestionReport};
 pub use problems::ProblemReport;
@@ -518,7 +518,7 @@ struct GuardReplay {
 
 /// The live guard replayed over `judged`, in time order (see [`Guarded`]).
 fn guarded(judged: &[Judged<'_>], replay: GuardReplay) -> Guarded {
-    let mut known: HashMap<&str, VecDeque<bool>> = HashMap::new();
+    let mut known: HashMap<&str, Window> = HashMap::new();
     // Whether each ticket was applied with the guard: as in production, only what was
     // applied enters a class's record, so a held-back class stays held (until retraining,
     // which the replay does not do).
@@ -529,20 +529,16 @@ fn guarded(judged: &[Judged<'_>], replay: GuardReplay) -> Guarded {
         // The label of the ticket `label_delay` before this one is known now.
         if let Some(k) = i.checked_sub(replay.label_delay) {
             if let (true, Some(label)) = (applied_here[k], judged[k].predicted) {
-                let record = known.entry(label).or_default();
-                record.push_back(judged[k].correct());
-                if record.len() > replay.window {
-                    record.pop_front();
-                }
+                known
+                    .entry(label)
+                    .or_insert_with(|| Window::new(replay.window))
+                    .push(judged[k].correct());
             }
         }
         if !j.applied {
             continue;
         }
-        let record = j.predicted.and_then(|l| known.get(l)).map(|r| Record {
-            applied: r.len(),
-            right: r.iter().filter(|&&right| right).count(),
-        });
+        let record = j.predicted.and_then(|l| known.get(l)).map(Window::record);
         if record.is_some_and(|r| r.below(replay.target)) {
             held_back += 1;
             classes.extend(j.predicted.map(str::to_owned));
@@ -567,20 +563,12 @@ fn guarded(judged: &[Judged<'_>], replay: GuardReplay) -> Guarded {
 /// The largest share of `judged`, taken most confident first, that is at least `precision`
 /// right. Tickets of equal confidence are taken together: no threshold separates them.
 fn oracle_coverage(judged: &[Judged<'_>], precision: f64) -> f64 {
-    let mut order: Vec<&Judged<'_>> = judged.iter().collect();
-    order.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-    let (mut right, mut best) = (0usize, 0usize);
-    for (i, j) in order.iter().enumerate() {
-        right += usize::from(j.correct());
-        let taken = i + 1;
-        let cut = order
-            .get(taken)
-            .is_none_or(|next| next.confidence < j.confidence);
-        if cut && right as f64 >= precision * taken as f64 {
-            best = taken;
-        }
-    }
-    best as f64 / judged.len().max(1) as f64
+    let scored: Vec<(f32, bool)> = judged.iter().map(|j| (j.confidence, j.correct())).collect();
+    let Some(threshold) = metrics::threshold_for_precision(&scored, precision) else {
+        return 0.0;
+    };
+    let taken = judged.iter().filter(|j| j.confidence >= threshold).count();
+    taken as f64 / judged.len().max(1) as f64
 }
 
 #[cfg(test)]

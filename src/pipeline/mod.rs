@@ -27,7 +27,7 @@ pub use known_issues::KnownIssue;
 pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
-use crate::domain::TriageOutcome;
+use crate::domain::{PredictedField, TriageOutcome};
 use crate::knowledge::{
     self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Query, Suggestions,
 };
@@ -35,13 +35,13 @@ use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
 use crate::store::{
     Backend, BatchWriter, Claim, ClassifierRecord, FieldTallies, OwnerKind, Store, StoreError,
-    Taken, TicketField, TicketRow, Worker,
+    Taken, TicketRow, Worker,
 };
 use crate::systems::{Plan, ProblemOutcome, SystemError, TicketSystem};
 use crate::text::{self, Prepared};
 use crate::triage::{
-    self, ClassRecord, Classifier, Example, Guard, GuardedField, Impact, PastTicket, Policy,
-    TrainSettings, Triage, Verdict, ZeroShot,
+    self, ClassRecord, Classifier, Example, Guard, Impact, PastTicket, Policy, TrainSettings,
+    Triage, Verdict, ZeroShot,
 };
 use crate::vectors::{Rows, VectorIndex};
 
@@ -53,11 +53,9 @@ pub async fn guard_of(
     settings: &crate::config::TriageConfig,
 ) -> Result<Guard, StoreError> {
     let mut fields = Vec::new();
-    for (field, column) in [
-        (GuardedField::Category, TicketField::Category),
-        (GuardedField::Urgency, TicketField::Urgency),
-    ] {
-        let outcomes = store.applied_outcomes(version, column).await?;
+    for field in PredictedField::ALL {
+        let window = settings.guard_window;
+        let outcomes = store.applied_outcomes(version, field, window).await?;
         fields.push((
             field,
             outcomes.into_iter().map(|o| (o.label, o.right)).collect(),

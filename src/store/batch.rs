@@ -20,7 +20,7 @@ pub enum TicketField {
 }
 
 impl TicketField {
-    pub(super) fn column(self) -> &'static str {
+    fn column(self) -> &'static str {
         match self {
             TicketField::Category => "category",
             TicketField::Urgency => "urgency",
@@ -286,13 +286,14 @@ impl<'c> BatchWriter<'c> {
         &mut self,
         writes: &[super::SystemWrite],
     ) -> Result<(), StoreError> {
-        let sql = self.backend.sql(super::mirror::RECORD_WRITE);
-        for w in writes {
-            sqlx::query(&sql)
-                .bind(&w.source)
-                .bind(&w.item)
-                .bind(&w.external_id)
-                .bind(stamp(Utc::now()))
+        use super::mirror::{bind_writes, record_writes_sql, WRITES_PER_STATEMENT};
+        let now = stamp(Utc::now());
+        for chunk in writes.chunks(WRITES_PER_STATEMENT) {
+            let sql = self
+                .backend
+                .sql(&record_writes_sql(chunk.len()))
+                .into_owned();
+            bind_writes(sqlx::query(&sql), chunk, &now)
                 .execute(&mut *self.tx)
                 .await?;
         }

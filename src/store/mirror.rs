@@ -165,32 +165,30 @@ impl Store {
         .await?)
     }
 
-    /// What ticketlens wrote to `source` that the system calls `external_id`, if anything
-    /// (a candidate problem's ticket: not an incident to triage).
-    pub async fn system_item(
+    /// The ids the system gave what ticketlens wrote to `source` under items starting with
+    /// `prefix` (`problem:`: the candidate problems' tickets, not incidents to triage).
+    pub async fn system_ids(
         &self,
         source: &str,
-        external_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            &self
-                .sql("SELECT item FROM system_writes WHERE source = ? AND external_id = ? LIMIT 1"),
+        prefix: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            &self.sql("SELECT external_id FROM system_writes WHERE source = ? AND item LIKE ?"),
         )
         .bind(source)
-        .bind(external_id)
-        .fetch_optional(self.pool())
-        .await?)
+        .bind(format!("{prefix}%"))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(ids.into_iter().collect())
     }
 
     /// Records writes outside a batch (a clustering pass's); a write recorded already stays
     /// as first recorded.
     pub async fn record_system_writes(&self, writes: &[SystemWrite]) -> Result<(), StoreError> {
-        for w in writes {
-            sqlx::query(&self.sql(RECORD_WRITE))
-                .bind(&w.source)
-                .bind(&w.item)
-                .bind(&w.external_id)
-                .bind(stamp(Utc::now()))
+        let now = stamp(Utc::now());
+        for chunk in writes.chunks(WRITES_PER_STATEMENT) {
+            let sql = self.sql(&record_writes_sql(chunk.len())).into_owned();
+            bind_writes(sqlx::query(&sql), chunk, &now)
                 .execute(self.pool())
                 .await?;
         }
@@ -198,5 +196,29 @@ impl Store {
     }
 }
 
-pub(super) const RECORD_WRITE: &str = "INSERT INTO system_writes (source, item, external_id, \
-     written_at) VALUES (?, ?, ?, ?) ON CONFLICT (source, item) DO NOTHING";
+/// Writes recorded per statement, within the bind limit.
+pub(super) const WRITES_PER_STATEMENT: usize = super::MAX_BINDS / 4;
+
+/// One statement recording `n` writes; one recorded already stays as first recorded.
+pub(super) fn record_writes_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO system_writes (source, item, external_id, written_at) VALUES {} \
+         ON CONFLICT (source, item) DO NOTHING",
+        super::value_rows(4, n)
+    )
+}
+
+pub(super) fn bind_writes<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    writes: &'q [SystemWrite],
+    now: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for w in writes {
+        query = query
+            .bind(w.source.as_str())
+            .bind(w.item.as_str())
+            .bind(w.external_id.as_str())
+            .bind(now);
+    }
+    query
+}

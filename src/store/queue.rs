@@ -2,14 +2,16 @@
 //! figures `serve` exports. Every read takes each ticket's latest triage row (a new model
 //! version writes new rows; the old ones stay for the report).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::backend::count_where;
 use super::records::state;
-use super::{ArticleRow, Backend, RowExt, Store, StoreError, TriageRecord};
-use crate::domain::{FieldStatus, SuggestionKind, TriageOutcome};
+use super::{id_list, ArticleRow, Backend, RowExt, Store, StoreError, TriageRecord};
+use crate::domain::{FieldStatus, SuggestionKind, SuggestionRecord, TriageOutcome};
 
 /// The latest triage row of each ticket, as a subquery.
 const LATEST: &str = "(SELECT * FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY ticket_id \
@@ -169,6 +171,43 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()?;
         Ok((triage, suggestions))
+    }
+
+    /// What suggested items are called in the store, by kind and id: an article's title, a
+    /// ticket's subject (for a system's note, whose own API need not be asked).
+    pub async fn suggestion_titles(
+        &self,
+        suggestions: &[SuggestionRecord],
+    ) -> Result<HashMap<(SuggestionKind, i64), String>, StoreError> {
+        let mut titles = HashMap::new();
+        for (articles, table, column) in
+            [(true, "articles", "title"), (false, "tickets", "subject")]
+        {
+            let ids: Vec<i64> = suggestions
+                .iter()
+                .filter(|s| (s.kind == SuggestionKind::Article) == articles)
+                .map(|s| s.target_id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "SELECT id, {} AS title FROM {table} WHERE id IN ({})",
+                self.backend()
+                    .text_as_bytes(&format!("COALESCE({column}, '')")),
+                id_list(&ids)
+            );
+            for row in sqlx::query(&self.sql(&sql)).fetch_all(self.pool()).await? {
+                let id: i64 = row.try_get("id")?;
+                let title = row.lossy("title")?;
+                for s in suggestions.iter().filter(|s| s.target_id == id) {
+                    if (s.kind == SuggestionKind::Article) == articles {
+                        titles.insert((s.kind, id), title.clone());
+                    }
+                }
+            }
+        }
+        Ok(titles)
     }
 
     /// A published public article: what an end user may open.

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{id_list, Store, StoreError, TicketField, TriageRecord};
-use crate::domain::{FieldStatus, SuggestionKind};
+use super::{id_list, Store, StoreError, TriageRecord};
+use crate::domain::{FieldStatus, PredictedField, SuggestionKind};
 
 /// Triage rows of a set of tickets under one model version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -216,23 +216,28 @@ impl Store {
         .await?)
     }
 
-    /// The labels `model_version` applied to `field` of tickets
-    /// since resolved or closed, the latest resolved first.
+    /// The labels `model_version` applied to `field` of tickets since resolved or closed,
+    /// the latest resolved first, at most `per_label` of each label.
     pub async fn applied_outcomes(
         &self,
         model_version: &str,
-        field: TicketField,
+        field: PredictedField,
+        per_label: usize,
     ) -> Result<Vec<AppliedOutcome>, StoreError> {
-        let c = field.column();
+        let c = field.as_str();
+        let latest = "COALESCE(t.resolved_at, t.created_at) DESC, t.id DESC";
         let sql = format!(
-            "SELECT r.{c}, t.{c} FROM triage_results r JOIN tickets t ON t.id = r.ticket_id \
+            "SELECT label, final_label FROM (SELECT r.{c} AS label, t.{c} AS final_label, \
+             ROW_NUMBER() OVER \
+             (PARTITION BY r.{c} ORDER BY {latest}) AS n, COALESCE(t.resolved_at, t.created_at) \
+             AS resolved, t.id AS id FROM triage_results r JOIN tickets t ON t.id = r.ticket_id \
              WHERE r.model_version = ? AND r.{c}_status = ? AND r.{c} IS NOT NULL \
-             AND t.status IN ('resolved', 'closed') \
-             ORDER BY COALESCE(t.resolved_at, t.created_at) DESC, t.id DESC"
+             AND t.status IN ('resolved', 'closed')) o WHERE n <= ? ORDER BY resolved DESC, id DESC"
         );
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(&self.sql(&sql))
             .bind(model_version)
             .bind(FieldStatus::Apply.as_str())
+            .bind(per_label as i64)
             .fetch_all(self.pool())
             .await?;
         Ok(rows

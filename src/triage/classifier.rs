@@ -362,10 +362,7 @@ fn train_field(
     }
     let thresholds =
         calibrate::class_thresholds(&outcomes, classes.len(), settings.target_precision);
-    let held_out = HeldOut {
-        features: set,
-        ..held_out_figures(&outcomes, &y, &classes, &thresholds, temperature)
-    };
+    let held_out = held_out_figures(&outcomes, &y, &classes, &thresholds, temperature, set);
     let bases = (0..classes.len())
         .map(|c| basis_of(&outcomes, c, thresholds[c]))
         .collect();
@@ -450,6 +447,7 @@ fn held_out_figures(
     classes: &[String],
     thresholds: &[Option<f32>],
     temperature: f32,
+    features: FeatureSet,
 ) -> HeldOut {
     let truth_names: Vec<&str> = truth.iter().map(|&t| classes[t].as_str()).collect();
     let predicted: Vec<Option<&str>> = outcomes
@@ -469,7 +467,7 @@ fn held_out_figures(
         coverage_precision: (!applied.is_empty()).then(|| right as f64 / applied.len() as f64),
         calibration_error: calibrate::expected_calibration_error(outcomes, 10),
         temperature,
-        features: FeatureSet::Hybrid,
+        features,
     }
 }
 

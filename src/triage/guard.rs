@@ -7,15 +7,17 @@
 //! tickets drift (on itsm47k's later tickets, classes thresholded at 95% were 90.5% right),
 //! only the tickets themselves can say so.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
 use super::{Basis, Prediction, Verdict};
+use crate::domain::PredictedField;
 
 /// A class is held back when a record this bad or worse would come less often than this if
-/// the class were as precise as the target (a one-sided binomial test): a bad run of a few
-/// tickets holds nothing back, a steady shortfall does.
+/// the class were as precise as the target (a one-sided binomial test): at 95% a single
+/// mistake holds nothing back, nor do 2 in 10, while 3 in 10 do; a class a little below the
+/// target is held back only once many tickets show it.
 const CHANCE: f64 = 0.05;
 
 /// How one class fared on the resolved tickets it was applied to lately.
@@ -61,34 +63,52 @@ impl Record {
     }
 }
 
-/// Which field a record is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GuardedField {
-    Category,
-    Urgency,
+/// A class's latest known outcomes, the oldest dropped once `size` are known.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    outcomes: VecDeque<bool>,
+    size: usize,
+    right: usize,
 }
 
-impl GuardedField {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GuardedField::Category => "category",
-            GuardedField::Urgency => "urgency",
+impl Window {
+    pub fn new(size: usize) -> Self {
+        Self {
+            outcomes: VecDeque::with_capacity(size),
+            size,
+            right: 0,
+        }
+    }
+
+    /// A newly known outcome.
+    pub fn push(&mut self, right: bool) {
+        self.outcomes.push_back(right);
+        self.right += usize::from(right);
+        if self.outcomes.len() > self.size {
+            let dropped = self.outcomes.pop_front().expect("over size, so not empty");
+            self.right -= usize::from(dropped);
+        }
+    }
+
+    pub fn record(&self) -> Record {
+        Record {
+            applied: self.outcomes.len(),
+            right: self.right,
         }
     }
 }
 
-/// Each applied class's live record under the current model version, and which are held back.
+/// Each applied class's live record under the current model version, and which are held back
+/// (decided once, when the records are read).
 #[derive(Debug, Clone, Default)]
 pub struct Guard {
-    records: HashMap<(GuardedField, String), Record>,
-    target: f64,
+    classes: HashMap<PredictedField, HashMap<String, (Record, bool)>>,
 }
 
 /// One class's line in a report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassRecord {
-    pub field: GuardedField,
+    pub field: PredictedField,
     pub label: String,
     #[serde(flatten)]
     pub record: Record,
@@ -97,58 +117,65 @@ pub struct ClassRecord {
 }
 
 impl Guard {
-    pub fn new(
-        records: impl IntoIterator<Item = (GuardedField, String, Record)>,
+    fn new(
+        records: impl IntoIterator<Item = (PredictedField, String, Record)>,
         target: f64,
     ) -> Self {
-        Self {
-            records: records
-                .into_iter()
-                .map(|(field, label, record)| ((field, label), record))
-                .collect(),
-            target,
+        let mut classes: HashMap<PredictedField, HashMap<String, (Record, bool)>> = HashMap::new();
+        for (field, label, record) in records {
+            let held = record.below(target);
+            classes
+                .entry(field)
+                .or_default()
+                .insert(label, (record, held));
         }
+        Self { classes }
     }
 
     /// From each field's applied labels and whether each was right, the latest resolved
     /// first: each class's record on its latest `window`.
     pub fn from_latest(
-        fields: impl IntoIterator<Item = (GuardedField, Vec<(String, bool)>)>,
+        fields: impl IntoIterator<Item = (PredictedField, Vec<(String, bool)>)>,
         window: usize,
         target: f64,
     ) -> Self {
-        let mut records: HashMap<(GuardedField, String), Record> = HashMap::new();
+        let mut windows: HashMap<(PredictedField, String), Window> = HashMap::new();
         for (field, outcomes) in fields {
-            for (label, right) in outcomes {
-                let record = records.entry((field, label)).or_default();
-                if record.applied < window {
-                    record.applied += 1;
-                    record.right += usize::from(right);
-                }
+            // Oldest first into each window: the latest `window` stay.
+            for (label, right) in outcomes.into_iter().rev() {
+                windows
+                    .entry((field, label))
+                    .or_insert_with(|| Window::new(window))
+                    .push(right);
             }
         }
-        Self { records, target }
+        let records = windows
+            .into_iter()
+            .map(|((field, label), w)| (field, label, w.record()));
+        Self::new(records, target)
     }
 
     /// The class's record, if it is held back.
-    pub fn held_back(&self, field: GuardedField, label: &str) -> Option<Record> {
-        self.records
-            .get(&(field, label.to_owned()))
-            .copied()
-            .filter(|r| r.below(self.target))
+    pub fn held_back(&self, field: PredictedField, label: &str) -> Option<Record> {
+        match self.classes.get(&field)?.get(label)? {
+            (record, true) => Some(*record),
+            (_, false) => None,
+        }
     }
 
     /// Every class with a record, held back or not, field and label in order.
     pub fn classes(&self) -> Vec<ClassRecord> {
         let mut out: Vec<ClassRecord> = self
-            .records
+            .classes
             .iter()
-            .map(|((field, label), record)| ClassRecord {
-                field: *field,
-                label: label.clone(),
-                record: *record,
-                precision: record.precision(),
-                held_back: record.below(self.target),
+            .flat_map(|(field, labels)| {
+                labels.iter().map(|(label, (record, held))| ClassRecord {
+                    field: *field,
+                    label: label.clone(),
+                    record: *record,
+                    precision: record.precision(),
+                    held_back: *held,
+                })
             })
             .collect();
         out.sort_by(|a, b| (a.field, &a.label).cmp(&(b.field, &b.label)));
@@ -159,8 +186,8 @@ impl Guard {
     /// record as the reason.
     pub fn apply(&self, verdict: &mut Verdict) {
         for (field, prediction) in [
-            (GuardedField::Category, &mut verdict.category),
-            (GuardedField::Urgency, &mut verdict.urgency),
+            (PredictedField::Category, &mut verdict.category),
+            (PredictedField::Urgency, &mut verdict.urgency),
         ] {
             let Some(p) = prediction else { continue };
             if let Some(record) = self.held_back(field, &p.label) {
@@ -192,28 +219,28 @@ mod tests {
     fn a_class_is_held_back_only_when_its_record_is_surely_below_the_target() {
         let guard = Guard::new(
             [
-                (GuardedField::Category, "network".into(), record(31, 40)),
-                (GuardedField::Category, "printing".into(), record(3, 4)),
-                (GuardedField::Category, "access".into(), record(97, 100)),
-                (GuardedField::Urgency, "high".into(), record(180, 200)),
+                (PredictedField::Category, "network".into(), record(31, 40)),
+                (PredictedField::Category, "printing".into(), record(3, 4)),
+                (PredictedField::Category, "access".into(), record(97, 100)),
+                (PredictedField::Urgency, "high".into(), record(180, 200)),
             ],
             0.95,
         );
         assert_eq!(
-            guard.held_back(GuardedField::Category, "network"),
+            guard.held_back(PredictedField::Category, "network"),
             Some(record(31, 40))
         );
         assert_eq!(
-            guard.held_back(GuardedField::Category, "printing"),
+            guard.held_back(PredictedField::Category, "printing"),
             None,
             "too few to say"
         );
-        assert_eq!(guard.held_back(GuardedField::Category, "access"), None);
+        assert_eq!(guard.held_back(PredictedField::Category, "access"), None);
         assert!(
-            guard.held_back(GuardedField::Urgency, "high").is_some(),
+            guard.held_back(PredictedField::Urgency, "high").is_some(),
             "90% of 200"
         );
-        assert_eq!(guard.held_back(GuardedField::Urgency, "network"), None);
+        assert_eq!(guard.held_back(PredictedField::Urgency, "network"), None);
         let held: Vec<_> = guard
             .classes()
             .into_iter()
@@ -227,14 +254,14 @@ mod tests {
         // Wrong lately, right long ago: the window sees the recent mistakes.
         let mut outcomes: Vec<(String, bool)> = vec![("network".into(), false); 30];
         outcomes.extend(vec![("network".into(), true); 200]);
-        let guard = Guard::from_latest([(GuardedField::Category, outcomes.clone())], 50, 0.95);
+        let guard = Guard::from_latest([(PredictedField::Category, outcomes.clone())], 50, 0.95);
         assert_eq!(
-            guard.held_back(GuardedField::Category, "network"),
+            guard.held_back(PredictedField::Category, "network"),
             Some(record(20, 50))
         );
-        let all = Guard::from_latest([(GuardedField::Category, outcomes)], 1000, 0.95);
+        let all = Guard::from_latest([(PredictedField::Category, outcomes)], 1000, 0.95);
         assert_eq!(
-            all.held_back(GuardedField::Category, "network"),
+            all.held_back(PredictedField::Category, "network"),
             Some(record(200, 230))
         );
     }
@@ -253,7 +280,7 @@ mod tests {
     #[test]
     fn a_held_back_prediction_is_not_applied_and_says_why() {
         let guard = Guard::new(
-            [(GuardedField::Category, "network".into(), record(31, 40))],
+            [(PredictedField::Category, "network".into(), record(31, 40))],
             0.95,
         );
         let confident = Prediction::new(

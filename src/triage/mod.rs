@@ -18,7 +18,7 @@ use serde::Serialize;
 pub use calibrate::{class_thresholds, Outcome};
 pub use classifier::{Classifier, Example, FeatureSet, FieldModel, HeldOut, TrainSettings};
 pub use features::Term;
-pub use guard::{ClassRecord, Guard, GuardedField, Record};
+pub use guard::{ClassRecord, Guard, Record, Window};
 pub use linear::LinearSettings;
 pub use priority::{Impact, PriorityMatrix};
 pub use zero_shot::ZeroShot;

@@ -170,7 +170,7 @@ pub async fn serve(desk: Shared) -> String {
             "/api/v1/users/me",
             get(|| async { Json(json!({"id": API_USER, "login": "ticketlens"})) }),
         )
-        .route("/api/v1/tickets/search", post(search).get(search_by_query))
+        .route("/api/v1/tickets/search", post(search))
         .route("/api/v1/tickets", post(create_ticket))
         .route("/api/v1/tickets/{id}", get(show_ticket).put(update_ticket))
         .route("/api/v1/ticket_articles/by_ticket/{id}", get(articles))
@@ -228,9 +228,19 @@ async fn gate(
     }
 }
 
-/// Condition search on `ticket.updated_at` ("after (absolute)"), sorted, paged.
+/// Condition search on `ticket.updated_at` ("after (absolute)") or `ticket.tags`
+/// ("contains all", one tag), sorted, paged.
 async fn search(State(desk): State<Shared>, Json(body): Json<Value>) -> Response {
     let d = desk.lock().unwrap();
+    if let Some(tag) = body["condition"]["ticket.tags"]["value"].as_str() {
+        let found: Vec<Value> = d
+            .tags
+            .iter()
+            .filter(|(_, tags)| tags.iter().any(|t| t == tag))
+            .filter_map(|(id, _)| d.tickets.get(id).cloned())
+            .collect();
+        return Json(Value::Array(found)).into_response();
+    }
     let after = body["condition"]["ticket.updated_at"]["value"]
         .as_str()
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
@@ -258,25 +268,6 @@ async fn search(State(desk): State<Shared>, Json(body): Json<Value>) -> Response
         .cloned()
         .collect();
     Json(Value::Array(page)).into_response()
-}
-
-/// `query=tags:NAME`, the one query form ticketlens sends.
-async fn search_by_query(
-    State(desk): State<Shared>,
-    Query(params): Query<BTreeMap<String, String>>,
-) -> Response {
-    let d = desk.lock().unwrap();
-    let tag = params
-        .get("query")
-        .and_then(|q| q.strip_prefix("tags:"))
-        .unwrap_or("");
-    let found: Vec<Value> = d
-        .tags
-        .iter()
-        .filter(|(_, tags)| tags.iter().any(|t| t == tag))
-        .filter_map(|(id, _)| d.tickets.get(id).cloned())
-        .collect();
-    Json(Value::Array(found)).into_response()
 }
 
 async fn show_ticket(State(desk): State<Shared>, Path(id): Path<i64>) -> Response {

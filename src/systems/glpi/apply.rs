@@ -6,7 +6,7 @@
 
 use sqlx::{MySql, Transaction};
 
-use super::plan::{Plan, ProblemTarget, Step, TicketPlan};
+use super::plan::{problem_is_open, Plan, ProblemTarget, Step, TicketPlan};
 use super::values::{self, Version};
 use super::{Glpi, GlpiError};
 
@@ -21,7 +21,9 @@ impl Glpi {
         for p in &plan.problems {
             let id = match &p.target {
                 ProblemTarget::Existing(id) => {
-                    if !self.problem_is_open(*id).await? {
+                    // In the write's transaction: a problem closed since the plan gets
+                    // no new links.
+                    if !problem_is_open(&mut *tx, *id).await? {
                         continue;
                     }
                     *id

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use super::matrix::{priority_matrix, Levels};
+use super::pull::TOUCHED;
 use super::values::{self, Level};
 use super::{Glpi, GlpiError};
 use crate::domain::{SuggestionKind, TriageOutcome};
@@ -128,6 +129,34 @@ struct Category {
     name: String,
 }
 
+/// The urgency step for a ticket whose levels are `from` and for which triage applied
+/// `urgency`; `touched`: an agent changed the ticket since it was opened.
+fn urgency_step(
+    touched: bool,
+    from: Levels,
+    urgency: Level,
+    matrix: &super::matrix::PriorityMatrix,
+) -> Option<Step> {
+    if touched {
+        return Some(Step::Note("an agent has worked on it; urgency kept".into()));
+    }
+    if from.urgency == urgency.number() {
+        return None;
+    }
+    if !matrix.urgency_enabled(urgency) {
+        return Some(Step::Note(format!(
+            "urgency {} is not enabled in GLPI; kept",
+            urgency.label()
+        )));
+    }
+    let impact = Level::from_number(from.impact).unwrap_or(Level::from_number(3).unwrap());
+    Some(Step::SetUrgency {
+        from,
+        urgency,
+        priority: matrix.priority(urgency, impact),
+    })
+}
+
 /// The category step for a ticket whose category is `current` (0: none) and for which triage
 /// applied `label`.
 fn category_step(categories: &[Category], current: i64, label: &str) -> Step {
@@ -170,19 +199,21 @@ impl Glpi {
                 .fetch_one(&self.pool)
                 .await?
                     > 0;
-            let current: Option<(i64, i64, i64, i64)> = if written {
+            let current: Option<(i64, i64, i64, i64, i64)> = if written {
                 None
             } else {
-                sqlx::query_as(
+                sqlx::query_as(&format!(
                     "SELECT CAST(itilcategories_id AS SIGNED), CAST(urgency AS SIGNED), \
-                     CAST(impact AS SIGNED), CAST(priority AS SIGNED) FROM glpi_tickets \
-                     WHERE id = ?",
-                )
+                     CAST(impact AS SIGNED), CAST(priority AS SIGNED), {TOUCHED} \
+                     FROM glpi_tickets t WHERE id = ?"
+                ))
+                .bind(values::HISTORY_CREATE_ITEM)
+                .bind(&self.config.user_name)
                 .bind(ticket)
                 .fetch_optional(&self.pool)
                 .await?
             };
-            let Some((category, urgency, impact, priority)) = current else {
+            let Some((category, urgency, impact, priority, touched)) = current else {
                 t.steps.push(Step::Note(
                     if written {
                         "already written for this text; nothing"
@@ -220,8 +251,8 @@ impl Glpi {
                     matrix = Some(priority_matrix(&self.pool).await?);
                 }
                 let matrix = matrix.as_ref().expect("read above");
-                let step = self.urgency_step(ticket, from, level, matrix).await?;
-                t.steps.extend(step);
+                t.steps
+                    .extend(urgency_step(touched > 0, from, level, matrix));
             }
             if self.config.link_articles {
                 for article in outcome.suggested(SuggestionKind::Article) {
@@ -262,44 +293,6 @@ impl Glpi {
                 Some(Category { id, stored, name })
             })
             .collect())
-    }
-
-    async fn urgency_step(
-        &self,
-        ticket: i64,
-        from: Levels,
-        urgency: Level,
-        matrix: &super::matrix::PriorityMatrix,
-    ) -> Result<Option<Step>, GlpiError> {
-        let touched: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM glpi_logs WHERE itemtype = 'Ticket' AND items_id = ? \
-             AND linked_action <> ? AND user_name <> ?",
-        )
-        .bind(ticket)
-        .bind(values::HISTORY_CREATE_ITEM)
-        .bind(&self.config.user_name)
-        .fetch_one(&self.pool)
-        .await?;
-        if touched > 0 {
-            return Ok(Some(Step::Note(
-                "an agent has worked on it; urgency kept".into(),
-            )));
-        }
-        if from.urgency == urgency.number() {
-            return Ok(None);
-        }
-        if !matrix.urgency_enabled(urgency) {
-            return Ok(Some(Step::Note(format!(
-                "urgency {} is not enabled in GLPI; kept",
-                urgency.label()
-            ))));
-        }
-        let impact = Level::from_number(from.impact).unwrap_or(Level::from_number(3).unwrap());
-        Ok(Some(Step::SetUrgency {
-            from,
-            urgency,
-            priority: matrix.priority(urgency, impact),
-        }))
     }
 
     /// GLPI's names of the suggested articles and tickets, for the note.
@@ -389,14 +382,23 @@ impl Glpi {
     }
 
     /// Not deleted, solved or closed.
-    pub(super) async fn problem_is_open(&self, id: i64) -> Result<bool, GlpiError> {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM glpi_problems WHERE id = ? AND is_deleted = 0 \
-             AND status NOT IN (5, 6)",
-        )
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(open > 0)
+    async fn problem_is_open(&self, id: i64) -> Result<bool, GlpiError> {
+        problem_is_open(&self.pool, id).await
     }
+}
+
+/// Whether GLPI problem `id` is neither deleted, solved nor closed, read through `db` (the
+/// pool when planning; the write's transaction, row locked, when applying).
+pub(super) async fn problem_is_open<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::MySql>,
+    id: i64,
+) -> Result<bool, GlpiError> {
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM glpi_problems WHERE id = ? AND is_deleted = 0 \
+         AND status NOT IN (5, 6) FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await?;
+    Ok(open > 0)
 }

@@ -197,6 +197,11 @@ impl Glpi {
     }
 }
 
+/// Whether anyone but ticketlens changed ticket `t` after its creation (GLPI logs every change);
+/// binds the creation action and ticketlens' user name.
+pub(super) const TOUCHED: &str = "EXISTS (SELECT 1 FROM glpi_logs l WHERE l.itemtype = 'Ticket' \
+     AND l.items_id = t.id AND l.linked_action <> ? AND l.user_name <> ?)";
+
 /// A ticket's columns, with its category's full name, its latest solution and whether anyone
 /// but ticketlens changed it after its creation, for the tickets `filter` (a `WHERE` and what
 /// follows) picks; binds the creation action and ticketlens' user name, then `filter`'s.
@@ -211,9 +216,7 @@ fn tickets_sql(filter: &str) -> String {
                  {CHANGED} AS changed, \
                  (SELECT s.content FROM glpi_itilsolutions s WHERE s.itemtype = 'Ticket' \
                      AND s.items_id = t.id ORDER BY s.id DESC LIMIT 1) AS solution, \
-                 EXISTS (SELECT 1 FROM glpi_logs l WHERE l.itemtype = 'Ticket' \
-                     AND l.items_id = t.id AND l.linked_action <> ? AND l.user_name <> ?) \
-                     AS touched \
+                 {TOUCHED} AS touched \
                  FROM glpi_tickets t \
                  LEFT JOIN glpi_itilcategories c ON c.id = t.itilcategories_id {filter}"
     )

@@ -59,8 +59,12 @@ impl Zammad {
                     (id, number)
                 }
             };
-            let children = self.children(id).await?;
-            for (ticket, _) in &p.link {
+            // A ticket made a moment ago has none.
+            let children = match &p.target {
+                ProblemTarget::Existing(..) => self.children(id).await?,
+                ProblemTarget::New { .. } => Vec::new(),
+            };
+            for ticket in &p.link {
                 if !children.contains(ticket) {
                     // "number is the parent of ticket": Zammad's link reads source-is-target's.
                     self.client

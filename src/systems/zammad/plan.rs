@@ -3,13 +3,13 @@
 //! agent changed the ticket, one internal note; for a clustering pass, a parent ticket per
 //! new candidate problem and links to its incidents. [`super::apply`] writes a plan.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::pull::untouched;
+use super::pull::{status, untouched};
 use super::{id_of, text_of, Zammad, ZammadError};
-use crate::domain::{SuggestionKind, TriageOutcome};
+use crate::domain::TriageOutcome;
 use crate::store::{Store, SystemWrite};
-use crate::systems::note::{self, Names};
+use crate::systems::note;
 use crate::systems::{ProblemOutcome, TicketOutcome};
 
 /// What would be written to Zammad.
@@ -51,8 +51,8 @@ pub(super) struct ProblemPlan {
     /// ticketlens' id.
     pub problem: i64,
     pub target: ProblemTarget,
-    /// Incidents to link to it: (id, Zammad's ticket number).
-    pub link: Vec<(i64, String)>,
+    /// Incidents to link to it (still in Zammad: a link to a removed ticket is refused).
+    pub link: Vec<i64>,
 }
 
 #[derive(Debug)]
@@ -82,7 +82,7 @@ impl Plan {
                 }
                 ProblemTarget::Existing(id, _) => format!("problem ticket {id}"),
             };
-            for (ticket, _) in &p.link {
+            for ticket in &p.link {
                 lines.push(format!("{name}: link ticket {ticket} as its child"));
             }
         }
@@ -190,7 +190,9 @@ impl Zammad {
                         plan.found.push(self.record(item, article));
                     }
                     None => {
-                        let html = note::ticket(outcome, &self.names(outcome).await?);
+                        // Named as the store holds them (read from Zammad): no call per name.
+                        let names = store.suggestion_titles(&outcome.suggestions).await?;
+                        let html = note::ticket(outcome, &names);
                         let html = format!("{html}<p><small>{reference}</small></p>");
                         t.steps.push(Step::Note(html));
                     }
@@ -228,23 +230,6 @@ impl Zammad {
                     .collect()
             })
             .unwrap_or_default())
-    }
-
-    /// The titles of the suggested tickets, for the note (articles are named by ticketlens'
-    /// own store: Zammad's knowledge base is not read).
-    async fn names(&self, outcome: &TicketOutcome) -> Result<Names, ZammadError> {
-        let mut names = Names::new();
-        for s in &outcome.suggestions {
-            if s.kind == SuggestionKind::Article {
-                continue;
-            }
-            if let Some(ticket) = self.ticket(s.target_id).await? {
-                if let Some(title) = text_of(&ticket, "title") {
-                    names.insert((s.kind, s.target_id), title.to_owned());
-                }
-            }
-        }
-        Ok(names)
     }
 
     /// The parent ticket of each new candidate, and the links of incidents not linked yet;
@@ -298,8 +283,8 @@ impl Zammad {
                 {
                     continue;
                 }
-                if let Some(t) = self.ticket(ticket).await? {
-                    link.push((ticket, text_of(&t, "number").unwrap_or_default().to_owned()));
+                if self.ticket(ticket).await?.is_some() {
+                    link.push(ticket);
                 }
             }
             if matches!(target, ProblemTarget::New { .. }) || !link.is_empty() {
@@ -317,15 +302,16 @@ impl Zammad {
     /// before recording it).
     async fn find_problem(&self, problem: i64) -> Result<Option<i64>, ZammadError> {
         let tag = problem_tag(problem);
-        let query = format!("/tickets/search?query=tags:{tag}&expand=true&limit=5");
-        let found = self.client.get(&query).await?;
-        let tickets = found
-            .as_array()
-            .or_else(|| found.get("tickets").and_then(Value::as_array));
-        for candidate in tickets.into_iter().flatten() {
-            // Without `expand`, older Zammads list ids only.
-            let id = candidate.as_i64().or_else(|| id_of(candidate, "id"));
-            if let Some(id) = id {
+        // A condition search, as `pull` reads: it works with or without Elasticsearch.
+        let query = json!({
+            "condition": { "ticket.tags": { "operator": "contains all", "value": tag } },
+            "expand": true,
+            "per_page": 5,
+        });
+        let found = self.client.post("/tickets/search", query).await?;
+        for candidate in found.as_array().into_iter().flatten() {
+            // Checked again: a search is only as exact as the desk's search backend.
+            if let Some(id) = id_of(candidate, "id") {
                 if self.tags(id).await?.contains(&tag) {
                     return Ok(Some(id));
                 }
@@ -354,8 +340,5 @@ impl Zammad {
 
 /// Neither closed, merged nor removed.
 fn is_open(ticket: &Value) -> bool {
-    !matches!(
-        text_of(ticket, "state"),
-        Some("closed" | "merged" | "removed")
-    )
+    status(text_of(ticket, "state").unwrap_or("open")).is_some_and(|s| !s.is_done())
 }

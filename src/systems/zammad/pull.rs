@@ -3,6 +3,8 @@
 //! its articles (the first is what the customer wrote, the last public reply of an agent on a
 //! closed ticket its resolution) and its category.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -16,6 +18,7 @@ impl Zammad {
     pub async fn pull(&self, store: &Store) -> Result<usize, ZammadError> {
         let overlap = std::time::Duration::from_secs(self.config.overlap_secs);
         let since = store.source_read_from(&self.source, overlap).await?;
+        let problems = self.problem_tickets(store).await?;
         let mut latest = None;
         let mut read = 0;
         for page in 1.. {
@@ -41,7 +44,7 @@ impl Zammad {
                 if let Some(changed) = time_of(ticket, "updated_at") {
                     latest = latest.max(Some(changed));
                 }
-                read += usize::from(self.read_ticket(store, ticket).await?.is_some());
+                read += usize::from(self.read_ticket(store, ticket, &problems).await?.is_some());
             }
             if tickets.len() < self.config.page_size as usize {
                 break;
@@ -55,10 +58,16 @@ impl Zammad {
 
     /// Reads one ticket now (a webhook named it); whether it exists in Zammad.
     pub async fn pull_ticket(&self, store: &Store, id: i64) -> Result<bool, ZammadError> {
+        let problems = self.problem_tickets(store).await?;
         match self.ticket(id).await? {
-            Some(ticket) => Ok(self.read_ticket(store, &ticket).await?.is_some()),
+            Some(ticket) => Ok(self.read_ticket(store, &ticket, &problems).await?.is_some()),
             None => Ok(false),
         }
+    }
+
+    /// The tickets ticketlens made for candidate problems: not incidents to triage.
+    async fn problem_tickets(&self, store: &Store) -> Result<HashSet<String>, ZammadError> {
+        Ok(store.system_ids(&self.source, "problem:").await?)
     }
 
     /// One ticket as Zammad gives it (`expand=true`: names beside ids); `None` when gone.
@@ -128,7 +137,12 @@ impl Zammad {
 
     /// Writes one ticket into the store; `None` when it was left out (removed in Zammad, or
     /// not shaped as a ticket: said in the log, read again when next changed).
-    async fn read_ticket(&self, store: &Store, ticket: &Value) -> Result<Option<i64>, ZammadError> {
+    async fn read_ticket(
+        &self,
+        store: &Store,
+        ticket: &Value,
+        problems: &HashSet<String>,
+    ) -> Result<Option<i64>, ZammadError> {
         let Some(id) = id_of(ticket, "id") else {
             tracing::warn!("left a Zammad ticket without an id");
             return Ok(None);
@@ -136,9 +150,7 @@ impl Zammad {
         let Some(status) = status(text_of(ticket, "state").unwrap_or("open")) else {
             return Ok(None);
         };
-        // A candidate problem's ticket, made by ticketlens: not an incident.
-        let made = store.system_item(&self.source, &id.to_string()).await?;
-        if made.is_some_and(|item| item.starts_with("problem:")) {
+        if problems.contains(&id.to_string()) {
             return Ok(None);
         }
         let articles = self.articles(id).await?;
@@ -187,7 +199,7 @@ impl Zammad {
 
 /// Zammad's state as ticketlens names it; `None` for a removed ticket. A state of a team's
 /// own reads as open.
-fn status(state: &str) -> Option<TicketStatus> {
+pub(super) fn status(state: &str) -> Option<TicketStatus> {
     Some(match state {
         "new" => TicketStatus::New,
         "closed" | "merged" => TicketStatus::Closed,
