@@ -274,7 +274,10 @@ mod tests {
         assert!((record(4, 4).chance_at(0.95) - 1.0).abs() < 1e-12);
         // The same share on more tickets is surer.
         assert!(record(8, 10).chance_at(0.95) > record(80, 100).chance_at(0.95));
-        assert!(record(0, 500).chance_at(0.95) >= 0.0);
+        assert!(record(0, 500).chance_at(0.95) < 1e-300);
+        // What the README says it holds back at 95%.
+        assert!(!record(0, 1).below(0.95) && !record(8, 10).below(0.95));
+        assert!(record(7, 10).below(0.95) && record(0, 2).below(0.95));
     }
 
     #[test]

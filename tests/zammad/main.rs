@@ -297,6 +297,14 @@ async fn zammad_tickets_are_triaged_written_back_once_and_agents_keep_what_they_
             .await
             .unwrap();
     assert_eq!(problem_records, 1, "what was found is recorded");
+
+    // The next read meets the problem's ticket (links recorded beside it): not an incident.
+    again.drain(|_| {}).await.unwrap();
+    let mirrored = store.tickets().await.unwrap();
+    assert!(
+        mirrored.iter().all(|t| t.id != parents[0]),
+        "the problem ticket was read as a ticket"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
