@@ -18,7 +18,7 @@ use support::unit_vector;
 use ticketlens::demo::FixtureTicket;
 use ticketlens::jsonl::read as read_jsonl;
 use ticketlens::knowledge::{
-    self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Limits, Query, Sources,
+    self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Limits, Query, Sources, Words,
 };
 use ticketlens::model::{self, BatchLimits};
 use ticketlens::store::Store;
@@ -75,6 +75,7 @@ fn main() {
         articles: &articles,
         resolved: &empty,
         open: &empty,
+        words: Words::default(),
     };
     let limits = Limits {
         articles: 3,

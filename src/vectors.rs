@@ -40,6 +40,12 @@ impl Rows {
         self.data.is_empty()
     }
 
+    /// Adds a row at the end; `row` must have the rows' dimension.
+    pub fn push(&mut self, row: &[f32]) {
+        assert_eq!(row.len(), self.dimension, "row of the wrong dimension");
+        self.data.extend_from_slice(row);
+    }
+
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dimension..(i + 1) * self.dimension]
     }
@@ -206,24 +212,46 @@ impl<'a, T> Scan<'a, T> {
     }
 
     /// The `k` most similar items that pass `keep`, most similar first (of equals, the one
-    /// added first). Kept in a list of `k` as the items go by: a scan of tens of thousands
-    /// of items with a few to find collects none of the others, and asks `keep` only of
-    /// those that would enter it.
+    /// added first).
     pub fn nearest(&self, k: usize, keep: impl Fn(&T) -> bool) -> Vec<Hit<'a, T>> {
-        let mut top: Vec<Hit<'a, T>> = Vec::with_capacity(k + 1);
+        self.best_by(k, keep, |_, similarity| similarity)
+            .into_iter()
+            .map(|(hit, _)| hit)
+            .collect()
+    }
+
+    /// The `k` items that pass `keep` with the highest `score` (of the item's position in the
+    /// scan and its similarity), best first, each with its score; of equals, the one added
+    /// first. Kept in a list of `k` as the items go by: a scan of tens of thousands of items
+    /// with a few to find collects none of the others, and asks `keep` only of those that
+    /// would enter it.
+    pub fn best_by(
+        &self,
+        k: usize,
+        keep: impl Fn(&T) -> bool,
+        score: impl Fn(usize, f32) -> f32,
+    ) -> Vec<(Hit<'a, T>, f32)> {
+        let mut top: Vec<(Hit<'a, T>, f32)> = Vec::with_capacity(k + 1);
         if k == 0 {
             return top;
         }
-        for (item, &similarity) in self.items.iter().zip(self.similarities.iter()) {
-            let enters = top.len() < k || similarity.total_cmp(&top[k - 1].similarity).is_gt();
+        let items = self.items.iter().zip(self.similarities.iter()).enumerate();
+        for (position, (item, &similarity)) in items {
+            let value = score(position, similarity);
+            let enters = top.len() < k || value.total_cmp(&top[k - 1].1).is_gt();
             if !enters || !keep(item) {
                 continue;
             }
-            let at = top.partition_point(|h| h.similarity.total_cmp(&similarity).is_ge());
-            top.insert(at, Hit { item, similarity });
+            let at = top.partition_point(|(_, v)| v.total_cmp(&value).is_ge());
+            top.insert(at, (Hit { item, similarity }, value));
             top.truncate(k);
         }
         top
+    }
+
+    /// The items with their similarities, in the index's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a T, f32)> + '_ {
+        self.items.iter().zip(self.similarities.iter().copied())
     }
 }
 

@@ -24,6 +24,7 @@ use ticketlens::store::Store;
 on_both_databases!(
     a_posted_ticket_is_upserted_by_its_external_id_and_triaged_by_a_running_pipeline,
     an_import_twice_changes_nothing_and_bad_rows_are_refused_with_their_line,
+    imported_duplicate_links_teach_similar_ticket_search_its_mix,
 );
 
 const TOKEN: &str = "agent-token-for-tests";
@@ -309,4 +310,69 @@ async fn an_import_twice_changes_nothing_and_bad_rows_are_refused_with_their_lin
     assert_eq!(rows[2].get::<String, _>(1), "request");
     assert_eq!(rows[2].get::<String, _>(3), "Please order two");
     assert_eq!(rows[3].get::<String, _>(2), "open");
+}
+
+async fn imported_duplicate_links_teach_similar_ticket_search_its_mix(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("desk.toml");
+    std::fs::write(
+        &pipeline,
+        format!("name = \"{PIPELINE}\"\n[store]\nurl = \"{}\"\n", db.url()),
+    )
+    .unwrap();
+    let apps = [
+        "mail", "calendar", "browser", "editor", "chat", "printer", "vpn", "wiki", "crm",
+        "payroll", "backup", "phone",
+    ];
+    let mut lines = Vec::new();
+    for (i, app) in apps.iter().enumerate() {
+        let original = json!({"external_id": format!("B-{i}"), "status": "closed",
+            "subject": format!("{app} crashes with error E{i}0{i}7 on start")});
+        let duplicate = json!({"external_id": format!("D-{i}"), "status": "closed",
+            "subject": format!("E{i}0{i}7 again: the {app} will not open"),
+            "duplicate_of": format!("B-{i}")});
+        lines.push(original.to_string());
+        lines.push(duplicate.to_string());
+    }
+    lines.push(
+        json!({"external_id": "D-x", "status": "closed", "subject": "Same as the other one",
+            "duplicate_of": "B-404"})
+        .to_string(),
+    );
+    let data = dir.path().join("bugs.jsonl");
+    std::fs::write(&data, lines.join("\n")).unwrap();
+
+    let report = import(&pipeline, &data);
+    assert_eq!(counts(&report), (25, 0, 0, 0), "{report}");
+    assert_eq!(report["unknown_duplicates"], json!([25]), "{report}");
+    let again = import(&pipeline, &data);
+    assert_eq!(counts(&again), (0, 0, 25, 0), "{again}");
+
+    let store = Store::open(&db.url()).await.unwrap();
+    let mut links: Vec<(String, String)> = sqlx::query_as(
+        "SELECT later.external_id, earlier.external_id FROM duplicate_links l \
+         JOIN tickets later ON later.id = l.ticket_id \
+         JOIN tickets earlier ON earlier.id = l.duplicate_of",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    links.sort();
+    let mut expected: Vec<(String, String)> = (0..apps.len())
+        .map(|i| (format!("D-{i}"), format!("B-{i}")))
+        .collect();
+    expected.sort();
+    assert_eq!(links, expected, "each duplicate linked to its earlier report, once");
+    let pipeline = Pipeline::with_parts(config(&db.url()), store.clone(), common::real_embedder())
+        .await
+        .unwrap();
+    let fusion = pipeline.similar_fusion();
+    assert_eq!(
+        fusion.basis,
+        ticketlens::knowledge::Basis::Learned {
+            linked: apps.len()
+        },
+        "{fusion:?}"
+    );
+    assert!((0.0..=1.0).contains(&fusion.weight));
 }

@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use ticketlens::demo::DemoSummary;
 use ticketlens::eval::EvalReport;
+use ticketlens::knowledge::Basis;
 use ticketlens::pipeline::Assessment;
 use ticketlens::report::Report;
 use ticketlens::store::{Deflection, DraftRow, FieldTally};
@@ -101,6 +102,13 @@ pub fn print_eval(r: &EvalReport) {
             s.duplicates_n,
             figure(s.duplicates_recall_at_3)
         );
+        let f = &s.fusion;
+        let basis = match f.basis {
+            Basis::Learned { linked } => format!("learned from {linked} linked history tickets"),
+            Basis::Default => "the default: too few linked history tickets to learn from".into(),
+            Basis::Fixed => "set in the pipeline file".into(),
+        };
+        println!("  weight of shared words beside the embedding: {:.1} ({basis})", f.weight);
     }
 }
 

@@ -188,6 +188,10 @@ pub struct KnowledgeConfig {
     pub min_similarity: f32,
     /// Lowest cosine similarity at which an open ticket is flagged as a possible duplicate.
     pub duplicate_similarity: f32,
+    /// The weight (0–1) of shared words (BM25) beside the embedding when ranking similar and
+    /// possibly duplicate tickets, fixed; unset (the default), it is learned from the store's
+    /// duplicate links, or 0.5 while there are too few. 0 ranks by the embedding alone.
+    pub similar_words_weight: Option<f32>,
     /// Resolved tickets with similar resolutions needed before a draft article is written.
     pub draft_min_tickets: usize,
     /// Largest cosine distance between neighbouring resolutions of one draft's sources.
@@ -206,6 +210,7 @@ impl Default for KnowledgeConfig {
             similar_tickets: 3,
             min_similarity: 0.25,
             duplicate_similarity: 0.6,
+            similar_words_weight: None,
             draft_min_tickets: 3,
             draft_max_distance: 0.3,
             draft_covered_similarity: 0.5,
@@ -279,7 +284,7 @@ impl PipelineConfig {
         let (t, k, p, s) = (&self.triage, &self.knowledge, &self.problems, &self.source);
         let similarity = 0.0..=1.0;
         let distance = 0.0..=2.0;
-        let checks: [(&str, bool, &str); 25] = [
+        let checks: [(&str, bool, &str); 26] = [
             (
                 "model.batch_tokens",
                 (256..=1 << 20).contains(&self.model.batch_tokens),
@@ -329,6 +334,12 @@ impl PipelineConfig {
                 "knowledge.duplicate_similarity",
                 similarity.contains(&k.duplicate_similarity),
                 "a cosine similarity between 0 and 1",
+            ),
+            (
+                "knowledge.similar_words_weight",
+                k.similar_words_weight
+                    .is_none_or(|w| (0.0..=1.0).contains(&w)),
+                "a weight between 0 and 1",
             ),
             (
                 "knowledge.draft_min_tickets",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{EvalError, LabelledTicket};
 use crate::domain::SuggestionKind;
+use crate::knowledge::Fusion;
 use crate::store::{NewArticle, Store, TriageRecord};
 
 /// Ranks the evaluation asks the pipeline for: recall is reported up to 10.
@@ -51,6 +52,9 @@ pub struct SuggestionReport {
     pub duplicates_n: usize,
     /// Share of those with an earlier ticket of the group among the 3 most similar tickets.
     pub duplicates_recall_at_3: Option<f64>,
+    /// How similar tickets were ranked: the weight of shared words, learned from the
+    /// history's duplicate links (its tickets of one group) or the default.
+    pub fusion: Fusion,
 }
 
 /// What the scoring reads: the set's articles, and the group of every ticket by store id.
@@ -161,6 +165,7 @@ fn report(ranks: &[Option<usize>], found: &[bool]) -> Option<SuggestionReport> {
             .then(|| ranks.iter().flatten().map(|&r| 1.0 / r as f64).sum::<f64>() / n),
         duplicates_n: found.len(),
         duplicates_recall_at_3: share(found.iter().filter(|&&f| f).count(), found.len()),
+        fusion: Fusion::default(),
     })
 }
 

@@ -262,9 +262,18 @@ impl Replay<'_> {
             .await?;
 
         let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        // Of the history's tickets of one group, an agent marked each later one a duplicate of
+        // the first: the links similar-ticket search learns its mix of words from.
+        let mut first_of_group: HashMap<&str, i64> = HashMap::new();
         for &(id, t) in &tickets[..history.len()] {
             let at = start + Duration::minutes(id);
             store.insert_ticket(&new_ticket(id, t, true, at)).await?;
+            if let Some(group) = t.group.as_deref() {
+                match first_of_group.get(group) {
+                    Some(&first) => _ = store.link_duplicate(id, first).await?,
+                    None => _ = first_of_group.insert(group, id),
+                }
+            }
         }
         let mut pipeline =
             Pipeline::with_parts(config, store.clone(), self.embedder.clone()).await?;
@@ -322,7 +331,12 @@ impl Replay<'_> {
             category: field_report(&pipeline, &judged, Field::Category, guard),
             urgency: field_report(&pipeline, &judged, Field::Urgency, guard),
             problems,
-            suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged).await?,
+            suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged)
+                .await?
+                .map(|s| knowledge::SuggestionReport {
+                    fusion: pipeline.similar_fusion(),
+                    ..s
+                }),
             learning_curve: Vec::new(),
             seconds: started.elapsed().as_secs_f64(),
         })

@@ -54,11 +54,15 @@ pub struct Columns {
     pub resolution: String,
     /// When it was opened: RFC 3339 or a date (default: the time of the import).
     pub created_at: String,
+    /// The id of an earlier ticket of the export that this one reports the same thing as
+    /// (a duplicate link): similar-ticket search learns from these links. The earlier ticket
+    /// must come first in the file, or be in the store already.
+    pub duplicate_of: String,
 }
 
 impl Default for Columns {
     fn default() -> Self {
-        let [external_id, subject, body, requester, kind, status, category, urgency, resolution, created_at] =
+        let [external_id, subject, body, requester, kind, status, category, urgency, resolution, created_at, duplicate_of] =
             FIELDS.map(str::to_owned);
         Self {
             external_id,
@@ -71,12 +75,13 @@ impl Default for Columns {
             urgency,
             resolution,
             created_at,
+            duplicate_of,
         }
     }
 }
 
 /// ticketlens' fields, in [`Columns`]' order.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "external_id",
     "subject",
     "body",
@@ -87,11 +92,12 @@ const FIELDS: [&str; 10] = [
     "urgency",
     "resolution",
     "created_at",
+    "duplicate_of",
 ];
 
 impl Columns {
     /// Each field with the export's column for it, in [`FIELDS`]' order.
-    fn pairs(&self) -> [(&'static str, &str); 10] {
+    fn pairs(&self) -> [(&'static str, &str); 11] {
         let columns = [
             &self.external_id,
             &self.subject,
@@ -103,14 +109,15 @@ impl Columns {
             &self.urgency,
             &self.resolution,
             &self.created_at,
+            &self.duplicate_of,
         ];
         std::array::from_fn(|i| (FIELDS[i], columns[i].as_str()))
     }
 }
 
 /// A ticket from its fields' values, in [`FIELDS`]' order.
-fn input_of(values: [Option<String>; 10]) -> ExternalTicketInput {
-    let [external_id, subject, body, requester, kind, status, category, urgency, resolution, created_at] =
+fn input_of(values: [Option<String>; 11]) -> ExternalTicketInput {
+    let [external_id, subject, body, requester, kind, status, category, urgency, resolution, created_at, duplicate_of] =
         values;
     ExternalTicketInput {
         external_id,
@@ -123,6 +130,7 @@ fn input_of(values: [Option<String>; 10]) -> ExternalTicketInput {
         urgency,
         resolution,
         created_at,
+        duplicate_of,
     }
 }
 
@@ -175,6 +183,9 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub refused: Vec<Refusal>,
+    /// Rows whose `duplicate_of` named a ticket neither the file (before them) nor the store
+    /// has: imported, without the link.
+    pub unknown_duplicates: Vec<u64>,
 }
 
 /// Every row of the export at `path`, in `config`'s format and mapping.
@@ -246,8 +257,8 @@ fn column_positions(
     path: &Path,
     header: &csv::StringRecord,
     columns: &Columns,
-) -> Result<[Option<usize>; 10], ImportError> {
-    let mut positions = [None; 10];
+) -> Result<[Option<usize>; 11], ImportError> {
+    let mut positions = [None; 11];
     for (i, (field, column)) in columns.pairs().into_iter().enumerate() {
         positions[i] = header.iter().position(|h| h.trim() == column.trim());
         let required = field == "external_id" || field != column;
@@ -302,7 +313,7 @@ fn read_jsonl(path: &Path, columns: &Columns) -> Result<Vec<Row>, ImportError> {
 fn json_input(text: &str, columns: &Columns) -> Result<ExternalTicketInput, String> {
     let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(text).map_err(|e| format!("is not a JSON object: {e}"))?;
-    let mut values: [Option<String>; 10] = Default::default();
+    let mut values: [Option<String>; 11] = Default::default();
     for (value, (field, column)) in values.iter_mut().zip(columns.pairs()) {
         *value = match object.get(column) {
             None | Some(serde_json::Value::Null) => None,
@@ -326,6 +337,9 @@ pub async fn import(
         match row.ticket {
             Ok(ticket) => {
                 let done = store.upsert_external(&ticket).await?;
+                if done.unknown_duplicate {
+                    report.unknown_duplicates.push(row.line);
+                }
                 match (done.created, done.changed) {
                     (true, _) => report.imported += 1,
                     (false, true) => report.updated += 1,

@@ -4,15 +4,19 @@
 
 mod bm25;
 mod drafts;
+mod fusion;
 mod index;
 mod passage;
 mod scrub;
+mod tfidf;
 
 use serde::Serialize;
 
 pub use drafts::{draft_articles, says_enough, Draft, DraftSettings, ResolvedTicket};
+pub use fusion::{learn as learn_fusion, Basis, Fusion, Linked};
 pub use index::{ArticleIndex, IndexedArticle};
 pub use passage::{best_passage, MAX_PASSAGE_CHARS};
+pub use tfidf::TfIdf;
 
 use crate::domain::{SuggestionKind, SuggestionRecord};
 use crate::triage::PastTicket;
@@ -61,6 +65,17 @@ pub struct Sources<'a> {
     pub resolved: &'a Scan<'a, PastTicket>,
     /// Open tickets, scanned for the query's vector (as `resolved`).
     pub open: &'a Scan<'a, PastTicket>,
+    /// The tickets' words: each one's TF-IDF cosine to the query.
+    pub words: Words<'a>,
+}
+
+/// The TF-IDF cosine of each resolved and open ticket to a query, in the scans' order (empty
+/// where no ticket is shown), and how it mixes with the embedding's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Words<'a> {
+    pub resolved: &'a [f32],
+    pub open: &'a [f32],
+    pub fusion: Fusion,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -132,28 +147,49 @@ pub fn suggest(
             ..Suggestions::default()
         };
     }
-    let tickets = |scan: &Scan<'_, PastTicket>, floor: f32, keep: &dyn Fn(i64) -> bool| {
-        scan.nearest(limits.tickets, |t| keep(t.id))
-            .into_iter()
-            .filter(|hit| hit.similarity >= floor)
-            .map(|hit| Suggested {
-                id: hit.item.id,
-                title: hit.item.subject.clone(),
-                score: hit.similarity,
-                similarity: hit.similarity,
-                resolution: hit.item.resolution.clone(),
-            })
-            .collect::<Vec<_>>()
-    };
     // A ticket duplicates the open tickets filed before it (ids grow with time): so a replay
     // of the stream, which finds later tickets in the index too, decides the same.
     let earlier = |id: i64| exclude.is_none_or(|me| id < me);
+    let not_this = |id: i64| Some(id) != exclude;
+    let words = sources.words;
+    let tickets = |scan: &Scan<'_, PastTicket>,
+                   scores: &[f32],
+                   floor: f32,
+                   keep: &dyn Fn(i64) -> bool| {
+        let lexical = |p: usize| scores.get(p).copied().unwrap_or(0.0);
+        // Only what the embedding finds similar enough is shown: a shared word alone never
+        // brings an unrelated ticket, it reorders the related ones.
+        scan.best_by(
+            limits.tickets,
+            |t| keep(t.id),
+            |p, similarity| {
+                if similarity >= floor {
+                    words.fusion.score(similarity, lexical(p))
+                } else {
+                    f32::NEG_INFINITY
+                }
+            },
+        )
+        .into_iter()
+        .filter(|(hit, _)| hit.similarity >= floor)
+        .map(|(hit, score)| Suggested {
+            id: hit.item.id,
+            title: hit.item.subject.clone(),
+            score,
+            similarity: hit.similarity,
+            resolution: hit.item.resolution.clone(),
+        })
+        .collect::<Vec<_>>()
+    };
     Suggestions {
         articles,
-        tickets: tickets(sources.resolved, limits.min_similarity, &|id| {
-            Some(id) != exclude
-        }),
-        duplicates: tickets(sources.open, limits.duplicate_similarity, &earlier),
+        tickets: tickets(sources.resolved, words.resolved, limits.min_similarity, &not_this),
+        duplicates: tickets(
+            sources.open,
+            words.open,
+            limits.duplicate_similarity,
+            &earlier,
+        ),
     }
 }
 
@@ -233,6 +269,7 @@ mod tests {
             articles,
             resolved: &resolved,
             open: &open,
+            words: Words::default(),
         };
         suggest(sources, Query { text, vector }, limits, audience, exclude)
     }
@@ -297,5 +334,65 @@ mod tests {
         let s = ask(&all, ("vpn", &[1.0, 0.0]), strict, Audience::Agent, None);
         assert_eq!(s.articles.iter().map(|a| a.id).collect::<Vec<_>>(), [1]);
         assert_eq!(s.tickets.iter().map(|t| t.id).collect::<Vec<_>>(), [10]);
+    }
+
+    #[test]
+    fn shared_words_lift_a_similar_ticket_but_never_bring_an_unlike_one() {
+        let (articles, _, _) = indexes();
+        let mut resolved = VectorIndex::new(2);
+        let texts = [
+            "outlook crashes on start",
+            "mail client error 0x800ccc0e",
+            "0x800ccc0e on the badge reader",
+        ];
+        let vectors = [[0.8, 0.6], [0.8, 0.6], [0.0, 1.0]];
+        for (id, v) in (1..).zip(vectors) {
+            resolved.push(
+                &v,
+                PastTicket {
+                    id,
+                    subject: texts[id as usize - 1].into(),
+                    category: None,
+                    urgency: None,
+                    resolution: None,
+                },
+            );
+        }
+        let mut words = TfIdf::default();
+        texts.iter().for_each(|t| words.push(t));
+        words.settle();
+        let lexical = words.scores("0x800ccc0e");
+        let query = [1.0, 0.0];
+        let ranked = |fusion: Fusion| {
+            let scan = resolved.scan(&query);
+            let sources = Sources {
+                articles: &articles,
+                resolved: &scan,
+                open: &Scan::empty(),
+                words: Words {
+                    resolved: &lexical,
+                    open: &[],
+                    fusion,
+                },
+            };
+            let limits = Limits {
+                min_similarity: 0.5,
+                ..LIMITS
+            };
+            let query = Query {
+                text: "",
+                vector: &query,
+            };
+            let s = suggest(sources, query, limits, Audience::Agent, None);
+            s.tickets.iter().map(|t| t.id).collect::<Vec<_>>()
+        };
+        // Tickets 1 and 2 are equally similar; 2 shares the error code and comes first. Ticket
+        // 3 shares it too but is below the similarity floor.
+        assert_eq!(ranked(Fusion::default()), [2, 1]);
+        let dense = Fusion {
+            weight: 0.0,
+            basis: Basis::Fixed,
+        };
+        assert_eq!(ranked(dense), [1, 2]);
     }
 }

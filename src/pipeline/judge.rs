@@ -5,17 +5,20 @@ use rayon::prelude::*;
 
 use super::Pipeline;
 use crate::domain::{SuggestionRecord, TicketKind};
-use crate::knowledge::{self, Audience, Limits, Query, Sources, Suggestions};
+use crate::knowledge::{self, Audience, Limits, Query, Sources, Suggestions, Words};
 use crate::problems;
 use crate::store::TicketRow;
 use crate::text::Prepared;
 use crate::triage::{PastTicket, Verdict};
 use crate::vectors::{Rows, Scan};
 
-/// The history and the open tickets scanned for one ticket's vector.
+/// The history and the open tickets scanned for one ticket's vector, and their words' TF-IDF
+/// scores for its text (in the same order).
 pub(super) struct Scans<'a> {
     pub history: Scan<'a, PastTicket>,
     pub open: Scan<'a, PastTicket>,
+    pub history_words: Vec<f32>,
+    pub open_words: Vec<f32>,
 }
 
 impl Scans<'_> {
@@ -24,6 +27,8 @@ impl Scans<'_> {
         Self {
             history: Scan::empty(),
             open: Scan::empty(),
+            history_words: Vec::new(),
+            open_words: Vec::new(),
         }
     }
 }
@@ -37,11 +42,13 @@ pub(super) struct Judgement {
 }
 
 impl Pipeline {
-    /// The history and the open tickets scanned for one vector.
-    pub(super) fn scans(&self, vector: &[f32]) -> Scans<'_> {
+    /// The history and the open tickets scanned for one text and its vector.
+    pub(super) fn scans(&self, text: &str, vector: &[f32]) -> Scans<'_> {
         Scans {
             history: self.triage.history.scan(vector),
             open: self.open.scan(vector),
+            history_words: self.words.history.scores(text),
+            open_words: self.words.open.scores(text),
         }
     }
 
@@ -64,6 +71,11 @@ impl Pipeline {
             articles: &self.articles,
             resolved: &scans.history,
             open: &scans.open,
+            words: Words {
+                resolved: &scans.history_words,
+                open: &scans.open_words,
+                fusion: self.words.fusion,
+            },
         };
         knowledge::suggest(sources, query, limits, audience, exclude)
     }
@@ -94,6 +106,8 @@ impl Pipeline {
                 let scans = Scans {
                     history: self.triage.history.scanned(history.row(i)),
                     open: self.open.scanned(open.row(i)),
+                    history_words: self.words.history.scores(&prepared.text),
+                    open_words: self.words.open.scores(&prepared.text),
                 };
                 let query = Query {
                     text: &prepared.text,

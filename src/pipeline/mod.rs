@@ -9,6 +9,7 @@ mod gaps;
 mod judge;
 mod known_issues;
 mod public;
+mod similar;
 mod writeback;
 
 use std::collections::{HashSet, VecDeque};
@@ -23,13 +24,14 @@ use tokio::sync::watch;
 pub use cache::{embed_cached, text_hash};
 use cache::{Ahead, Speculation};
 use judge::Judgement;
+use similar::{Links, TicketWords};
 pub use known_issues::KnownIssue;
 pub use public::{PublicAnswer, PublicArticle};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
 use crate::domain::{PredictedField, TriageOutcome};
 use crate::knowledge::{
-    self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Query, Suggestions,
+    self, ArticleIndex, ArticleRef, Audience, IndexedArticle, Query, Suggestions, TfIdf,
 };
 use crate::model::{self, BatchLimits, EmbedError, Embedder, ModelError};
 use crate::problems::{self, ClusterSettings, KnownProblem, ProblemError, WindowIncident};
@@ -154,6 +156,8 @@ pub struct Pipeline {
     articles: Arc<ArticleIndex>,
     /// Open tickets, for possible duplicates; grows as the stream brings new ones.
     open: VectorIndex<PastTicket>,
+    /// The words of the history and the open tickets, for similar-ticket search.
+    words: TicketWords,
     /// Ids in `open` and in the triage history, kept beside them so that a batch need not
     /// walk whole indexes to ask what they hold.
     open_ids: HashSet<i64>,
@@ -279,6 +283,7 @@ impl Pipeline {
             policy,
             articles: Arc::new(ArticleIndex::new(dimension, [])),
             open: VectorIndex::new(dimension),
+            words: TicketWords::default(),
             open_ids: HashSet::new(),
             history_ids: HashSet::new(),
             known_problems: Vec::new(),
@@ -310,6 +315,8 @@ impl Pipeline {
         next.last_training = self.last_training;
         next.version = self.version.clone();
         next.known_problems = self.known_problems.clone();
+        next.words.fusion = self.words.fusion;
+        next.words.learned_on = self.words.learned_on;
         next.reload_articles().await?;
         next.reload_knowledge().await?;
         Ok(next)
@@ -349,6 +356,11 @@ impl Pipeline {
         self.config.problems.join_similarity
     }
 
+    /// How similar tickets are ranked: the weight of shared words beside the embedding.
+    pub fn similar_fusion(&self) -> knowledge::Fusion {
+        self.words.fusion
+    }
+
     /// The classifier version in use, if the history was enough to train one.
     pub fn classifier(&self) -> Option<&Classifier> {
         self.triage.classifier.as_deref()
@@ -366,6 +378,8 @@ impl Pipeline {
         let window = self.config.triage.training_window;
         let mut examples: VecDeque<Example> = VecDeque::new();
         let mut labelled = 0;
+        let (mut history_words, mut open_words) = (TfIdf::default(), TfIdf::default());
+        let mut links = Links::new(self.store.duplicate_links().await?, dimension);
         let bar = crate::progress::bar(0, "embedding history");
         let mut after = i64::MIN;
         loop {
@@ -403,16 +417,37 @@ impl Pipeline {
                     examples.pop_front();
                 }
             }
+            for (i, (id, text)) in texts.iter().enumerate() {
+                links.see(history.len() + i, *id, text, vectors.row(i));
+                history_words.push(text);
+            }
             history.extend(&vectors, usable.into_iter().map(past_ticket));
 
             let (usable, texts) = prepared_texts(&open_rows);
             let vectors = self.vectors(OwnerKind::Ticket, &texts).await?;
+            texts.iter().for_each(|(_, text)| open_words.push(text));
             open.extend(&vectors, usable.into_iter().map(past_ticket));
         }
         bar.finish_and_clear();
+        history_words.settle();
+        open_words.settle();
+        if let Some(weight) = self.config.knowledge.similar_words_weight {
+            self.words.fusion = knowledge::Fusion {
+                weight,
+                basis: knowledge::Basis::Fixed,
+            };
+        } else if self.words.learned_on != Some(links.count()) {
+            self.words.learned_on = Some(links.count());
+            let learned;
+            let shown = self.config.knowledge.similar_tickets;
+            (history, history_words, learned) = links.learn(history, history_words, shown).await;
+            self.words.fusion = learned;
+            tracing::info!(fusion = ?learned, "similar tickets: the weight of shared words");
+        }
         self.history_ids = history.items().map(|p| p.id).collect();
         self.open_ids = open.items().map(|p| p.id).collect();
         (self.triage.history, self.open) = (history, open);
+        (self.words.history, self.words.open) = (history_words, open_words);
         self.retrain_if_due(examples.into(), labelled).await?;
         self.reload_guard().await
     }
@@ -541,7 +576,7 @@ impl Pipeline {
         let prepared = prepare_query(text)?;
         let text = prepared.text.as_str();
         let vector = self.embed_query(text).await?;
-        let scans = self.scans(&vector);
+        let scans = self.scans(text, &vector);
         Ok(Assessment {
             verdict: self.triage.verdict(text, &vector, &scans.history),
             suggestions: self.suggest(
@@ -650,11 +685,13 @@ impl Pipeline {
             }
             // Later tickets of this stream may duplicate these. They go in before the scans,
             // which leave out any ticket filed after the one they are for.
-            for ((row, _), vector) in group.iter().zip(vectors_of_group.iter()) {
+            for ((row, prepared), vector) in group.iter().zip(vectors_of_group.iter()) {
                 if self.open_ids.insert(row.id) {
                     self.open.push(vector, past_ticket(row));
+                    self.words.open.push(&prepared.text);
                 }
             }
+            self.words.open.settle();
             for (&(row, prepared), judgement) in
                 group.iter().zip(self.judge(group, &vectors_of_group))
             {

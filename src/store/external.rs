@@ -49,6 +49,9 @@ pub struct ExternalTicketInput {
     pub urgency: Option<String>,
     pub resolution: Option<String>,
     pub created_at: Option<String>,
+    /// The external id of an earlier ticket this one reports the same thing as.
+    #[serde(default)]
+    pub duplicate_of: Option<String>,
 }
 
 /// A checked ticket of a help desk. An absent field leaves what the store holds (a category
@@ -65,6 +68,8 @@ pub struct ExternalTicket {
     pub urgency: Option<String>,
     pub resolution: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
+    /// The external id of an earlier ticket this one duplicates (a link that is kept).
+    pub duplicate_of: Option<String>,
 }
 
 /// `value` unless blank, and no longer than `max` characters.
@@ -107,6 +112,8 @@ impl TryFrom<ExternalTicketInput> for ExternalTicket {
             urgency: field(input.urgency, "urgency", MAX_LABEL_CHARS)?,
             resolution: field(input.resolution, "resolution", MAX_TEXT_CHARS)?,
             created_at,
+            duplicate_of: field(input.duplicate_of, "duplicate_of", MAX_LABEL_CHARS)?
+                .map(|id| id.trim().to_owned()),
         })
     }
 }
@@ -120,6 +127,9 @@ pub struct Upserted {
     pub created: bool,
     /// Something stored changed (always, when created).
     pub changed: bool,
+    /// `duplicate_of` names a ticket the store does not have (yet): no link was kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown_duplicate: bool,
 }
 
 impl Store {
@@ -130,14 +140,41 @@ impl Store {
     pub async fn upsert_external(&self, ticket: &ExternalTicket) -> Result<Upserted, StoreError> {
         let mut tx = self.pool().begin().await?;
         let now = stamp(Utc::now());
-        if let Some(id) = self.insert_external(&mut tx, ticket, &now).await? {
-            tx.commit().await?;
-            return Ok(Upserted {
-                id,
-                created: true,
-                changed: true,
-            });
+        let (id, created, changed) = match self.insert_external(&mut tx, ticket, &now).await? {
+            Some(id) => (id, true, true),
+            None => {
+                let (id, changed) = self.update_external(&mut tx, ticket, &now).await?;
+                (id, false, changed)
+            }
+        };
+        let mut unknown_duplicate = false;
+        if let Some(earlier) = &ticket.duplicate_of {
+            let found: Option<i64> =
+                sqlx::query_scalar(&self.sql("SELECT id FROM tickets WHERE external_id = ?"))
+                    .bind(earlier)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            unknown_duplicate = match found {
+                Some(earlier) => !self.link_duplicate_on(&mut *tx, id, earlier).await?,
+                None => true,
+            };
         }
+        tx.commit().await?;
+        Ok(Upserted {
+            id,
+            created,
+            changed,
+            unknown_duplicate,
+        })
+    }
+
+    /// Brings a ticket the store has up to date; its id, and whether anything changed.
+    async fn update_external(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        ticket: &ExternalTicket,
+        now: &str,
+    ) -> Result<(i64, bool), StoreError> {
         let kind = ticket.kind.map(TicketKind::as_str);
         let status = ticket.status.map(TicketStatus::as_str);
         let written = sqlx::query(&self.sql(
@@ -153,9 +190,9 @@ impl Store {
         .bind(&ticket.body)
         .bind(kind)
         .bind(status)
-        .bind(&now)
+        .bind(now)
         .bind(&ticket.external_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         let created_at = ticket.created_at.map(stamp);
@@ -175,21 +212,16 @@ impl Store {
         .bind(&ticket.urgency)
         .bind(&ticket.resolution)
         .bind(&created_at)
-        .bind(&now)
+        .bind(now)
         .bind(&ticket.external_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         let id: i64 = sqlx::query_scalar(&self.sql("SELECT id FROM tickets WHERE external_id = ?"))
             .bind(&ticket.external_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
-        tx.commit().await?;
-        Ok(Upserted {
-            id,
-            created: false,
-            changed: written + fields > 0,
-        })
+        Ok((id, written + fields > 0))
     }
 
     /// Adds the ticket unless its external id is taken; its id if added.

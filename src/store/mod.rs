@@ -14,6 +14,7 @@ mod classifiers;
 mod drafts;
 mod embeddings;
 mod external;
+mod links;
 mod mirror;
 mod problems;
 mod public;

@@ -156,6 +156,16 @@ CREATE TABLE `glpi_problems_tickets` (
   KEY `tickets_id` (`tickets_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
 
+CREATE TABLE `glpi_tickets_tickets` (
+  `id` int unsigned NOT NULL AUTO_INCREMENT,
+  `tickets_id_1` int unsigned NOT NULL DEFAULT '0',
+  `tickets_id_2` int unsigned NOT NULL DEFAULT '0',
+  `link` int NOT NULL DEFAULT '1',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `unicity` (`tickets_id_1`,`tickets_id_2`),
+  KEY `tickets_id_2` (`tickets_id_2`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC;
+
 CREATE TABLE `glpi_knowbaseitems` (
   `id` int unsigned NOT NULL AUTO_INCREMENT,
   `name` text,

@@ -532,3 +532,42 @@ async fn glpi_rows_held_oddly_never_stop_the_other_tickets() {
         assert!(category.is_some(), "ticket {id} was triaged");
     }
 }
+
+#[tokio::test]
+async fn duplicate_links_agents_made_in_glpi_are_read_for_similar_ticket_search() {
+    let (glpi, pool) = seeded_glpi().await;
+    let incident = |name| GlpiTicket::new_incident(name, "Since this morning.", 7);
+    let original = add_ticket(&pool, &incident("Outlook shows error 0x800ccc0e")).await;
+    let duplicate = add_ticket(&pool, &incident("0x800ccc0e again in Outlook")).await;
+    let related = add_ticket(&pool, &incident("Outlook is slow")).await;
+    let gone = add_ticket(&pool, &incident("Outlook error, same as before")).await;
+    exec(
+        &pool,
+        &format!("UPDATE glpi_tickets SET is_deleted = 1 WHERE id = {gone}"),
+    )
+    .await;
+    // GLPI's link kinds: 1 "linked to", 2 "duplicates" (`tickets_id_1` duplicates `_2`).
+    exec(
+        &pool,
+        &format!(
+            "INSERT INTO glpi_tickets_tickets (tickets_id_1, tickets_id_2, link) VALUES \
+             ({duplicate}, {original}, 2), ({related}, {original}, 1), ({gone}, {original}, 2)"
+        ),
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = PipelineConfig::load(&pipeline_file(dir.path(), &glpi, "")).unwrap();
+    let store = Store::open(&config.store.url).await.unwrap();
+    let system = ticketlens::systems::TicketSystem::connect(&config.system)
+        .await
+        .unwrap();
+    system.pull(&store).await.unwrap();
+    // Only "duplicates", and only between tickets GLPI still has.
+    assert_eq!(
+        store.duplicate_links().await.unwrap(),
+        [(duplicate, original)]
+    );
+    system.pull(&store).await.unwrap();
+    assert_eq!(store.duplicate_links().await.unwrap().len(), 1, "kept once");
+}

@@ -11,6 +11,8 @@ use crate::store::{NewArticle, NewTicket, Store};
 
 /// Tickets read per query: a first pass over a large GLPI goes in pages.
 const PAGE: i64 = 500;
+/// `glpi_tickets_tickets.link` of a "duplicates" link (GLPI's `DUPLICATE_WITH`).
+const DUPLICATE_WITH: i64 = 2;
 
 /// When a ticket last changed: its modification date, else its date, else its creation. A
 /// zero date ('0000-00-00 00:00:00', which older GLPIs and imports leave) sorts before 1970
@@ -61,6 +63,8 @@ impl Glpi {
                 }
             }
             read += rows.len();
+            let ids: Vec<i64> = rows.iter().filter_map(|r| r.try_get("id").ok()).collect();
+            self.pull_duplicates(store, &ids).await?;
             if (rows.len() as i64) < PAGE {
                 break;
             }
@@ -69,6 +73,28 @@ impl Glpi {
             store.set_source_position(&self.source, latest).await?;
         }
         Ok(read)
+    }
+
+    /// The "duplicates" links (GLPI's `DUPLICATE_WITH`: `tickets_id_1` duplicates
+    /// `tickets_id_2`) of the tickets `ids`: what similar-ticket search learns from. Read with
+    /// the tickets, so a link an agent adds is read when one of its tickets next changes (as
+    /// closing the duplicate does).
+    async fn pull_duplicates(&self, store: &Store, ids: &[i64]) -> Result<(), GlpiError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT CAST(tickets_id_1 AS SIGNED) AS one, CAST(tickets_id_2 AS SIGNED) AS two \
+             FROM glpi_tickets_tickets WHERE link = {DUPLICATE_WITH} \
+             AND (tickets_id_1 IN ({list}) OR tickets_id_2 IN ({list}))"
+        );
+        for row in sqlx::query(&sql).fetch_all(&self.pool).await? {
+            store
+                .link_duplicate(row.try_get("one")?, row.try_get("two")?)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Reads one ticket now (a webhook named it); whether GLPI has it.
@@ -83,6 +109,7 @@ impl Glpi {
             return Ok(false);
         };
         store.mirror_ticket(&self.ticket(&row)?).await?;
+        self.pull_duplicates(store, &[id]).await?;
         Ok(true)
     }
 
