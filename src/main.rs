@@ -192,6 +192,13 @@ enum Command {
         /// ticket its label becomes known (as when it is resolved).
         #[arg(long, default_value_t = 100)]
         label_delay: usize,
+        /// Also replay the stream as production lives it: each incoming ticket resolved with
+        /// its labels --label-delay tickets later (tickets arrive in waves of that many), the
+        /// pipeline retraining every `triage.retrain_after` labels and its live guard acting.
+        /// Slow on a large set: each retraining takes what training on the history takes (a
+        /// larger `retrain_after` in --pipeline retrains less often).
+        #[arg(long)]
+        live: bool,
     },
     /// Knowledge articles ticketlens wrote.
     #[command(subcommand)]
@@ -441,6 +448,7 @@ async fn main() -> Result<()> {
             json,
             precision,
             label_delay,
+            live,
         } => {
             let data = match (history, incoming, tickets) {
                 (Some(history), Some(incoming), _) => EvalData::Files { history, incoming },
@@ -458,6 +466,7 @@ async fn main() -> Result<()> {
                 articles,
                 precision,
                 label_delay,
+                live,
             };
             let report = eval::run(&options).await?;
             let text = serde_json::to_string_pretty(&report)?;

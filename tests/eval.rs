@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use ticketlens::eval::{self, EvalData, EvalOptions};
+use ticketlens::knowledge::Basis;
 
 #[tokio::test]
 async fn eval_scores_the_demo_history_and_caches_its_embeddings() {
@@ -18,6 +19,7 @@ async fn eval_scores_the_demo_history_and_caches_its_embeddings() {
         articles: None,
         precision: None,
         label_delay: 100,
+        live: false,
     };
     let report = eval::run(&options).await.unwrap();
     assert_eq!((report.history, report.incoming), (255, 85));
@@ -99,6 +101,7 @@ async fn eval_scores_article_suggestions_against_the_answers() {
         articles: Some(data.join("articles.jsonl")),
         precision: None,
         label_delay: 100,
+        live: false,
     };
     let report = eval::run(&options).await.unwrap();
     assert!(
@@ -112,10 +115,53 @@ async fn eval_scores_article_suggestions_against_the_answers() {
     assert!(s.recall_at_10.unwrap() >= s.recall_at_3.unwrap());
     assert!(s.mrr.unwrap() >= 0.97, "{s:?}");
     assert!(s.duplicates_recall_at_3.unwrap() >= 0.9, "{s:?}");
+    // The history's tickets of one group are linked as duplicates: the mix is learned.
+    assert!(
+        matches!(s.fusion.basis, Basis::Learned { linked } if linked >= 10),
+        "{s:?}"
+    );
 
     // The target for candidate problems on this set (measured 0.964 and 0.925).
     let p = report.problems.expect("groups");
     assert_eq!(p.groups, 28);
     assert!(p.groups_recovered.unwrap() >= 0.9, "{p:?}");
     assert!(p.candidate_purity.unwrap() >= 0.9, "{p:?}");
+}
+
+/// Live, agents resolve the incoming tickets as the stream goes: the pipeline takes them into
+/// its history and retrains, and the tickets after are triaged by the newer versions.
+#[tokio::test]
+async fn eval_live_retrains_as_incoming_tickets_are_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("eval.toml");
+    std::fs::write(
+        &pipeline,
+        "name = \"eval\"\n[store]\nurl = \"sqlite::memory:\"\n[triage]\nretrain_after = 20\n",
+    )
+    .unwrap();
+    let options = EvalOptions {
+        data: EvalData::Split {
+            tickets: PathBuf::from("fixtures/demo/history.jsonl"),
+            history_share: 0.75,
+        },
+        pipeline,
+        cache: dir.path().join("cache.db"),
+        learning_curve: Vec::new(),
+        articles: None,
+        precision: None,
+        label_delay: 10,
+        live: true,
+    };
+    let report = eval::run(&options).await.unwrap();
+    let live = report.live.expect("asked for");
+    assert_eq!((live.label_delay, live.retrain_after), (10, 20));
+    // 75 of the 85 incoming tickets are resolved before the last wave: new versions come.
+    assert!(live.versions >= 2, "{live:?}");
+    let category = live.category.expect("the demo has categories");
+    assert_eq!(category.n, 85);
+    assert!(category.accuracy > 0.6, "{category:?}");
+    assert!(
+        report.category.unwrap().n == 85,
+        "the usual figures are there too"
+    );
 }

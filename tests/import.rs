@@ -362,16 +362,17 @@ async fn imported_duplicate_links_teach_similar_ticket_search_its_mix(db: TestDb
         .map(|i| (format!("D-{i}"), format!("B-{i}")))
         .collect();
     expected.sort();
-    assert_eq!(links, expected, "each duplicate linked to its earlier report, once");
+    assert_eq!(
+        links, expected,
+        "each duplicate linked to its earlier report, once"
+    );
     let pipeline = Pipeline::with_parts(config(&db.url()), store.clone(), common::real_embedder())
         .await
         .unwrap();
     let fusion = pipeline.similar_fusion();
     assert_eq!(
         fusion.basis,
-        ticketlens::knowledge::Basis::Learned {
-            linked: apps.len()
-        },
+        ticketlens::knowledge::Basis::Learned { linked: apps.len() },
         "{fusion:?}"
     );
     assert!((0.0..=1.0).contains(&fusion.weight));

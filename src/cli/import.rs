@@ -46,7 +46,11 @@ fn print_report(data: &Path, report: &ImportReport) {
         println!("  line {}: {}", refusal.line, refusal.reason);
     }
     if !report.unknown_duplicates.is_empty() {
-        let lines: Vec<String> = report.unknown_duplicates.iter().map(u64::to_string).collect();
+        let lines: Vec<String> = report
+            .unknown_duplicates
+            .iter()
+            .map(u64::to_string)
+            .collect();
         println!(
             "  `duplicate_of` names a ticket not imported before it, so no link was kept \
              (lines {}): put the earlier ticket first",

@@ -49,6 +49,23 @@ pub fn print_eval(r: &EvalReport) {
             applied
         );
     }
+    if let Some(live) = &r.live {
+        for (name, field) in [("category", &live.category), ("urgency", &live.urgency)] {
+            let Some(f) = field else { continue };
+            println!(
+                "{name}, live (resolved {} tickets later, retrained every {} labels, {} \
+                 versions): accuracy {:.3}, macro-F1 {:.3}, applied {:.1}% at {}",
+                live.label_delay,
+                live.retrain_after,
+                live.versions,
+                f.accuracy,
+                f.macro_f1,
+                100.0 * f.applied_share,
+                f.applied_precision
+                    .map_or("-".into(), |p| format!("{:.1}%", 100.0 * p)),
+            );
+        }
+    }
     for (name, field) in [("category", &r.category), ("urgency", &r.urgency)] {
         let Some(g) = field.as_ref().map(|f| &f.guarded) else {
             continue;
@@ -108,7 +125,10 @@ pub fn print_eval(r: &EvalReport) {
             Basis::Default => "the default: too few linked history tickets to learn from".into(),
             Basis::Fixed => "set in the pipeline file".into(),
         };
-        println!("  weight of shared words beside the embedding: {:.1} ({basis})", f.weight);
+        println!(
+            "  weight of shared words beside the embedding: {:.1} ({basis})",
+            f.weight
+        );
     }
 }
 

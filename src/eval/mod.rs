@@ -5,6 +5,7 @@
 
 mod cache;
 mod knowledge;
+mod live;
 mod problems;
 
 use std::collections::{BTreeSet, HashMap};
@@ -26,6 +27,7 @@ use crate::text;
 use crate::triage::{FeatureSet, FieldModel, Window};
 use cache::DiskCache;
 pub use knowledge::{EvalArticle, SuggestionReport};
+pub use live::{LiveField, LiveReport};
 pub use problems::ProblemReport;
 
 /// Precision the coverage figure is computed for.
@@ -62,6 +64,9 @@ pub struct EvalOptions {
     /// In the replay of the live guard, how many tickets later an incoming ticket's label
     /// becomes known (as when it is resolved).
     pub label_delay: usize,
+    /// Also replay the stream as production lives it: incoming tickets resolved with their
+    /// labels `label_delay` tickets later, retraining and the live guard acting (see [`live`]).
+    pub live: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +158,9 @@ pub struct EvalReport {
     /// The same replay with less history (smallest first), when asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub learning_curve: Vec<EvalReport>,
+    /// The stream replayed as production lives it, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveReport>,
     pub seconds: f64,
 }
 
@@ -199,10 +207,13 @@ pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
     {
         // The most recent `size` tickets: what a team that started recently would have.
         let recent = &history[history.len() - size..];
-        learning_curve.push(replay.run(recent, &incoming).await?);
+        learning_curve.push(replay.run(recent, &incoming, false).await?);
     }
-    let mut report = replay.run(&history, &incoming).await?;
+    let mut report = replay.run(&history, &incoming, false).await?;
     report.learning_curve = learning_curve;
+    if options.live {
+        report.live = replay.run(&history, &incoming, true).await?.live;
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -217,10 +228,13 @@ struct Replay<'a> {
 }
 
 impl Replay<'_> {
+    /// `live`: agents resolve the incoming tickets as the stream goes (see [`live`]), and
+    /// the report's `live` holds what that gave.
     async fn run(
         &self,
         history: &[LabelledTicket],
         incoming: &[LabelledTicket],
+        live: bool,
     ) -> Result<EvalReport, EvalError> {
         let started = Instant::now();
         let dir = tempfile::tempdir().map_err(EvalError::Temp)?;
@@ -279,12 +293,33 @@ impl Replay<'_> {
             Pipeline::with_parts(config, store.clone(), self.embedder.clone()).await?;
         let label = format!("streaming incoming ({} history)", history.len());
         let bar = crate::progress::bar(incoming.len() as u64, &label);
-        for wave in tickets[history.len()..].chunks(WAVE) {
+        let stream = &tickets[history.len()..];
+        let (mut arrived, mut resolved) = (0, 0);
+        // Live, tickets arrive no faster than they are resolved: each wave's labels are known
+        // by the next.
+        let wave_size = if live {
+            self.label_delay.clamp(1, WAVE)
+        } else {
+            WAVE
+        };
+        for wave in stream.chunks(wave_size) {
             for &(id, t) in wave {
                 let at = start + Duration::minutes(id);
                 store.insert_ticket(&new_ticket(id, t, false, at)).await?;
             }
             pipeline.drain(|b| bar.inc(b.triaged as u64)).await?;
+            arrived += wave.len();
+            if live {
+                // Resolved by an agent, with the ticket's true labels; the pipeline reads them
+                // as history (and retrains when due) on its next pass.
+                let known = arrived.saturating_sub(self.label_delay);
+                for &(id, t) in &stream[resolved..known.max(resolved)] {
+                    let at = start + Duration::minutes(id);
+                    store.mirror_ticket(&new_ticket(id, t, true, at)).await?;
+                }
+                resolved = resolved.max(known);
+                pipeline.drain(|_| {}).await?;
+            }
         }
         bar.finish_and_clear();
 
@@ -318,12 +353,15 @@ impl Replay<'_> {
             target: self.config.triage.target_precision,
         };
         // In time order: the guard's replay reads the stream as it came.
-        let mut judged: Vec<(&TriageRecord, &LabelledTicket)> = rows
-            .iter()
-            .filter(|r| r.ticket_id >= first_incoming)
-            .map(|r| (r, &incoming[(r.ticket_id - first_incoming) as usize]))
-            .collect();
-        judged.sort_by_key(|(r, _)| r.ticket_id);
+        let judged = with_truth(&rows, incoming, first_incoming);
+        let live = if live {
+            let all = store.triage_rows_of_every_version().await?;
+            let retrain_after = self.config.triage.retrain_after;
+            let stream = with_truth(&all, incoming, first_incoming);
+            Some(live::report(&stream, self.label_delay, retrain_after))
+        } else {
+            None
+        };
         Ok(EvalReport {
             history: history.len(),
             incoming: incoming.len(),
@@ -338,6 +376,7 @@ impl Replay<'_> {
                     ..s
                 }),
             learning_curve: Vec::new(),
+            live,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -447,6 +486,37 @@ impl Field {
     }
 }
 
+/// The incoming tickets' triage rows with their labels, in time order (the guard's replay
+/// reads the stream as it came).
+fn with_truth<'a>(
+    rows: &'a [TriageRecord],
+    incoming: &'a [LabelledTicket],
+    first_incoming: i64,
+) -> Vec<(&'a TriageRecord, &'a LabelledTicket)> {
+    let mut out: Vec<(&TriageRecord, &LabelledTicket)> = rows
+        .iter()
+        .filter(|r| r.ticket_id >= first_incoming)
+        .map(|r| (r, &incoming[(r.ticket_id - first_incoming) as usize]))
+        .collect();
+    out.sort_by_key(|(r, _)| r.ticket_id);
+    out
+}
+
+/// Each incoming ticket's outcome for `field`, where the ticket has its label.
+fn judged_of<'a>(rows: &[(&'a TriageRecord, &'a LabelledTicket)], field: Field) -> Vec<Judged<'a>> {
+    rows.iter()
+        .filter_map(|(row, truth)| {
+            let (predicted, confidence, applied) = field.decided(row);
+            Some(Judged {
+                truth: field.of_truth(truth)?,
+                predicted,
+                confidence,
+                applied,
+            })
+        })
+        .collect()
+}
+
 /// One incoming ticket's outcome for a field.
 struct Judged<'a> {
     truth: &'a str,
@@ -474,18 +544,7 @@ fn field_report(
     guard: GuardReplay,
 ) -> Option<FieldReport> {
     let target_precision = guard.target;
-    let judged: Vec<Judged<'_>> = rows
-        .iter()
-        .filter_map(|(row, truth)| {
-            let (predicted, confidence, applied) = field.decided(row);
-            Some(Judged {
-                truth: field.of_truth(truth)?,
-                predicted,
-                confidence,
-                applied,
-            })
-        })
-        .collect();
+    let judged = judged_of(rows, field);
     if judged.is_empty() {
         return None;
     }

@@ -152,38 +152,41 @@ pub fn suggest(
     let earlier = |id: i64| exclude.is_none_or(|me| id < me);
     let not_this = |id: i64| Some(id) != exclude;
     let words = sources.words;
-    let tickets = |scan: &Scan<'_, PastTicket>,
-                   scores: &[f32],
-                   floor: f32,
-                   keep: &dyn Fn(i64) -> bool| {
-        let lexical = |p: usize| scores.get(p).copied().unwrap_or(0.0);
-        // Only what the embedding finds similar enough is shown: a shared word alone never
-        // brings an unrelated ticket, it reorders the related ones.
-        scan.best_by(
-            limits.tickets,
-            |t| keep(t.id),
-            |p, similarity| {
-                if similarity >= floor {
-                    words.fusion.score(similarity, lexical(p))
-                } else {
-                    f32::NEG_INFINITY
-                }
-            },
-        )
-        .into_iter()
-        .filter(|(hit, _)| hit.similarity >= floor)
-        .map(|(hit, score)| Suggested {
-            id: hit.item.id,
-            title: hit.item.subject.clone(),
-            score,
-            similarity: hit.similarity,
-            resolution: hit.item.resolution.clone(),
-        })
-        .collect::<Vec<_>>()
-    };
+    let tickets =
+        |scan: &Scan<'_, PastTicket>, scores: &[f32], floor: f32, keep: &dyn Fn(i64) -> bool| {
+            let lexical = |p: usize| scores.get(p).copied().unwrap_or(0.0);
+            // Only what the embedding finds similar enough is shown: a shared word alone never
+            // brings an unrelated ticket, it reorders the related ones.
+            scan.best_by(
+                limits.tickets,
+                |t| keep(t.id),
+                |p, similarity| {
+                    if similarity >= floor {
+                        words.fusion.score(similarity, lexical(p))
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                },
+            )
+            .into_iter()
+            .filter(|(hit, _)| hit.similarity >= floor)
+            .map(|(hit, score)| Suggested {
+                id: hit.item.id,
+                title: hit.item.subject.clone(),
+                score,
+                similarity: hit.similarity,
+                resolution: hit.item.resolution.clone(),
+            })
+            .collect::<Vec<_>>()
+        };
     Suggestions {
         articles,
-        tickets: tickets(sources.resolved, words.resolved, limits.min_similarity, &not_this),
+        tickets: tickets(
+            sources.resolved,
+            words.resolved,
+            limits.min_similarity,
+            &not_this,
+        ),
         duplicates: tickets(
             sources.open,
             words.open,

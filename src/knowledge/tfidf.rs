@@ -49,7 +49,9 @@ impl TfIdf {
     /// [`TfIdf::push`]: the weights of all documents move a little with each one added, and
     /// one pass after many is cheaper than one per document.
     pub fn settle(&mut self) {
-        let idf: Vec<f32> = (0..self.postings.len() as u32).map(|id| self.idf(id)).collect();
+        let idf: Vec<f32> = (0..self.postings.len() as u32)
+            .map(|id| self.idf(id))
+            .collect();
         for (doc, terms) in self.documents.iter().enumerate() {
             let sum: f32 = terms
                 .iter()

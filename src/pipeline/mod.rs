@@ -24,9 +24,9 @@ use tokio::sync::watch;
 pub use cache::{embed_cached, text_hash};
 use cache::{Ahead, Speculation};
 use judge::Judgement;
-use similar::{Links, TicketWords};
 pub use known_issues::KnownIssue;
 pub use public::{PublicAnswer, PublicArticle};
+use similar::{Links, TicketWords};
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
 use crate::domain::{PredictedField, TriageOutcome};
@@ -429,25 +429,18 @@ impl Pipeline {
             open.extend(&vectors, usable.into_iter().map(past_ticket));
         }
         bar.finish_and_clear();
-        history_words.settle();
-        open_words.settle();
-        if let Some(weight) = self.config.knowledge.similar_words_weight {
-            self.words.fusion = knowledge::Fusion {
-                weight,
-                basis: knowledge::Basis::Fixed,
-            };
-        } else if self.words.learned_on != Some(links.count()) {
-            self.words.learned_on = Some(links.count());
-            let learned;
-            let shown = self.config.knowledge.similar_tickets;
-            (history, history_words, learned) = links.learn(history, history_words, shown).await;
-            self.words.fusion = learned;
-            tracing::info!(fusion = ?learned, "similar tickets: the weight of shared words");
-        }
+        let history = self
+            .words
+            .reload(
+                history,
+                (history_words, open_words),
+                links,
+                &self.config.knowledge,
+            )
+            .await;
         self.history_ids = history.items().map(|p| p.id).collect();
         self.open_ids = open.items().map(|p| p.id).collect();
         (self.triage.history, self.open) = (history, open);
-        (self.words.history, self.words.open) = (history_words, open_words);
         self.retrain_if_due(examples.into(), labelled).await?;
         self.reload_guard().await
     }
@@ -685,13 +678,17 @@ impl Pipeline {
             }
             // Later tickets of this stream may duplicate these. They go in before the scans,
             // which leave out any ticket filed after the one they are for.
+            let mut added = false;
             for ((row, prepared), vector) in group.iter().zip(vectors_of_group.iter()) {
                 if self.open_ids.insert(row.id) {
                     self.open.push(vector, past_ticket(row));
                     self.words.open.push(&prepared.text);
+                    added = true;
                 }
             }
-            self.words.open.settle();
+            if added {
+                self.words.open.settle();
+            }
             for (&(row, prepared), judgement) in
                 group.iter().zip(self.judge(group, &vectors_of_group))
             {

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::knowledge::{self, TfIdf, Fusion, Linked};
+use crate::config::KnowledgeConfig;
+use crate::knowledge::{self, Basis, Fusion, Linked, TfIdf};
 use crate::triage::PastTicket;
 use crate::vectors::{Rows, VectorIndex};
 
@@ -19,6 +20,37 @@ pub(super) struct TicketWords {
     /// How many duplicate links the mix was learned from: it is learned again only when that
     /// changes (the links are what it depends on; a reload after every batch need not redo it).
     pub learned_on: Option<usize>,
+}
+
+impl TicketWords {
+    /// Takes a reload's word indexes (history, open tickets) and, when the store's links
+    /// changed, learns the mix again from `history` (lent to the learning and given back);
+    /// a weight the pipeline file sets is taken as it is.
+    pub async fn reload(
+        &mut self,
+        history: VectorIndex<PastTicket>,
+        (mut history_words, mut open_words): (TfIdf, TfIdf),
+        links: Links,
+        config: &KnowledgeConfig,
+    ) -> VectorIndex<PastTicket> {
+        history_words.settle();
+        open_words.settle();
+        let mut history = history;
+        if let Some(weight) = config.similar_words_weight {
+            self.fusion = Fusion {
+                weight,
+                basis: Basis::Fixed,
+            };
+        } else if self.learned_on != Some(links.count()) {
+            self.learned_on = Some(links.count());
+            let shown = config.similar_tickets;
+            (history, history_words, self.fusion) =
+                links.learn(history, history_words, shown).await;
+            tracing::info!(fusion = ?self.fusion, "similar tickets: the weight of shared words");
+        }
+        (self.history, self.open) = (history_words, open_words);
+        history
+    }
 }
 
 /// The store's duplicate links, and the linked tickets of the history as a reload reads it.
@@ -49,7 +81,10 @@ impl Links {
             parent.insert(a.max(b), a.min(b));
         }
         let ids: Vec<i64> = parent.keys().copied().collect();
-        let group = ids.into_iter().map(|id| (id, root(&mut parent, id))).collect();
+        let group = ids
+            .into_iter()
+            .map(|id| (id, root(&mut parent, id)))
+            .collect();
         Self {
             group,
             count,
@@ -98,8 +133,7 @@ impl Links {
                         .collect(),
                 })
                 .collect();
-            let fusion =
-                knowledge::learn_fusion(&history, &words, &linked, &self.vectors, shown);
+            let fusion = knowledge::learn_fusion(&history, &words, &linked, &self.vectors, shown);
             (history, words, fusion)
         })
         .await

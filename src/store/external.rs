@@ -155,7 +155,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             unknown_duplicate = match found {
-                Some(earlier) => !self.link_duplicate_on(&mut *tx, id, earlier).await?,
+                Some(earlier) => !self.link_duplicate_on(&mut tx, id, earlier).await?,
                 None => true,
             };
         }

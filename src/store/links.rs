@@ -23,13 +23,12 @@ impl Store {
         if ticket == earlier {
             return Ok(false);
         }
-        let known: i64 = sqlx::query_scalar(
-            &self.sql("SELECT COUNT(*) FROM tickets WHERE id IN (?, ?)"),
-        )
-        .bind(ticket)
-        .bind(earlier)
-        .fetch_one(&mut *conn)
-        .await?;
+        let known: i64 =
+            sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM tickets WHERE id IN (?, ?)"))
+                .bind(ticket)
+                .bind(earlier)
+                .fetch_one(&mut *conn)
+                .await?;
         if known < 2 {
             return Ok(false);
         }

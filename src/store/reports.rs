@@ -128,12 +128,25 @@ impl Store {
 impl Store {
     /// Every triage row written under `model_version`.
     pub async fn triage_rows(&self, model_version: &str) -> Result<Vec<TriageRecord>, StoreError> {
-        let rows = sqlx::query(
-            &self.sql("SELECT * FROM triage_results WHERE model_version = ? ORDER BY ticket_id"),
-        )
-        .bind(model_version)
-        .fetch_all(self.pool())
-        .await?;
+        self.triage_rows_of(Some(model_version)).await
+    }
+
+    /// Every triage row of every model version, by ticket.
+    pub async fn triage_rows_of_every_version(&self) -> Result<Vec<TriageRecord>, StoreError> {
+        self.triage_rows_of(None).await
+    }
+
+    async fn triage_rows_of(&self, version: Option<&str>) -> Result<Vec<TriageRecord>, StoreError> {
+        let sql = match version {
+            Some(_) => "SELECT * FROM triage_results WHERE model_version = ? ORDER BY ticket_id",
+            None => "SELECT * FROM triage_results ORDER BY ticket_id",
+        };
+        let sql = self.sql(sql);
+        let mut query = sqlx::query(&sql);
+        if let Some(version) = version {
+            query = query.bind(version);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         Ok(rows
             .iter()
             .map(TriageRecord::from_row)
