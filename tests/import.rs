@@ -212,6 +212,26 @@ async fn a_posted_ticket_is_upserted_by_its_external_id_and_triaged_by_a_running
             .unwrap();
     assert_eq!(count, 1, "nothing refused was written");
 
+    // A second report of the same thing, linked by the desk: the link is kept; one naming a
+    // ticket the store does not have says so.
+    let (status, second) = post(
+        &router,
+        json!({"external_id": "INC-0043", "subject": "VPN drops again", "duplicate_of": "INC-0042"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert!(second.get("unknown_duplicate").is_none(), "{second}");
+    let second = second["id"].as_i64().unwrap();
+    assert_eq!(store.duplicate_links().await.unwrap(), [(second, id)]);
+    let (status, unknown) = post(
+        &router,
+        json!({"external_id": "INC-0044", "subject": "Mail down", "duplicate_of": "INC-9"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{unknown}");
+    assert_eq!(unknown["unknown_duplicate"], json!(true), "{unknown}");
+    assert_eq!(store.duplicate_links().await.unwrap().len(), 1);
+
     stop.send(true).unwrap();
     worker.await.unwrap().unwrap();
 }

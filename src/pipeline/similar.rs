@@ -140,3 +140,19 @@ impl Links {
         .expect("learning the mix does not panic")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tickets_linked_through_others_are_one_group_whichever_end_was_linked_from() {
+        // 7 duplicates 5, which duplicates 3; 1 was linked from the earlier end to 9.
+        let links = Links::new(vec![(5, 3), (7, 5), (1, 9)], 2);
+        let group = |id| links.group[&id];
+        assert_eq!((group(3), group(5), group(7)), (3, 3, 3));
+        assert_eq!((group(1), group(9)), (1, 1));
+        assert!(!links.group.contains_key(&4));
+        assert_eq!(links.count(), 3);
+    }
+}

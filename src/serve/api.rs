@@ -172,6 +172,9 @@ pub struct TicketPosted {
     external_id: String,
     created: bool,
     changed: bool,
+    /// `duplicate_of` named no other ticket the store has: no link was kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unknown_duplicate: bool,
 }
 
 /// Creates or updates a ticket of another help desk by its id there; a running `run` triages
@@ -200,6 +203,7 @@ pub async fn post_ticket(
             external_id: ticket.external_id,
             created: done.created,
             changed: done.changed,
+            unknown_duplicate: done.unknown_duplicate,
         }),
     ))
 }

@@ -127,7 +127,7 @@ pub struct Upserted {
     pub created: bool,
     /// Something stored changed (always, when created).
     pub changed: bool,
-    /// `duplicate_of` names a ticket the store does not have (yet): no link was kept.
+    /// `duplicate_of` names no other ticket the store has (yet): no link was kept.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unknown_duplicate: bool,
 }
