@@ -499,7 +499,8 @@ impl Pipeline {
     }
 
     /// Trains a candidate classifier when enough new labels arrived since the last try, and
-    /// puts it in use if it is no worse than the current one on the labels that one never saw.
+    /// puts it in use unless it is surely worse than the current one on the labels that one
+    /// never saw ([`triage::Compared`]).
     /// `labelled`: how many labelled tickets the history holds (`examples` are the most
     /// recent of them).
     async fn retrain_if_due(
@@ -532,15 +533,12 @@ impl Pipeline {
         if candidate.category.is_none() && candidate.urgency.is_none() {
             return Ok(()); // too little history: stay cold
         }
-        let in_use = compared.is_none_or(|(mine, theirs, _)| mine >= theirs);
+        let in_use = compared.is_none_or(|c| !c.candidate_surely_worse());
         let figures = serde_json::json!({
             "category": candidate.category.as_ref().map(field_figures),
             "urgency": candidate.urgency.as_ref().map(field_figures),
         });
-        let compared = compared.map(|(candidate_right, current_right, tickets)| {
-            serde_json::json!({ "tickets": tickets, "candidate_right": candidate_right,
-                                "current_right": current_right })
-        });
+        let compared = compared.map(|c| serde_json::json!(c));
         self.store
             .record_classifier(&ClassifierRecord {
                 version: candidate.version.clone(),
@@ -556,7 +554,7 @@ impl Pipeline {
             self.triage.classifier = Some(Arc::new(candidate));
         } else {
             tracing::warn!(version = %candidate.version, ?compared,
-                "new classifier is worse on the labels the current one never saw; keeping the current one");
+                "new classifier is surely worse on the labels the current one never saw; keeping the current one");
         }
         Ok(())
     }

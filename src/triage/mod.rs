@@ -16,7 +16,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use calibrate::{class_thresholds, Outcome};
-pub use classifier::{Classifier, Example, FeatureSet, FieldModel, HeldOut, TrainSettings};
+pub use classifier::{
+    Classifier, Compared, Example, FeatureSet, FieldModel, HeldOut, TrainSettings,
+};
 pub use features::Term;
 pub use guard::{ClassRecord, Guard, Record, Window};
 pub use linear::LinearSettings;

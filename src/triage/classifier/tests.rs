@@ -160,9 +160,16 @@ fn a_candidate_is_compared_on_tickets_the_current_version_never_saw() {
     let mut history = old_history.clone();
     history.extend(tickets(200, 8, 0));
     let candidate = Classifier::train(&history, &TrainSettings::default());
-    let (mine, theirs, n) = candidate.compare(&current, &history);
-    assert_eq!(n, 200, "only the new tickets are compared");
-    assert!(mine >= theirs.saturating_sub(10), "{mine} vs {theirs}");
+    let compared = candidate.compare(&current, &history);
+    assert_eq!(compared.tickets, 200, "only the new tickets are compared");
+    let (mine, theirs) = (compared.candidate_right, compared.current_right);
+    assert!(mine >= theirs.saturating_sub(10), "{compared:?}");
+    assert_eq!(
+        mine - compared.only_candidate_right,
+        theirs - compared.only_current_right,
+        "both right on the same tickets: {compared:?}"
+    );
+    assert!(!compared.candidate_surely_worse(), "{compared:?}");
 
     // A candidate trained on garbage labels loses on the same tickets.
     let mut garbage = history.clone();
@@ -170,8 +177,27 @@ fn a_candidate_is_compared_on_tickets_the_current_version_never_saw() {
         e.category = Some(VOCABULARY[(e.ticket_id % 3) as usize].0.to_owned());
     }
     let bad = Classifier::train(&garbage, &TrainSettings::default());
-    let (mine, theirs, _) = bad.compare(&current, &history);
-    assert!(mine < theirs, "{mine} vs {theirs}");
+    let compared = bad.compare(&current, &history);
+    assert!(compared.candidate_surely_worse(), "{compared:?}");
+}
+
+#[test]
+fn a_candidate_is_refused_only_when_the_tickets_the_two_disagree_on_surely_say_worse() {
+    let compared = |only_candidate_right, only_current_right| Compared {
+        tickets: 1000,
+        candidate_right: 800 + only_candidate_right,
+        current_right: 800 + only_current_right,
+        only_candidate_right,
+        only_current_right,
+    };
+    // Behind by 31 of 1,000, on 151 disagreements (60 against 91): P = 0.007.
+    assert!(compared(60, 91).candidate_surely_worse());
+    // Behind by 5 of 15 disagreements: P(X <= 5 | 15, 1/2) = 0.15, not sure.
+    assert!(!compared(5, 10).candidate_surely_worse());
+    assert!(!compared(10, 10).candidate_surely_worse());
+    assert!(!compared(0, 0).candidate_surely_worse());
+    assert!(compared(0, 5).candidate_surely_worse(), "0 of 5: 1/32");
+    assert!(!compared(0, 4).candidate_surely_worse(), "0 of 4: 1/16");
 }
 
 #[test]
