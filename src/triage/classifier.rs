@@ -268,10 +268,9 @@ impl Compared {
     /// would have as few less than 5% of the time (McNemar's test, exact: a one-sided sign
     /// test, the guard's level). A plain count is not the test: the candidate's held-out
     /// prediction for a new ticket comes from a model of its cross-validation that never saw
-    /// the newest tickets and had a fifth less history, so it trails the current version a
-    /// little even when the new version, trained on everything, is better (in `eval --live`
-    /// on `itsm47k`, retraining every 1,000 labels, it trailed by 0.7 to 2.2 points in 8 of
-    /// 11 comparisons and was refused each time).
+    /// the newest tickets and had a fifth less history, so the count is tilted against the
+    /// version that would be used, trained on everything; a shortfall within chance must not
+    /// keep a store on an old version (and its guard's holds) for good.
     pub fn candidate_surely_worse(&self) -> bool {
         let discordant = Record {
             applied: self.only_candidate_right + self.only_current_right,
