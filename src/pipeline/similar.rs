@@ -1,6 +1,6 @@
 //! The tickets' words beside their embeddings: a TF-IDF index of the history and one of the
-//! open tickets, each in its vector index's order, and the mix of words and embeddings learned from
-//! the store's duplicate links (see `knowledge::fusion`).
+//! open tickets, each in its vector index's order, and the mix of words and embeddings
+//! learned from the store's duplicate links (see `knowledge::fusion`).
 
 use std::collections::HashMap;
 
@@ -28,14 +28,13 @@ impl TicketWords {
     /// a weight the pipeline file sets is taken as it is.
     pub async fn reload(
         &mut self,
-        history: VectorIndex<PastTicket>,
+        mut history: VectorIndex<PastTicket>,
         (mut history_words, mut open_words): (TfIdf, TfIdf),
         links: Links,
         config: &KnowledgeConfig,
     ) -> VectorIndex<PastTicket> {
         history_words.settle();
         open_words.settle();
-        let mut history = history;
         if let Some(weight) = config.similar_words_weight {
             self.fusion = Fusion {
                 weight,

@@ -1,16 +1,16 @@
 //! Duplicate links: a ticket a person said reports the same thing as another (usually an
-//! earlier one). What similar-ticket search learns its mix of words and embeddings from.
+//! original one). What similar-ticket search learns its mix of words and embeddings from.
 
 use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError};
 
 impl Store {
-    /// Records that `ticket` duplicates `earlier`; recording it again changes nothing, and a
+    /// Records that `ticket` duplicates `original`; recording it again changes nothing, and a
     /// link to a ticket the store does not have is not kept. Whether the store has both.
-    pub async fn link_duplicate(&self, ticket: i64, earlier: i64) -> Result<bool, StoreError> {
+    pub async fn link_duplicate(&self, ticket: i64, original: i64) -> Result<bool, StoreError> {
         let mut conn = self.pool().acquire().await?;
-        self.link_duplicate_on(&mut conn, ticket, earlier).await
+        self.link_duplicate_on(&mut conn, ticket, original).await
     }
 
     /// As [`Store::link_duplicate`], on a connection (a transaction's).
@@ -18,15 +18,15 @@ impl Store {
         &self,
         conn: &mut AnyConnection,
         ticket: i64,
-        earlier: i64,
+        original: i64,
     ) -> Result<bool, StoreError> {
-        if ticket == earlier {
+        if ticket == original {
             return Ok(false);
         }
         let known: i64 =
             sqlx::query_scalar(&self.sql("SELECT COUNT(*) FROM tickets WHERE id IN (?, ?)"))
                 .bind(ticket)
-                .bind(earlier)
+                .bind(original)
                 .fetch_one(&mut *conn)
                 .await?;
         if known < 2 {
@@ -37,13 +37,13 @@ impl Store {
              ON CONFLICT (ticket_id, duplicate_of) DO NOTHING",
         ))
         .bind(ticket)
-        .bind(earlier)
+        .bind(original)
         .execute(conn)
         .await?;
         Ok(true)
     }
 
-    /// Every duplicate link, as (ticket, the earlier ticket it duplicates).
+    /// Every duplicate link, as (ticket, the original ticket it duplicates).
     pub async fn duplicate_links(&self) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query("SELECT ticket_id, duplicate_of FROM duplicate_links")
             .fetch_all(self.pool())
