@@ -188,7 +188,7 @@ pub struct KnowledgeConfig {
     pub min_similarity: f32,
     /// Lowest cosine similarity at which an open ticket is flagged as a possible duplicate.
     pub duplicate_similarity: f32,
-    /// The weight (0–1) of shared words (BM25) beside the embedding when ranking similar and
+    /// The weight (0–1) of shared words (TF-IDF) beside the embedding when ranking similar and
     /// possibly duplicate tickets, fixed; unset (the default), it is learned from the store's
     /// duplicate links, or 0.5 while there are too few. 0 ranks by the embedding alone.
     pub similar_words_weight: Option<f32>,

@@ -207,12 +207,12 @@ pub async fn run(options: &EvalOptions) -> Result<EvalReport, EvalError> {
     {
         // The most recent `size` tickets: what a team that started recently would have.
         let recent = &history[history.len() - size..];
-        learning_curve.push(replay.run(recent, &incoming, false).await?);
+        learning_curve.push(replay.run(recent, &incoming).await?);
     }
-    let mut report = replay.run(&history, &incoming, false).await?;
+    let mut report = replay.run(&history, &incoming).await?;
     report.learning_curve = learning_curve;
     if options.live {
-        report.live = replay.run(&history, &incoming, true).await?.live;
+        report.live = Some(replay.run_live(&history, &incoming).await?);
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -227,16 +227,105 @@ struct Replay<'a> {
     label_delay: usize,
 }
 
+/// A replay's temporary store and pipeline once the incoming stream has gone through.
+struct Streamed {
+    /// Holds the store's file until the figures are read.
+    _dir: tempfile::TempDir,
+    store: Store,
+    pipeline: Pipeline,
+}
+
+/// When the replayed tickets were created: ticket `id` at `id` minutes after this.
+fn replay_start() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
 impl Replay<'_> {
-    /// `live`: agents resolve the incoming tickets as the stream goes (see [`live`]), and
-    /// the report's `live` holds what that gave.
+    /// The figures of one replay, the pipeline learning only from the history.
     async fn run(
         &self,
         history: &[LabelledTicket],
         incoming: &[LabelledTicket],
-        live: bool,
     ) -> Result<EvalReport, EvalError> {
         let started = Instant::now();
+        let Streamed {
+            _dir,
+            store,
+            mut pipeline,
+        } = self.stream(history, incoming, false).await?;
+        let rows = store.triage_rows(pipeline.version()).await?;
+        let all = history.iter().chain(incoming);
+        let groups: HashMap<i64, &str> = (1..)
+            .zip(all)
+            .filter_map(|(id, t)| Some((id, t.group.as_deref()?)))
+            .collect();
+        let first_incoming = history.len() as i64 + 1;
+        let total = (history.len() + incoming.len()) as i64;
+        // The window ends with the last incoming ticket, as if clustering ran right then.
+        let problems = if groups.is_empty() {
+            None
+        } else {
+            let last = replay_start() + Duration::minutes(total);
+            let found = pipeline.detect_problems_at(last).await?;
+            let members: Vec<Vec<i64>> = found
+                .iter()
+                .map(|(_, c)| c.members.iter().map(|m| m.ticket_id).collect())
+                .collect();
+            let incoming_ids: Vec<i64> = (first_incoming..=total).collect();
+            Some(problems::score(&members, &groups, &incoming_ids))
+        };
+        let truth = knowledge::Truth {
+            articles: self.articles,
+            groups,
+        };
+        let guard = GuardReplay {
+            label_delay: self.label_delay,
+            window: self.config.triage.guard_window,
+            target: self.config.triage.target_precision,
+        };
+        let judged = with_truth(&rows, incoming, first_incoming);
+        Ok(EvalReport {
+            history: history.len(),
+            incoming: incoming.len(),
+            model_version: pipeline.version().to_owned(),
+            category: field_report(&pipeline, &judged, Field::Category, guard),
+            urgency: field_report(&pipeline, &judged, Field::Urgency, guard),
+            problems,
+            suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged)
+                .await?
+                .map(|s| knowledge::SuggestionReport {
+                    fusion: pipeline.similar_fusion(),
+                    ..s
+                }),
+            learning_curve: Vec::new(),
+            live: None,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The stream as production lives it (see [`live`]): what every version decided.
+    async fn run_live(
+        &self,
+        history: &[LabelledTicket],
+        incoming: &[LabelledTicket],
+    ) -> Result<LiveReport, EvalError> {
+        let streamed = self.stream(history, incoming, true).await?;
+        let all = streamed.store.triage_rows_of_every_version().await?;
+        let stream = with_truth(&all, incoming, history.len() as i64 + 1);
+        let retrain_after = self.config.triage.retrain_after;
+        Ok(live::report(&stream, self.label_delay, retrain_after))
+    }
+
+    /// A temporary store with the history (resolved, a group's later tickets linked to its
+    /// first as duplicates) and the articles, a pipeline over it, and the incoming tickets
+    /// streamed through it in waves. `live`: each wave is resolved with its true labels
+    /// `label_delay` tickets after it arrived, as agents would, before the next comes.
+    async fn stream(
+        &self,
+        history: &[LabelledTicket],
+        incoming: &[LabelledTicket],
+        live: bool,
+    ) -> Result<Streamed, EvalError> {
         let dir = tempfile::tempdir().map_err(EvalError::Temp)?;
         let mut config = self.config.clone();
         config.name = "eval".into();
@@ -245,12 +334,8 @@ impl Replay<'_> {
         let store = Store::open(&config.store.url).await?;
 
         // Ticket ids are positions: history first, then incoming, in file (time) order.
-        let tickets: Vec<(i64, &LabelledTicket)> = history
-            .iter()
-            .chain(incoming)
-            .enumerate()
-            .map(|(i, t)| (i as i64 + 1, t))
-            .collect();
+        let tickets: Vec<(i64, &LabelledTicket)> =
+            (1..).zip(history.iter().chain(incoming)).collect();
         let texts: Vec<(i64, String)> = tickets
             .iter()
             .filter_map(|&(id, t)| {
@@ -275,13 +360,14 @@ impl Replay<'_> {
         self.warm_cache(&store, OwnerKind::ArticleTitle, &titles)
             .await?;
 
-        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let at = |id: i64| replay_start() + Duration::minutes(id);
         // Of the history's tickets of one group, an agent marked each later one a duplicate of
         // the first: the links similar-ticket search learns its mix of words from.
         let mut first_of_group: HashMap<&str, i64> = HashMap::new();
         for &(id, t) in &tickets[..history.len()] {
-            let at = start + Duration::minutes(id);
-            store.insert_ticket(&new_ticket(id, t, true, at)).await?;
+            store
+                .insert_ticket(&new_ticket(id, t, true, at(id)))
+                .await?;
             if let Some(group) = t.group.as_deref() {
                 match first_of_group.get(group) {
                     Some(&first) => _ = store.link_duplicate(id, first).await?,
@@ -304,8 +390,9 @@ impl Replay<'_> {
         };
         for wave in stream.chunks(wave_size) {
             for &(id, t) in wave {
-                let at = start + Duration::minutes(id);
-                store.insert_ticket(&new_ticket(id, t, false, at)).await?;
+                store
+                    .insert_ticket(&new_ticket(id, t, false, at(id)))
+                    .await?;
             }
             pipeline.drain(|b| bar.inc(b.triaged as u64)).await?;
             arrived += wave.len();
@@ -314,70 +401,19 @@ impl Replay<'_> {
                 // as history (and retrains when due) on its next pass.
                 let known = arrived.saturating_sub(self.label_delay);
                 for &(id, t) in &stream[resolved..known.max(resolved)] {
-                    let at = start + Duration::minutes(id);
-                    store.mirror_ticket(&new_ticket(id, t, true, at)).await?;
+                    store
+                        .mirror_ticket(&new_ticket(id, t, true, at(id)))
+                        .await?;
                 }
                 resolved = resolved.max(known);
                 pipeline.drain(|_| {}).await?;
             }
         }
         bar.finish_and_clear();
-
-        let rows = store.triage_rows(pipeline.version()).await?;
-        let groups: HashMap<i64, &str> = tickets
-            .iter()
-            .filter_map(|&(id, t)| Some((id, t.group.as_deref()?)))
-            .collect();
-        // The window ends with the last incoming ticket, as if clustering ran right then.
-        let problems = if groups.is_empty() {
-            None
-        } else {
-            let last = start + Duration::minutes(tickets.len() as i64);
-            let found = pipeline.detect_problems_at(last).await?;
-            let members: Vec<Vec<i64>> = found
-                .iter()
-                .map(|(_, c)| c.members.iter().map(|m| m.ticket_id).collect())
-                .collect();
-            let incoming_ids: Vec<i64> =
-                tickets[history.len()..].iter().map(|&(id, _)| id).collect();
-            Some(problems::score(&members, &groups, &incoming_ids))
-        };
-        let truth = knowledge::Truth {
-            articles: self.articles,
-            groups,
-        };
-        let first_incoming = history.len() as i64 + 1;
-        let guard = GuardReplay {
-            label_delay: self.label_delay,
-            window: self.config.triage.guard_window,
-            target: self.config.triage.target_precision,
-        };
-        // In time order: the guard's replay reads the stream as it came.
-        let judged = with_truth(&rows, incoming, first_incoming);
-        let live = if live {
-            let all = store.triage_rows_of_every_version().await?;
-            let retrain_after = self.config.triage.retrain_after;
-            let stream = with_truth(&all, incoming, first_incoming);
-            Some(live::report(&stream, self.label_delay, retrain_after))
-        } else {
-            None
-        };
-        Ok(EvalReport {
-            history: history.len(),
-            incoming: incoming.len(),
-            model_version: pipeline.version().to_owned(),
-            category: field_report(&pipeline, &judged, Field::Category, guard),
-            urgency: field_report(&pipeline, &judged, Field::Urgency, guard),
-            problems,
-            suggestions: knowledge::score(&store, pipeline.version(), &truth, &judged)
-                .await?
-                .map(|s| knowledge::SuggestionReport {
-                    fusion: pipeline.similar_fusion(),
-                    ..s
-                }),
-            learning_curve: Vec::new(),
-            live,
-            seconds: started.elapsed().as_secs_f64(),
+        Ok(Streamed {
+            _dir: dir,
+            store,
+            pipeline,
         })
     }
 }

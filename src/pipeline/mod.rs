@@ -26,7 +26,7 @@ use cache::{Ahead, Speculation};
 use judge::Judgement;
 pub use known_issues::KnownIssue;
 pub use public::{PublicAnswer, PublicArticle};
-use similar::{Links, TicketWords};
+use similar::TicketWords;
 
 use crate::config::{ConfigError, ModelConfig, PipelineConfig};
 use crate::domain::{PredictedField, TriageOutcome};
@@ -379,7 +379,10 @@ impl Pipeline {
         let mut examples: VecDeque<Example> = VecDeque::new();
         let mut labelled = 0;
         let (mut history_words, mut open_words) = (TfIdf::default(), TfIdf::default());
-        let mut links = Links::new(self.store.duplicate_links().await?, dimension);
+        let links = self.store.duplicate_links().await?;
+        let mut links = self
+            .words
+            .to_learn(links, &self.config.knowledge, dimension);
         let bar = crate::progress::bar(0, "embedding history");
         let mut after = i64::MIN;
         loop {
@@ -418,7 +421,9 @@ impl Pipeline {
                 }
             }
             for (i, (id, text)) in texts.iter().enumerate() {
-                links.see(history.len() + i, *id, text, vectors.row(i));
+                if let Some(links) = &mut links {
+                    links.see(history.len() + i, *id, text, vectors.row(i));
+                }
                 history_words.push(text);
             }
             history.extend(&vectors, usable.into_iter().map(past_ticket));

@@ -23,14 +23,27 @@ pub(super) struct TicketWords {
 }
 
 impl TicketWords {
-    /// Takes a reload's word indexes (history, open tickets) and, when the store's links
-    /// changed, learns the mix again from `history` (lent to the learning and given back);
+    /// The links to learn the mix from, when it must be learned: the pipeline file sets no
+    /// weight and the store's links changed since it was last learned (a reload after every
+    /// batch then collects nothing).
+    pub fn to_learn(
+        &self,
+        links: Vec<(i64, i64)>,
+        config: &KnowledgeConfig,
+        dimension: usize,
+    ) -> Option<Links> {
+        let changed = self.learned_on != Some(links.len());
+        (config.similar_words_weight.is_none() && changed).then(|| Links::new(links, dimension))
+    }
+
+    /// Takes a reload's word indexes (history, open tickets) and learns the mix again from
+    /// `history` (lent to the learning and given back) when there are `links` to learn from;
     /// a weight the pipeline file sets is taken as it is.
     pub async fn reload(
         &mut self,
         mut history: VectorIndex<PastTicket>,
         (mut history_words, mut open_words): (TfIdf, TfIdf),
-        links: Links,
+        links: Option<Links>,
         config: &KnowledgeConfig,
     ) -> VectorIndex<PastTicket> {
         history_words.settle();
@@ -40,7 +53,7 @@ impl TicketWords {
                 weight,
                 basis: Basis::Fixed,
             };
-        } else if self.learned_on != Some(links.count()) {
+        } else if let Some(links) = links {
             self.learned_on = Some(links.count());
             let shown = config.similar_tickets;
             (history, history_words, self.fusion) =

@@ -286,18 +286,7 @@ impl<'c> BatchWriter<'c> {
         &mut self,
         writes: &[super::SystemWrite],
     ) -> Result<(), StoreError> {
-        use super::mirror::{bind_writes, record_writes_sql, WRITES_PER_STATEMENT};
-        let now = stamp(Utc::now());
-        for chunk in writes.chunks(WRITES_PER_STATEMENT) {
-            let sql = self
-                .backend
-                .sql(&record_writes_sql(chunk.len()))
-                .into_owned();
-            bind_writes(sqlx::query(&sql), chunk, &now)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
+        super::mirror::record_writes(self.backend, &mut self.tx, writes).await
     }
 
     /// Commits the whole batch.

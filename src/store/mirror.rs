@@ -185,40 +185,38 @@ impl Store {
     /// Records writes outside a batch (a clustering pass's); a write recorded already stays
     /// as first recorded.
     pub async fn record_system_writes(&self, writes: &[SystemWrite]) -> Result<(), StoreError> {
-        let now = stamp(Utc::now());
-        for chunk in writes.chunks(WRITES_PER_STATEMENT) {
-            let sql = self.sql(&record_writes_sql(chunk.len())).into_owned();
-            bind_writes(sqlx::query(&sql), chunk, &now)
-                .execute(self.pool())
-                .await?;
-        }
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        record_writes(self.backend(), &mut conn, writes).await
     }
 }
 
 /// Writes recorded per statement, within the bind limit.
-pub(super) const WRITES_PER_STATEMENT: usize = super::MAX_BINDS / 4;
+const WRITES_PER_STATEMENT: usize = super::MAX_BINDS / 4;
 
-/// One statement recording `n` writes; one recorded already stays as first recorded.
-pub(super) fn record_writes_sql(n: usize) -> String {
-    format!(
-        "INSERT INTO system_writes (source, item, external_id, written_at) VALUES {} \
-         ON CONFLICT (source, item) DO NOTHING",
-        super::value_rows(4, n)
-    )
-}
-
-pub(super) fn bind_writes<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    writes: &'q [SystemWrite],
-    now: &'q str,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for w in writes {
-        query = query
-            .bind(w.source.as_str())
-            .bind(w.item.as_str())
-            .bind(w.external_id.as_str())
-            .bind(now);
+/// Records `writes` on `conn` (a batch's transaction, or a connection of the pool), a
+/// statement per [`WRITES_PER_STATEMENT`]; one recorded already stays as first recorded.
+pub(super) async fn record_writes(
+    backend: super::Backend,
+    conn: &mut sqlx::AnyConnection,
+    writes: &[SystemWrite],
+) -> Result<(), StoreError> {
+    let now = stamp(Utc::now());
+    for chunk in writes.chunks(WRITES_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO system_writes (source, item, external_id, written_at) VALUES {} \
+             ON CONFLICT (source, item) DO NOTHING",
+            super::value_rows(4, chunk.len())
+        );
+        let sql = backend.sql(&sql);
+        let mut query = sqlx::query(&sql);
+        for w in chunk {
+            query = query
+                .bind(w.source.as_str())
+                .bind(w.item.as_str())
+                .bind(w.external_id.as_str())
+                .bind(now.as_str());
+        }
+        query.execute(&mut *conn).await?;
     }
-    query
+    Ok(())
 }

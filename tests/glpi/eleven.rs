@@ -78,14 +78,7 @@ async fn an_upgraded_glpi_11_is_read_as_it_shows_and_gets_raw_html_and_ids_in_it
     )
     .await;
     // More of the same, so that they make a candidate problem.
-    for (i, name) in [
-        "VPN disconnects again and again",
-        "VPN keeps dropping when I work from home",
-        "My VPN connection drops every ten minutes",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, name) in MORE_VPN.iter().enumerate() {
         let raw = GlpiTicket {
             stored: Stored::Raw,
             ..GlpiTicket::new_incident(name, "Please help.", 20 + i as i64)

@@ -13,6 +13,12 @@ use crate::common::GlpiDb;
 pub const NETWORK_VPN: i64 = 2;
 pub const ACCOUNTS: i64 = 4;
 pub const VPN_FAQ: i64 = 1;
+/// More reports of the same VPN trouble: with a first one, enough for a candidate problem.
+pub const MORE_VPN: [&str; 3] = [
+    "VPN disconnects again and again",
+    "VPN keeps dropping when I work from home",
+    "My VPN connection drops every ten minutes",
+];
 
 pub const HISTORY: [(i64, i64, [&str; 6]); 3] = [
     (

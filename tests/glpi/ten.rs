@@ -25,14 +25,7 @@ async fn glpi_tickets_are_triaged_into_glpis_own_tables_and_agents_keep_what_the
     )
     .await;
     let mut more_vpn = Vec::new();
-    for (i, name) in [
-        "VPN disconnects again and again",
-        "VPN keeps dropping when I work from home",
-        "My VPN connection drops every ten minutes",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, name) in MORE_VPN.iter().enumerate() {
         let id = add_ticket(
             &pool,
             &GlpiTicket::new_incident(name, "Please help.", 2 + i as i64),

@@ -338,7 +338,7 @@ impl Glpi {
             let target = match known {
                 // A problem that was deleted, solved or closed in GLPI is the problem
                 // manager's: nothing more is linked to it.
-                Some(id) if !self.problem_is_open(id).await? => continue,
+                Some(id) if !problem_is_open(&self.pool, id).await? => continue,
                 Some(id) => ProblemTarget::Existing(id),
                 None => ProblemTarget::New {
                     title: p.title.clone(),
@@ -379,11 +379,6 @@ impl Glpi {
             }
         }
         Ok(plan)
-    }
-
-    /// Not deleted, solved or closed.
-    async fn problem_is_open(&self, id: i64) -> Result<bool, GlpiError> {
-        problem_is_open(&self.pool, id).await
     }
 }
 
