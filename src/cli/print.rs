@@ -90,6 +90,20 @@ pub fn print_eval(r: &EvalReport) {
             let read = features.describe();
             println!("{name}: the model reads {read} (chosen on the history)");
         }
+        if let (Some(asked), Some(later)) = field
+            .as_ref()
+            .map_or((None, None), |f| (f.history_target, f.later))
+        {
+            println!(
+                "{name}: thresholds asked {:.1}% of held-out history; of the history's latest \
+                 tickets, predicted by models of the history before them, they applied {} at {}",
+                100.0 * asked,
+                later.applied,
+                later
+                    .precision()
+                    .map_or("-".into(), |p| format!("{:.1}%", 100.0 * p)),
+            );
+        }
     }
     let figure = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.3}"));
     if let Some(p) = &r.problems {

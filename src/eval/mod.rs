@@ -24,7 +24,7 @@ use crate::model::{Embedder, Precision};
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
 use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRecord};
 use crate::text;
-use crate::triage::{FeatureSet, FieldModel, Window};
+use crate::triage::{FeatureSet, FieldModel, Tally, Window};
 use cache::DiskCache;
 pub use knowledge::{EvalArticle, SuggestionReport};
 pub use live::{LiveField, LiveReport};
@@ -124,6 +124,11 @@ pub struct FieldReport {
     pub target_precision: f64,
     /// What the field's model reads, as chosen on the history (none: no model was trained).
     pub features: Option<FeatureSet>,
+    /// The precision the thresholds asked of held-out history, and what they applied of the
+    /// history's latest tickets as models of the history before them predicted them (see
+    /// `triage::calibrate::carried_thresholds`).
+    pub history_target: Option<f64>,
+    pub later: Option<Tally>,
     /// The live guard replayed over the stream (see [`guarded`]).
     pub guarded: Guarded,
 }
@@ -613,6 +618,8 @@ fn field_report(
         applied_precision: precision(&applied),
         target_precision,
         features: field.model(pipeline).map(|m| m.held_out().features),
+        history_target: field.model(pipeline).map(|m| m.held_out().history_target),
+        later: field.model(pipeline).map(|m| m.held_out().later),
         guarded: guarded(&judged, guard),
     })
 }

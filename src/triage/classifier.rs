@@ -3,13 +3,15 @@
 //! held-out history), trained on the team's labelled history. Everything the
 //! team relies on is measured on predictions for tickets the model did not see: k-fold
 //! cross-validation on the history gives each ticket a held-out prediction, from which the
-//! softmax temperature (calibration), each class's threshold and the version's figures come.
+//! softmax temperature (calibration), each class's threshold and the version's figures come;
+//! the history's latest tickets, predicted by models of the tickets before them alone, check
+//! that the thresholds also held forward in time, and make them stricter where they did not.
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::calibrate::{self, Isotonic, Outcome};
+use super::calibrate::{self, Isotonic, Outcome, Tally};
 use super::features::{Features, Featurizer};
 use super::guard::Record;
 use super::linear::{LinearModel, LinearSettings};
@@ -69,6 +71,12 @@ pub struct HeldOut {
     pub temperature: f32,
     /// The features the model was chosen with.
     pub features: FeatureSet,
+    /// The precision the thresholds asked of held-out history so that the history's latest
+    /// tickets, predicted by models that never saw them, were applied at the target (see
+    /// [`calibrate::carried_thresholds`]).
+    pub history_target: f64,
+    /// Those latest tickets' predictions the thresholds applied, and the right ones.
+    pub later: Tally,
 }
 
 /// What a field's machine reads. Which does better differs by store (cleaned, lexical text
@@ -109,6 +117,8 @@ pub struct FieldModel {
     held_out_predictions: HashMap<i64, usize>,
     /// The held-out decisions the thresholds were chosen from.
     outcomes: Vec<Outcome>,
+    /// The history's latest tickets as models of the history before them predicted them.
+    later: Vec<Outcome>,
 }
 
 impl FieldModel {
@@ -118,11 +128,12 @@ impl FieldModel {
 
     /// Per class, the threshold it would need to reach `target` precision on held-out history.
     pub fn thresholds_at(&self, target: f64) -> HashMap<&str, Option<f32>> {
-        let thresholds = calibrate::class_thresholds(&self.outcomes, self.classes.len(), target);
+        let carried =
+            calibrate::carried_thresholds(&self.outcomes, &self.later, self.classes.len(), target);
         self.classes
             .iter()
             .map(String::as_str)
-            .zip(thresholds)
+            .zip(carried.thresholds)
             .collect()
     }
 
@@ -392,9 +403,23 @@ fn train_field(
     for o in &mut outcomes {
         o.confidence = calibration.apply(o.confidence);
     }
-    let thresholds =
-        calibrate::class_thresholds(&outcomes, classes.len(), settings.target_precision);
-    let held_out = held_out_figures(&outcomes, &y, &classes, &thresholds, temperature, set);
+    let later = later_scores(xs(set), &y, settings.folds, |x, labels, rows| {
+        LinearModel::held_out_scores(x, labels, classes.len(), dimension, linear(c), rows)
+    })
+    .into_iter()
+    .map(|(s, truth)| {
+        let (class, raw) = best(&offset(&s, &offsets), temperature);
+        Outcome {
+            class,
+            confidence: calibration.apply(raw),
+            correct: class == truth,
+        }
+    })
+    .collect::<Vec<_>>();
+    let carried =
+        calibrate::carried_thresholds(&outcomes, &later, classes.len(), settings.target_precision);
+    let held_out = held_out_figures(&outcomes, &y, &classes, &carried, temperature, set);
+    let thresholds = carried.thresholds;
     let bases = (0..classes.len())
         .map(|c| basis_of(&outcomes, c, thresholds[c]))
         .collect();
@@ -414,7 +439,34 @@ fn train_field(
         held_out,
         held_out_predictions,
         outcomes,
+        later,
     })
+}
+
+/// The scores, and true classes, of the history's latest blocks, each block scored by a model
+/// `fit` on the blocks before it alone, as a new ticket is by a model of the history before
+/// it. Only blocks whose model had at least half of the history, as production's has all.
+fn later_scores(
+    xs: &[&Features],
+    y: &[usize],
+    folds: usize,
+    fit: impl Fn(&[&Features], &[usize], &[&Features]) -> Vec<Vec<f32>>,
+) -> Vec<(Vec<f32>, usize)> {
+    let block_of = |r: usize| r * folds / y.len();
+    let mut later = Vec::new();
+    for block in folds.div_ceil(2)..folds {
+        let before: Vec<usize> = (0..y.len()).filter(|&r| block_of(r) < block).collect();
+        let inside: Vec<usize> = (0..y.len()).filter(|&r| block_of(r) == block).collect();
+        let x: Vec<&Features> = before.iter().map(|&r| xs[r]).collect();
+        let labels: Vec<usize> = before.iter().map(|&r| y[r]).collect();
+        let rows: Vec<&Features> = inside.iter().map(|&r| xs[r]).collect();
+        later.extend(
+            fit(&x, &labels, &rows)
+                .into_iter()
+                .zip(inside.iter().map(|&r| y[r])),
+        );
+    }
+    later
 }
 
 /// How class `class`'s held-out predictions fared: at or above its threshold, or all of them
@@ -477,10 +529,11 @@ fn held_out_figures(
     outcomes: &[Outcome],
     truth: &[usize],
     classes: &[String],
-    thresholds: &[Option<f32>],
+    carried: &calibrate::Carried,
     temperature: f32,
     features: FeatureSet,
 ) -> HeldOut {
+    let thresholds = &carried.thresholds;
     let truth_names: Vec<&str> = truth.iter().map(|&t| classes[t].as_str()).collect();
     let predicted: Vec<Option<&str>> = outcomes
         .iter()
@@ -500,11 +553,14 @@ fn held_out_figures(
         calibration_error: calibrate::expected_calibration_error(outcomes, 10),
         temperature,
         features,
+        history_target: carried.history_target,
+        later: carried.later,
     }
 }
 
-/// `svm4-<hash of the labelled training set and settings>` (svm2: blocked cross-validation;
-/// svm3: per-class offsets; svm4: the feature set chosen per field).
+/// `svm5-<hash of the labelled training set and settings>` (svm2: blocked cross-validation;
+/// svm3: per-class offsets; svm4: the feature set chosen per field; svm5: thresholds that
+/// held on the history's latest tickets).
 fn version_of(examples: &[Example], settings: &TrainSettings) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -523,7 +579,7 @@ fn version_of(examples: &[Example], settings: &TrainSettings) -> String {
         eat(&c.to_le_bytes());
     }
     eat(&settings.linear.class_balance.to_le_bytes());
-    format!("svm4-{:08x}", h as u32)
+    format!("svm5-{:08x}", h as u32)
 }
 
 #[cfg(test)]
