@@ -99,9 +99,11 @@ pub fn print_eval(r: &EvalReport) {
                  tickets, predicted by models of the history before them, they applied {} at {}",
                 100.0 * asked,
                 later.applied,
-                later
-                    .precision()
-                    .map_or("-".into(), |p| format!("{:.1}%", 100.0 * p)),
+                if later.applied == 0 {
+                    "-".into()
+                } else {
+                    format!("{:.1}%", 100.0 * later.precision())
+                },
             );
         }
     }

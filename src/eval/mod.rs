@@ -24,7 +24,7 @@ use crate::model::{Embedder, Precision};
 use crate::pipeline::{self, text_hash, Pipeline, PipelineError};
 use crate::store::{NewTicket, OwnerKind, Store, StoreError, TriageRecord};
 use crate::text;
-use crate::triage::{FeatureSet, FieldModel, Tally, Window};
+use crate::triage::{FeatureSet, FieldModel, Record, Window};
 use cache::DiskCache;
 pub use knowledge::{EvalArticle, SuggestionReport};
 pub use live::{LiveField, LiveReport};
@@ -128,7 +128,7 @@ pub struct FieldReport {
     /// history's latest tickets as models of the history before them predicted them (see
     /// `triage::calibrate::carried_thresholds`).
     pub history_target: Option<f64>,
-    pub later: Option<Tally>,
+    pub later: Option<Record>,
     /// The live guard replayed over the stream (see [`guarded`]).
     pub guarded: Guarded,
 }

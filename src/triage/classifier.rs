@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::calibrate::{self, Isotonic, Outcome, Tally};
+use super::calibrate::{self, Isotonic, Outcome};
 use super::features::{Features, Featurizer};
 use super::guard::Record;
 use super::linear::{LinearModel, LinearSettings};
@@ -76,7 +76,7 @@ pub struct HeldOut {
     /// [`calibrate::carried_thresholds`]).
     pub history_target: f64,
     /// Those latest tickets' predictions the thresholds applied, and the right ones.
-    pub later: Tally,
+    pub later: Record,
 }
 
 /// What a field's machine reads. Which does better differs by store (cleaned, lexical text
@@ -445,7 +445,9 @@ fn train_field(
 
 /// The scores, and true classes, of the history's latest blocks, each block scored by a model
 /// `fit` on the blocks before it alone, as a new ticket is by a model of the history before
-/// it. Only blocks whose model had at least half of the history, as production's has all.
+/// it. Only blocks whose model had at least half of the history, as production's has all,
+/// and only tickets of a class that model had seen: production's model knows every class it
+/// could be judged on, and a class new to the store is not a sign the old ones drifted.
 fn later_scores(
     xs: &[&Features],
     y: &[usize],
@@ -456,7 +458,10 @@ fn later_scores(
     let mut later = Vec::new();
     for block in folds.div_ceil(2)..folds {
         let before: Vec<usize> = (0..y.len()).filter(|&r| block_of(r) < block).collect();
-        let inside: Vec<usize> = (0..y.len()).filter(|&r| block_of(r) == block).collect();
+        let seen: BTreeSet<usize> = before.iter().map(|&r| y[r]).collect();
+        let inside: Vec<usize> = (0..y.len())
+            .filter(|&r| block_of(r) == block && seen.contains(&y[r]))
+            .collect();
         let x: Vec<&Features> = before.iter().map(|&r| xs[r]).collect();
         let labels: Vec<usize> = before.iter().map(|&r| y[r]).collect();
         let rows: Vec<&Features> = inside.iter().map(|&r| xs[r]).collect();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use calibrate::{class_thresholds, Outcome, Tally};
+pub use calibrate::{class_thresholds, Outcome};
 pub use classifier::{
     Classifier, Compared, Example, FeatureSet, FieldModel, HeldOut, TrainSettings,
 };

@@ -86,26 +86,15 @@ fn learns_the_categories_and_applies_confident_ones() {
 }
 
 #[test]
-fn thresholds_are_stricter_where_the_latest_history_fell_short_of_the_target() {
+fn thresholds_are_checked_on_the_latest_history_as_models_of_the_tickets_before_it_saw_it() {
     let steady = Classifier::train(&tickets(300, 1, 0), &TrainSettings::default());
     let held_out = steady.category.as_ref().unwrap().held_out();
-    assert_eq!(held_out.history_target, 0.95, "{held_out:?}");
-    assert!(held_out.later.applied > 0, "{held_out:?}");
-    assert!(held_out.later.precision().unwrap() >= 0.95, "{held_out:?}");
-
-    // The newest 40% of the history is labelled carelessly: models of the tickets before it
-    // are as sure of it as ever and right less often.
-    let mut drifted = tickets(300, 1, 0);
-    drifted.extend(tickets(200, 2, 20));
-    let drifted = Classifier::train(&drifted, &TrainSettings::default());
-    let held_out = drifted.category.as_ref().unwrap().held_out();
-    assert!(held_out.history_target > 0.95, "{held_out:?}");
-    assert!(
-        held_out
-            .later
-            .precision()
-            .is_none_or(|p| p >= 0.95 || held_out.history_target > 0.99),
-        "{held_out:?}"
+    // Only the latest two of the five blocks are predicted forward: at most 120 tickets.
+    assert!((1..=120).contains(&held_out.later.applied), "{held_out:?}");
+    assert!(!held_out.later.below(0.95), "{held_out:?}");
+    assert_eq!(
+        held_out.history_target, 0.95,
+        "a steady store is asked no more"
     );
 }
 
