@@ -72,8 +72,8 @@ pub struct HeldOut {
     /// The features the model was chosen with.
     pub features: FeatureSet,
     /// The precision the thresholds asked of held-out history so that the history's latest
-    /// tickets, predicted by models that never saw them, were applied at the target (see
-    /// [`calibrate::carried_thresholds`]).
+    /// tickets, predicted by models that never saw them, were not applied surely below the
+    /// target (see [`calibrate::carried_thresholds`]).
     pub history_target: f64,
     /// Those latest tickets' predictions the thresholds applied, and the right ones.
     pub later: Record,
