@@ -607,6 +607,7 @@ fn field_report(
         })
         .collect();
     let applied: Vec<&Judged<'_>> = judged.iter().filter(|j| j.applied).collect();
+    let held_out = field.model(pipeline).map(FieldModel::held_out);
     Some(FieldReport {
         n,
         accuracy: metrics::accuracy(&truths, &predicted),
@@ -617,9 +618,9 @@ fn field_report(
         applied_share: applied.len() as f64 / n as f64,
         applied_precision: precision(&applied),
         target_precision,
-        features: field.model(pipeline).map(|m| m.held_out().features),
-        history_target: field.model(pipeline).map(|m| m.held_out().history_target),
-        later: field.model(pipeline).map(|m| m.held_out().later),
+        features: held_out.map(|h| h.features),
+        history_target: held_out.map(|h| h.history_target),
+        later: held_out.map(|h| h.later),
         guarded: guarded(&judged, guard),
     })
 }

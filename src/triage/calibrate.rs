@@ -165,27 +165,35 @@ pub fn carried_thresholds(
     classes: usize,
     target: f64,
 ) -> Carried {
-    let mut carried = None;
-    for tenths in 0..10 {
+    let at = |tenths: u8| {
         let history_target = 1.0 - (1.0 - target) * f64::from(10 - tenths) / 10.0;
         let thresholds = class_thresholds(outcomes, classes, history_target);
-        let mut record = Record::default();
-        for o in later {
-            if thresholds[o.class].is_some_and(|t| o.confidence >= t) {
-                record.applied += 1;
-                record.right += usize::from(o.correct);
-            }
-        }
-        carried = Some(Carried {
+        Carried {
+            later: applied(later, &thresholds),
             thresholds,
             history_target,
-            later: record,
-        });
-        if !record.below(target) {
+        }
+    };
+    let mut carried = at(0);
+    for tenths in 1..10 {
+        if !carried.later.below(target) {
             break;
         }
+        carried = at(tenths);
     }
-    carried.expect("ten tries")
+    carried
+}
+
+/// The outcomes `thresholds` apply (a class's at or above its threshold), and the right ones.
+pub fn applied(outcomes: &[Outcome], thresholds: &[Option<f32>]) -> Record {
+    let mut record = Record::default();
+    for o in outcomes {
+        if thresholds[o.class].is_some_and(|t| o.confidence >= t) {
+            record.applied += 1;
+            record.right += usize::from(o.correct);
+        }
+    }
+    record
 }
 
 /// Expected calibration error over `bins` equal-width confidence bins: how far, on average,

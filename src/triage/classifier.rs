@@ -538,23 +538,18 @@ fn held_out_figures(
     temperature: f32,
     features: FeatureSet,
 ) -> HeldOut {
-    let thresholds = &carried.thresholds;
     let truth_names: Vec<&str> = truth.iter().map(|&t| classes[t].as_str()).collect();
     let predicted: Vec<Option<&str>> = outcomes
         .iter()
         .map(|o| Some(classes[o.class].as_str()))
         .collect();
-    let applied: Vec<&Outcome> = outcomes
-        .iter()
-        .filter(|o| thresholds[o.class].is_some_and(|t| o.confidence >= t))
-        .collect();
-    let right = applied.iter().filter(|o| o.correct).count();
+    let applied = calibrate::applied(outcomes, &carried.thresholds);
     HeldOut {
         n: outcomes.len(),
         accuracy: metrics::accuracy(&truth_names, &predicted),
         macro_f1: metrics::macro_f1(&truth_names, &predicted),
-        coverage: applied.len() as f64 / outcomes.len().max(1) as f64,
-        coverage_precision: (!applied.is_empty()).then(|| right as f64 / applied.len() as f64),
+        coverage: applied.applied as f64 / outcomes.len().max(1) as f64,
+        coverage_precision: (applied.applied > 0).then(|| applied.precision()),
         calibration_error: calibrate::expected_calibration_error(outcomes, 10),
         temperature,
         features,
