@@ -418,11 +418,16 @@ async fn main() -> Result<()> {
             let store = ticketlens::store::Store::open(&config.store.url).await?;
             let report = ticketlens::report::summarise(&store.field_outcomes().await?);
             let deflection = store.deflection().await?;
-            // The live record of each class the latest model version applied.
+            // The live record of each class the latest model version is confident of, from
+            // the thresholds recorded with it.
             let classes = match store.latest_model_version().await? {
-                Some(version) => ticketlens::pipeline::guard_of(&store, &version, &config.triage)
-                    .await?
-                    .classes(),
+                Some(version) => {
+                    let from =
+                        ticketlens::pipeline::recorded_applied_from(&store, &version).await?;
+                    ticketlens::pipeline::guard_of(&store, &version, &from, &config.triage)
+                        .await?
+                        .classes()
+                }
                 None => Vec::new(),
             };
             if json {

@@ -211,7 +211,7 @@ pub fn print_report(report: &Report, classes: &[ClassRecord], d: &Deflection) {
         }
     }
     if !classes.is_empty() {
-        println!("classes the latest model applied, on their latest tickets since resolved:");
+        println!("classes the latest model is confident of, on their latest confident tickets since resolved:");
         println!(
             "{:>9} {:>20} {:>8} {:>6} {:>10}",
             "field", "class", "resolved", "right", "precision"
@@ -224,10 +224,16 @@ pub fn print_report(report: &Report, classes: &[ClassRecord], d: &Deflection) {
                 c.record.applied,
                 c.record.right,
                 c.precision * 100.0,
-                if c.held_back {
-                    "  held back: surely below the target, suggested only until retraining"
-                } else {
-                    ""
+                match (c.held_back, c.applied_from) {
+                    (false, _) => String::new(),
+                    (true, Some(from)) => format!(
+                        "  surely below the target: applied only from {:.1}% until its record \
+                         or retraining lifts it",
+                        100.0 * from
+                    ),
+                    (true, None) => "  held back: surely below the target at any confidence, \
+                                     suggested only until its record or retraining lifts it"
+                        .to_owned(),
                 }
             );
         }

@@ -42,32 +42,91 @@ use crate::store::{
 use crate::systems::{Plan, ProblemOutcome, SystemError, TicketSystem};
 use crate::text::{self, Prepared};
 use crate::triage::{
-    self, ClassRecord, Classifier, Example, Guard, Impact, PastTicket, Policy, TrainSettings,
-    Triage, Verdict, ZeroShot,
+    self, ClassRecord, Classifier, Example, Guard, Impact, PastTicket, Policy, Resolved,
+    TrainSettings, Triage, Verdict, ZeroShot,
 };
 use crate::vectors::{Rows, VectorIndex};
 
-/// The live record of each class `version` applied (see [`crate::triage::guard`]): also what
+/// Each field's classes that are applied, and the confidence each is applied from.
+pub type AppliedFrom = Vec<(PredictedField, Vec<(String, f32)>)>;
+
+/// The live record of each class `version` applies (see [`crate::triage::guard`]): its
+/// confident predictions (at or above `applied_from`) on tickets since resolved. Also what
 /// `report` shows, for the latest version.
 pub async fn guard_of(
     store: &Store,
     version: &str,
+    applied_from: &AppliedFrom,
     settings: &crate::config::TriageConfig,
 ) -> Result<Guard, StoreError> {
+    let window = settings.guard_window;
     let mut fields = Vec::new();
-    for field in PredictedField::ALL {
-        let window = settings.guard_window;
-        let outcomes = store.applied_outcomes(version, field, window).await?;
-        fields.push((
-            field,
-            outcomes.into_iter().map(|o| (o.label, o.right)).collect(),
-        ));
+    for (field, classes) in applied_from {
+        let mut resolved = Vec::new();
+        for (label, from) in classes {
+            let outcomes = store
+                .confident_outcomes(version, *field, label, *from, window)
+                .await?;
+            resolved.extend(outcomes.into_iter().map(|o| Resolved {
+                label: label.clone(),
+                confidence: o.confidence,
+                right: o.right,
+            }));
+        }
+        fields.push((*field, resolved));
     }
     Ok(Guard::from_latest(
         fields,
-        settings.guard_window,
+        window,
         settings.target_precision,
     ))
+}
+
+/// The thresholds `classifier` applies its classes from.
+fn applied_from(classifier: Option<&Classifier>) -> AppliedFrom {
+    let Some(c) = classifier else {
+        return Vec::new();
+    };
+    [
+        (PredictedField::Category, c.category.as_ref()),
+        (PredictedField::Urgency, c.urgency.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(field, model)| Some((field, model?)))
+    .map(|(field, model)| {
+        let classes = model
+            .thresholds()
+            .filter_map(|(class, t)| Some((class.to_owned(), t?)))
+            .collect();
+        (field, classes)
+    })
+    .collect()
+}
+
+/// The thresholds recorded with the classifier of `model_version` (a triage row's version:
+/// the classifier's, then the encoder's, after a `/`), for `report`, which loads no model.
+pub async fn recorded_applied_from(
+    store: &Store,
+    model_version: &str,
+) -> Result<AppliedFrom, StoreError> {
+    let classifier = model_version
+        .split_once('/')
+        .map_or(model_version, |(c, _)| c);
+    let Some(figures) = store.classifier_figures(classifier).await? else {
+        return Ok(Vec::new());
+    };
+    let thresholds = |field: PredictedField| -> Vec<(String, f32)> {
+        figures[field.as_str()]["thresholds"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(class, t)| Some((class.clone(), t.as_f64()? as f32)))
+            .collect()
+    };
+    Ok(PredictedField::ALL
+        .into_iter()
+        .map(|field| (field, thresholds(field)))
+        .collect())
 }
 
 /// Tickets read from the store at a time while the knowledge is rebuilt: a page's rows and
@@ -451,10 +510,12 @@ impl Pipeline {
     }
 
     /// Each applied class's live record under the current version, on its latest
-    /// `triage.guard_window` resolved tickets: the classes surely below the target are held
-    /// back (see [`crate::triage::guard`]).
+    /// `triage.guard_window` confident predictions since resolved: what of a class surely
+    /// below the target is held back (see [`crate::triage::guard`]).
     async fn reload_guard(&mut self) -> Result<(), PipelineError> {
-        self.triage.guard = guard_of(&self.store, &self.version, &self.config.triage).await?;
+        let from = applied_from(self.triage.classifier.as_deref());
+        self.triage.guard =
+            guard_of(&self.store, &self.version, &from, &self.config.triage).await?;
         Ok(())
     }
 

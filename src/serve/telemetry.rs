@@ -25,10 +25,11 @@ pub struct Telemetry {
     store_up: Gauge,
     /// The store's counts, each with what it reads from [`ServiceCounts`].
     counts: Vec<(Gauge, Read)>,
-    /// Per applied class, its live record under the model version answering.
+    /// Per class, its live record under the model version answering.
     class_resolved: Family<ClassLabels, Gauge>,
     class_precision: Family<ClassLabels, Gauge<f64, AtomicU64>>,
     class_held_back: Family<ClassLabels, Gauge>,
+    class_applied_from: Family<ClassLabels, Gauge<f64, AtomicU64>>,
 }
 
 /// How a figure is read from the store's counts.
@@ -95,20 +96,26 @@ impl Telemetry {
         let class_resolved = Family::<ClassLabels, Gauge>::default();
         registry.register(
             "class_applied_resolved",
-            "Tickets the class was applied to and since resolved, of its latest window",
+            "Confident predictions of the class (applied or held back) on tickets since resolved, of its latest window",
             class_resolved.clone(),
         );
         let class_precision = Family::<ClassLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "class_realized_precision",
-            "Share of those resolved with the label triage applied",
+            "Share of those resolved with the label triage predicted",
             class_precision.clone(),
         );
         let class_held_back = Family::<ClassLabels, Gauge>::default();
         registry.register(
             "class_held_back",
-            "1 while the class is held back (surely below the target precision): suggested, not applied",
+            "1 while any of the class is held back (surely below the target precision): suggested, not applied",
             class_held_back.clone(),
+        );
+        let class_applied_from = Family::<ClassLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "class_applied_from",
+            "While only the class's less confident predictions are held back: the confidence it is applied from",
+            class_applied_from.clone(),
         );
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 9));
         registry.register(
@@ -133,10 +140,11 @@ impl Telemetry {
             class_resolved,
             class_precision,
             class_held_back,
+            class_applied_from,
         }
     }
 
-    /// The OpenMetrics text for `counts` (`None`: the store did not answer), the applied
+    /// The OpenMetrics text for `counts` (`None`: the store did not answer), the
     /// classes' live records and the histograms so far.
     pub fn render(&self, counts: Option<&ServiceCounts>, classes: &[ClassRecord]) -> String {
         self.store_up.set(i64::from(counts.is_some()));
@@ -149,6 +157,7 @@ impl Telemetry {
         self.class_resolved.clear();
         self.class_precision.clear();
         self.class_held_back.clear();
+        self.class_applied_from.clear();
         for c in classes {
             let labels = vec![
                 ("field", c.field.as_str().to_owned()),
@@ -161,6 +170,11 @@ impl Telemetry {
             self.class_held_back
                 .get_or_create(&labels)
                 .set(i64::from(c.held_back));
+            if let Some(from) = c.applied_from {
+                self.class_applied_from
+                    .get_or_create(&labels)
+                    .set(f64::from(from));
+            }
         }
         let mut text = String::new();
         let registry = self.registry.lock().expect("no panic while encoding");

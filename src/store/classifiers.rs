@@ -55,4 +55,18 @@ impl Store {
             .map(|(v, in_use)| (v, in_use != 0))
             .collect())
     }
+
+    /// The figures recorded with `version` (held-out figures and thresholds, per field).
+    pub async fn classifier_figures(
+        &self,
+        version: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let figures: Option<String> = sqlx::query_scalar(
+            &self.sql("SELECT figures FROM classifier_versions WHERE version = ?"),
+        )
+        .bind(version)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(figures.and_then(|f| serde_json::from_str(&f).ok()))
+    }
 }

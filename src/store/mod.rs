@@ -49,7 +49,7 @@ pub use public::Deflection;
 pub use queue::{FieldPrediction, ServiceCounts, SuggestionView, TriageView};
 use records::RowError;
 pub use records::*;
-pub use reports::{AppliedOutcome, FieldOutcome, FieldTallies, FieldTally, TriageCounts};
+pub use reports::{ConfidentOutcome, FieldOutcome, FieldTallies, FieldTally, TriageCounts};
 pub use review::{ProblemDetail, ProblemMember};
 pub use work::{ChangeListener, Claim, Taken, Worker};
 

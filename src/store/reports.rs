@@ -211,11 +211,11 @@ impl Store {
     }
 }
 
-/// A label triage applied under one model version to a ticket since resolved, and whether
-/// the ticket was resolved with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedOutcome {
-    pub label: String,
+/// A label triage predicted under one model version, at or above the confidence asked, for
+/// a ticket since resolved: its confidence and whether the ticket was resolved with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfidentOutcome {
+    pub confidence: f32,
     pub right: bool,
 }
 
@@ -229,35 +229,37 @@ impl Store {
         .await?)
     }
 
-    /// The labels `model_version` applied to `field` of tickets since resolved or closed,
-    /// the latest resolved first, at most `per_label` of each label.
-    pub async fn applied_outcomes(
+    /// `model_version`'s predictions of `label` for `field` at or above confidence `from`,
+    /// on tickets since resolved or closed, applied or not (a person may have set the field
+    /// first; the guard may have held it back): the latest `limit`, the latest resolved first.
+    pub async fn confident_outcomes(
         &self,
         model_version: &str,
         field: PredictedField,
-        per_label: usize,
-    ) -> Result<Vec<AppliedOutcome>, StoreError> {
+        label: &str,
+        from: f32,
+        limit: usize,
+    ) -> Result<Vec<ConfidentOutcome>, StoreError> {
         let c = field.as_str();
-        let latest = "COALESCE(t.resolved_at, t.created_at) DESC, t.id DESC";
         let sql = format!(
-            "SELECT label, final_label FROM (SELECT r.{c} AS label, t.{c} AS final_label, \
-             ROW_NUMBER() OVER \
-             (PARTITION BY r.{c} ORDER BY {latest}) AS n, COALESCE(t.resolved_at, t.created_at) \
-             AS resolved, t.id AS id FROM triage_results r JOIN tickets t ON t.id = r.ticket_id \
-             WHERE r.model_version = ? AND r.{c}_status = ? AND r.{c} IS NOT NULL \
-             AND t.status IN ('resolved', 'closed')) o WHERE n <= ? ORDER BY resolved DESC, id DESC"
+            "SELECT r.{c}_confidence, t.{c} FROM triage_results r \
+             JOIN tickets t ON t.id = r.ticket_id \
+             WHERE r.model_version = ? AND r.{c} = ? AND r.{c}_confidence >= ? \
+             AND t.status IN ('resolved', 'closed') \
+             ORDER BY COALESCE(t.resolved_at, t.created_at) DESC, t.id DESC LIMIT ?"
         );
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(&self.sql(&sql))
+        let rows: Vec<(f64, Option<String>)> = sqlx::query_as(&self.sql(&sql))
             .bind(model_version)
-            .bind(FieldStatus::Apply.as_str())
-            .bind(per_label as i64)
+            .bind(label)
+            .bind(f64::from(from))
+            .bind(limit as i64)
             .fetch_all(self.pool())
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(label, now)| AppliedOutcome {
-                right: now.as_deref() == Some(label.as_str()),
-                label,
+            .map(|(confidence, now)| ConfidentOutcome {
+                confidence: confidence as f32,
+                right: now.as_deref() == Some(label),
             })
             .collect())
     }

@@ -6,7 +6,7 @@
 //! confidence at which its held-out predictions met the target precision, asked more strictly
 //! where that was not met on the history's latest tickets by models that never saw them.
 
-use super::guard::Record;
+use super::record::Record;
 
 /// `softmax(scores / temperature)`.
 pub fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::calibrate::{self, Isotonic, Outcome};
 use super::features::{Features, Featurizer};
-use super::guard::Record;
 use super::linear::{LinearModel, LinearSettings};
+use super::record::Record;
 use super::{Basis, Prediction};
 use crate::metrics;
 

@@ -1,72 +1,52 @@
 //! The precision promise kept live: a class triage applies is checked against what the
-//! tickets it was applied to were resolved with. A class whose recent record is below the
-//! target, beyond what chance explains, is held back (suggested, not applied) until
-//! retraining makes a new model version, whose record starts afresh.
+//! tickets were resolved with. Every prediction at or above its class's threshold counts,
+//! applied or held back, so what the guard does never changes what it sees. A class whose
+//! recent record is below the target, beyond what chance explains, is applied only from the
+//! confidence at which that same record met the target (as thresholds are chosen on the
+//! history), or not at all where no confidence did, until its record recovers or retraining
+//! makes a new model version, whose record starts afresh.
 //!
 //! The history's thresholds promise a precision on tickets like the history's; when the
 //! tickets drift (on itsm47k's later tickets, classes thresholded at 95% were 90.5% right),
-//! only the tickets themselves can say so.
+//! only the tickets themselves can say so, and mostly of a class's less confident part.
 
 use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
+use super::calibrate::{class_thresholds, Outcome};
+use super::record::Record;
 use super::{Basis, Prediction, Verdict};
 use crate::domain::PredictedField;
 
-/// A class is held back when a record this bad or worse would come less often than this if
-/// the class were as precise as the target (a one-sided binomial test): at 95% a single
-/// mistake holds nothing back, nor do 2 in 10, while 3 in 10 do; a class a little below the
-/// target is held back only once many tickets show it.
-const CHANCE: f64 = 0.05;
-
-/// How one class fared on the resolved tickets it was applied to lately.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Record {
-    /// Applied and since resolved.
-    pub applied: usize,
-    /// Of those, resolved with the applied label.
-    pub right: usize,
+/// What the guard does with a class's confident predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hold {
+    /// Applied from the class's threshold, as trained.
+    Nothing,
+    /// Applied only from this confidence: below it the class's recent record fell short.
+    Below(f32),
+    /// Not applied: at no confidence did its recent record meet the target.
+    All,
 }
 
-impl Record {
-    pub fn precision(&self) -> f64 {
-        self.right as f64 / self.applied.max(1) as f64
-    }
-
-    /// How often a class exactly `target` precise would do this badly or worse on as many
-    /// tickets: P(X <= right) for X ~ Binomial(applied, target).
-    pub fn chance_at(&self, target: f64) -> f64 {
-        let n = self.applied;
-        if n == 0 || target <= 0.0 {
-            return 1.0;
+impl Hold {
+    /// Whether a confident prediction at `confidence` is held back.
+    pub fn holds(self, confidence: f32) -> bool {
+        match self {
+            Hold::Nothing => false,
+            Hold::Below(from) => confidence < from,
+            Hold::All => true,
         }
-        if target >= 1.0 {
-            return if self.right == n { 1.0 } else { 0.0 };
-        }
-        // Each term in logarithms: C(n, k) overflows long before a window does.
-        let (ln_p, ln_q) = (target.ln(), (1.0 - target).ln());
-        let mut ln_choose = 0.0; // ln C(n, 0)
-        let mut total = 0.0;
-        for k in 0..=self.right.min(n) {
-            if k > 0 {
-                ln_choose += ((n - k + 1) as f64).ln() - (k as f64).ln();
-            }
-            total += (ln_choose + k as f64 * ln_p + (n - k) as f64 * ln_q).exp();
-        }
-        total.min(1.0)
-    }
-
-    /// Whether the record is surely below `target` (see [`CHANCE`]).
-    pub fn below(&self, target: f64) -> bool {
-        self.chance_at(target) < CHANCE
     }
 }
 
-/// A class's latest known outcomes, the oldest dropped once `size` are known.
+/// A class's latest known confident predictions (confidence, and whether right), the oldest
+/// dropped once `size` are known.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
-    outcomes: VecDeque<bool>,
+    outcomes: VecDeque<(f32, bool)>,
     size: usize,
     right: usize,
 }
@@ -81,11 +61,11 @@ impl Window {
     }
 
     /// A newly known outcome.
-    pub fn push(&mut self, right: bool) {
-        self.outcomes.push_back(right);
+    pub fn push(&mut self, confidence: f32, right: bool) {
+        self.outcomes.push_back((confidence, right));
         self.right += usize::from(right);
         if self.outcomes.len() > self.size {
-            let dropped = self.outcomes.pop_front().expect("over size, so not empty");
+            let (_, dropped) = self.outcomes.pop_front().expect("over size, so not empty");
             self.right -= usize::from(dropped);
         }
     }
@@ -96,13 +76,44 @@ impl Window {
             right: self.right,
         }
     }
+
+    /// Nothing while the record is not surely below `target`; else the lowest confidence at
+    /// which the window's predictions at or above it met `target`, by the rule the history's
+    /// thresholds were chosen with ([`class_thresholds`]).
+    pub fn hold(&self, target: f64) -> Hold {
+        if !self.record().below(target) {
+            return Hold::Nothing;
+        }
+        let outcomes: Vec<Outcome> = self
+            .outcomes
+            .iter()
+            .map(|&(confidence, correct)| Outcome {
+                class: 0,
+                confidence,
+                correct,
+            })
+            .collect();
+        match class_thresholds(&outcomes, 1, target)[0] {
+            Some(from) => Hold::Below(from),
+            None => Hold::All,
+        }
+    }
 }
 
-/// Each applied class's live record under the current model version, and which are held back
+/// A confident prediction on a ticket since resolved: its label, confidence and whether the
+/// ticket was resolved with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub label: String,
+    pub confidence: f32,
+    pub right: bool,
+}
+
+/// Each class's live record under the current model version, and what is held back of it
 /// (decided once, when the records are read).
 #[derive(Debug, Clone, Default)]
 pub struct Guard {
-    classes: HashMap<PredictedField, HashMap<String, (Record, bool)>>,
+    classes: HashMap<PredictedField, HashMap<String, (Record, Hold)>>,
 }
 
 /// One class's line in a report.
@@ -113,54 +124,47 @@ pub struct ClassRecord {
     #[serde(flatten)]
     pub record: Record,
     pub precision: f64,
+    /// Whether any of its confident predictions are held back.
     pub held_back: bool,
+    /// Where only the less confident are: the confidence it is applied from now.
+    pub applied_from: Option<f32>,
 }
 
 impl Guard {
-    fn new(
-        records: impl IntoIterator<Item = (PredictedField, String, Record)>,
-        target: f64,
-    ) -> Self {
-        let mut classes: HashMap<PredictedField, HashMap<String, (Record, bool)>> = HashMap::new();
-        for (field, label, record) in records {
-            let held = record.below(target);
-            classes
-                .entry(field)
-                .or_default()
-                .insert(label, (record, held));
-        }
-        Self { classes }
-    }
-
-    /// From each field's applied labels and whether each was right, the latest resolved
+    /// From each field's confident predictions on resolved tickets, the latest resolved
     /// first: each class's record on its latest `window`.
     pub fn from_latest(
-        fields: impl IntoIterator<Item = (PredictedField, Vec<(String, bool)>)>,
+        fields: impl IntoIterator<Item = (PredictedField, Vec<Resolved>)>,
         window: usize,
         target: f64,
     ) -> Self {
         let mut windows: HashMap<(PredictedField, String), Window> = HashMap::new();
         for (field, outcomes) in fields {
             // Oldest first into each window: the latest `window` stay.
-            for (label, right) in outcomes.into_iter().rev() {
+            for r in outcomes.into_iter().rev() {
                 windows
-                    .entry((field, label))
+                    .entry((field, r.label))
                     .or_insert_with(|| Window::new(window))
-                    .push(right);
+                    .push(r.confidence, r.right);
             }
         }
-        let records = windows
-            .into_iter()
-            .map(|((field, label), w)| (field, label, w.record()));
-        Self::new(records, target)
+        let mut classes: HashMap<PredictedField, HashMap<String, (Record, Hold)>> = HashMap::new();
+        for ((field, label), w) in windows {
+            let held = (w.record(), w.hold(target));
+            classes.entry(field).or_default().insert(label, held);
+        }
+        Self { classes }
     }
 
-    /// The class's record, if it is held back.
-    pub fn held_back(&self, field: PredictedField, label: &str) -> Option<Record> {
-        match self.classes.get(&field)?.get(label)? {
-            (record, true) => Some(*record),
-            (_, false) => None,
-        }
+    /// The class's record, if a confident prediction of it at `confidence` is held back.
+    pub fn held_back(
+        &self,
+        field: PredictedField,
+        label: &str,
+        confidence: f32,
+    ) -> Option<(Record, Hold)> {
+        let &(record, hold) = self.classes.get(&field)?.get(label)?;
+        hold.holds(confidence).then_some((record, hold))
     }
 
     /// Every class with a record, held back or not, field and label in order.
@@ -169,12 +173,16 @@ impl Guard {
             .classes
             .iter()
             .flat_map(|(field, labels)| {
-                labels.iter().map(|(label, (record, held))| ClassRecord {
+                labels.iter().map(|(label, (record, hold))| ClassRecord {
                     field: *field,
                     label: label.clone(),
                     record: *record,
                     precision: record.precision(),
-                    held_back: *held,
+                    held_back: *hold != Hold::Nothing,
+                    applied_from: match hold {
+                        Hold::Below(from) => Some(*from),
+                        _ => None,
+                    },
                 })
             })
             .collect();
@@ -182,18 +190,24 @@ impl Guard {
         out
     }
 
-    /// Holds back the verdict's predictions of held-back classes: no threshold, and the
+    /// Holds back the verdict's confident predictions the guard holds: no threshold, and the
     /// record as the reason.
     pub fn apply(&self, verdict: &mut Verdict) {
         for (field, prediction) in [
             (PredictedField::Category, &mut verdict.category),
             (PredictedField::Urgency, &mut verdict.urgency),
         ] {
-            let Some(p) = prediction else { continue };
-            if let Some(record) = self.held_back(field, &p.label) {
+            let Some(p) = prediction.as_mut().filter(|p| p.confident()) else {
+                continue;
+            };
+            if let Some((record, hold)) = self.held_back(field, &p.label, p.confidence) {
                 let basis = Basis::HeldBack {
                     right: record.right,
                     of: record.applied,
+                    from: match hold {
+                        Hold::Below(from) => Some(from),
+                        _ => None,
+                    },
                 };
                 *p = Prediction::new(
                     std::mem::take(&mut p.label),
@@ -211,36 +225,54 @@ impl Guard {
 mod tests {
     use super::*;
 
+    fn resolved(label: &str, confidence: f32, right: bool) -> Resolved {
+        Resolved {
+            label: label.into(),
+            confidence,
+            right,
+        }
+    }
+
+    /// `right` of `of` predictions of `label` at `confidence`, latest first.
+    fn many(label: &str, confidence: f32, right: usize, of: usize) -> Vec<Resolved> {
+        (0..of)
+            .map(|i| resolved(label, confidence, i < right))
+            .collect()
+    }
+
     fn record(right: usize, applied: usize) -> Record {
         Record { applied, right }
     }
 
     #[test]
     fn a_class_is_held_back_only_when_its_record_is_surely_below_the_target() {
-        let guard = Guard::new(
+        let category = [
+            many("network", 0.9, 31, 40),
+            many("printing", 0.9, 3, 4),
+            many("access", 0.9, 97, 100),
+        ]
+        .concat();
+        let guard = Guard::from_latest(
             [
-                (PredictedField::Category, "network".into(), record(31, 40)),
-                (PredictedField::Category, "printing".into(), record(3, 4)),
-                (PredictedField::Category, "access".into(), record(97, 100)),
-                (PredictedField::Urgency, "high".into(), record(180, 200)),
+                (PredictedField::Category, category),
+                (PredictedField::Urgency, many("high", 0.9, 180, 200)),
             ],
+            1000,
             0.95,
         );
+        let held = |field, label| guard.held_back(field, label, 0.99);
         assert_eq!(
-            guard.held_back(PredictedField::Category, "network"),
-            Some(record(31, 40))
+            held(PredictedField::Category, "network"),
+            Some((record(31, 40), Hold::All)),
+            "all at one confidence: no confidence separates the right ones"
         );
-        assert_eq!(
-            guard.held_back(PredictedField::Category, "printing"),
-            None,
-            "too few to say"
-        );
-        assert_eq!(guard.held_back(PredictedField::Category, "access"), None);
+        assert_eq!(held(PredictedField::Category, "printing"), None, "too few");
+        assert_eq!(held(PredictedField::Category, "access"), None);
         assert!(
-            guard.held_back(PredictedField::Urgency, "high").is_some(),
+            held(PredictedField::Urgency, "high").is_some(),
             "90% of 200"
         );
-        assert_eq!(guard.held_back(PredictedField::Urgency, "network"), None);
+        assert_eq!(held(PredictedField::Urgency, "network"), None);
         let held: Vec<_> = guard
             .classes()
             .into_iter()
@@ -250,59 +282,80 @@ mod tests {
     }
 
     #[test]
-    fn only_the_latest_window_of_a_class_counts() {
-        // Wrong lately, right long ago: the window sees the recent mistakes.
-        let mut outcomes: Vec<(String, bool)> = vec![("network".into(), false); 30];
-        outcomes.extend(vec![("network".into(), true); 200]);
-        let guard = Guard::from_latest([(PredictedField::Category, outcomes.clone())], 50, 0.95);
+    fn a_class_wrong_only_when_less_sure_is_applied_from_where_it_was_right() {
+        // Lately right on all 60 predictions at 0.98, and 25 of 40 at 0.91: surely below 95%
+        // as a whole, right where it was surest.
+        let outcomes = [many("network", 0.98, 60, 60), many("network", 0.91, 25, 40)].concat();
+        let guard = Guard::from_latest([(PredictedField::Category, outcomes)], 1000, 0.95);
         assert_eq!(
-            guard.held_back(PredictedField::Category, "network"),
-            Some(record(20, 50))
+            guard.held_back(PredictedField::Category, "network", 0.98),
+            None,
+            "the sure part is still applied"
         );
-        let all = Guard::from_latest([(PredictedField::Category, outcomes)], 1000, 0.95);
         assert_eq!(
-            all.held_back(PredictedField::Category, "network"),
-            Some(record(200, 230))
+            guard.held_back(PredictedField::Category, "network", 0.95),
+            Some((record(85, 100), Hold::Below(0.98)))
         );
+        let line = &guard.classes()[0];
+        assert!(line.held_back);
+        assert_eq!(line.applied_from, Some(0.98));
     }
 
     #[test]
-    fn the_chance_is_the_binomial_tail() {
-        assert_eq!(record(0, 0).chance_at(0.95), 1.0);
-        // 3 of 4 at 95%: 1 - 0.95^4.
-        assert!((record(3, 4).chance_at(0.95) - (1.0 - 0.95f64.powi(4))).abs() < 1e-12);
-        assert!((record(4, 4).chance_at(0.95) - 1.0).abs() < 1e-12);
-        // The same share on more tickets is surer.
-        assert!(record(8, 10).chance_at(0.95) > record(80, 100).chance_at(0.95));
-        assert!(record(0, 500).chance_at(0.95) < 1e-300);
-        // What the README says it holds back at 95%.
-        assert!(!record(0, 1).below(0.95) && !record(8, 10).below(0.95));
-        assert!(record(7, 10).below(0.95) && record(0, 2).below(0.95));
+    fn only_the_latest_window_of_a_class_counts() {
+        // Wrong lately, right long ago: the window sees the recent mistakes.
+        let outcomes = [many("network", 0.9, 0, 30), many("network", 0.9, 200, 200)].concat();
+        let guard = Guard::from_latest([(PredictedField::Category, outcomes.clone())], 50, 0.95);
+        assert_eq!(
+            guard.held_back(PredictedField::Category, "network", 0.9),
+            Some((record(20, 50), Hold::All))
+        );
+        let all = Guard::from_latest([(PredictedField::Category, outcomes)], 1000, 0.95);
+        assert_eq!(
+            all.held_back(PredictedField::Category, "network", 0.9),
+            Some((record(200, 230), Hold::All))
+        );
     }
 
     #[test]
     fn a_held_back_prediction_is_not_applied_and_says_why() {
-        let guard = Guard::new(
-            [(PredictedField::Category, "network".into(), record(31, 40))],
-            0.95,
-        );
-        let confident = Prediction::new(
-            "network".into(),
-            0.99,
-            Some(0.9),
-            Basis::Threshold { right: 95, of: 100 },
-            Vec::new(),
-        );
-        assert!(confident.confident());
+        let outcomes = [many("network", 0.98, 60, 60), many("network", 0.91, 25, 40)].concat();
+        let guard = Guard::from_latest([(PredictedField::Category, outcomes)], 1000, 0.95);
+        let prediction = |confidence| {
+            Prediction::new(
+                "network".into(),
+                confidence,
+                Some(0.9),
+                Basis::Threshold { right: 95, of: 100 },
+                Vec::new(),
+            )
+        };
         let mut verdict = Verdict {
-            category: Some(confident),
+            category: Some(prediction(0.95)),
             urgency: None,
             evidence: Vec::new(),
         };
+        assert!(verdict.category.as_ref().unwrap().confident());
         guard.apply(&mut verdict);
         let held = verdict.category.unwrap();
         assert!(!held.confident());
         assert!(held.reason.contains("held back"), "{}", held.reason);
-        assert!(held.reason.contains("31 of 40"), "{}", held.reason);
+        assert!(held.reason.contains("85 of 100"), "{}", held.reason);
+        assert!(
+            held.reason.contains("applied only from 98.0%"),
+            "{}",
+            held.reason
+        );
+
+        // Surer than where the record fell short, or not confident at all: left as it was.
+        for p in [prediction(0.99), prediction(0.5)] {
+            let mut verdict = Verdict {
+                category: Some(p.clone()),
+                urgency: None,
+                evidence: Vec::new(),
+            };
+            guard.apply(&mut verdict);
+            assert_eq!(verdict.category, Some(p));
+        }
     }
 }

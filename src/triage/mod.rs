@@ -9,6 +9,7 @@ mod features;
 pub mod guard;
 mod linear;
 mod priority;
+mod record;
 mod zero_shot;
 
 use std::sync::Arc;
@@ -20,9 +21,10 @@ pub use classifier::{
     Classifier, Compared, Example, FeatureSet, FieldModel, HeldOut, TrainSettings,
 };
 pub use features::Term;
-pub use guard::{ClassRecord, Guard, Record, Window};
+pub use guard::{ClassRecord, Guard, Hold, Resolved, Window};
 pub use linear::LinearSettings;
 pub use priority::{Impact, PriorityMatrix};
+pub use record::Record;
 pub use zero_shot::ZeroShot;
 
 use crate::domain::CurrentFields;
@@ -58,7 +60,7 @@ pub struct Prediction {
 }
 
 /// What the team's history says of a predicted class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Basis {
     /// The class's held-out predictions at or above its threshold: `right` of `of`.
@@ -68,9 +70,14 @@ pub enum Basis {
     /// No model for the field yet: the nearest past tickets voted, or the label descriptions
     /// were matched (a cold start).
     NoModel,
-    /// The class met its threshold, but on the resolved tickets it was applied to lately it
-    /// was right only `right` of `of` times, surely below the target (see [`guard`]).
-    HeldBack { right: usize, of: usize },
+    /// The class met its threshold, but of its confident predictions on tickets resolved
+    /// lately only `right` of `of` were right, surely below the target (see [`guard`]); it is
+    /// applied only `from` a higher confidence now, or (`None`) not at all.
+    HeldBack {
+        right: usize,
+        of: usize,
+        from: Option<f32>,
+    },
 }
 
 impl Prediction {
@@ -117,10 +124,14 @@ fn reason(label: &str, confidence: f32, threshold: Option<f32>, basis: Basis) ->
                 share(right, of)
             )
         }
-        (_, Basis::HeldBack { right, of }) => format!(
-            "{head}: held back; applied lately, {label} was right on {right} of {of} resolved \
-             tickets ({}), below the target: suggested until retraining lifts it",
-            share(right, of)
+        (_, Basis::HeldBack { right, of, from }) => format!(
+            "{head}: held back; confident lately, {label} was right on {right} of {of} resolved \
+             tickets ({}), below the target: {} until its record or retraining lifts it",
+            share(right, of),
+            match from {
+                Some(from) => format!("applied only from {}", percent(f64::from(from))),
+                None => "suggested, not applied,".to_owned(),
+            }
         ),
         (_, Basis::NotReliable { right, of }) => format!(
             "{head}: not applied automatically; on past tickets {label} was right {right} of \
