@@ -211,7 +211,9 @@ pub fn print_report(report: &Report, classes: &[ClassRecord], d: &Deflection) {
         }
     }
     if !classes.is_empty() {
-        println!("classes the latest model is confident of, on their latest confident tickets since resolved:");
+        println!(
+            "classes the latest model applies, on their latest confident tickets since resolved:"
+        );
         println!(
             "{:>9} {:>20} {:>8} {:>6} {:>10}",
             "field", "class", "resolved", "right", "precision"
