@@ -1,20 +1,21 @@
-//! How a class fared on the tickets it was applied to, and whether that is surely below a
+//! How a class fared on tickets whose labels are known, and whether that is surely below a
 //! target precision: the test both the live guard and the forward check of thresholds use.
 
 use serde::Serialize;
 
-/// A record is surely below a target when one this bad or worse would come less often than this if
-/// the class were as precise as the target (a one-sided binomial test): at 95% a single
+/// A record is surely below a target when one this bad or worse would come less often than
+/// this if the class were as precise as the target (a one-sided binomial test): at 95% a single
 /// mistake holds nothing back, nor do 2 in 10, while 3 in 10 do; a class a little below the
 /// target is held back only once many tickets show it.
 const CHANCE: f64 = 0.05;
 
-/// How one class fared on the resolved tickets it was applied to lately.
+/// How a class's confident predictions fared on tickets whose labels are known (live: those
+/// since resolved, applied or held back; in training: the history's latest tickets).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Record {
-    /// Applied and since resolved.
+    /// Confident predictions counted (the name is the one `report --json` has always had).
     pub applied: usize,
-    /// Of those, resolved with the applied label.
+    /// Of those, right: the ticket's label is the predicted one.
     pub right: usize,
 }
 
