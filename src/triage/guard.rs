@@ -20,8 +20,7 @@ use super::{Basis, Prediction, Verdict};
 use crate::domain::PredictedField;
 
 /// What the guard does with a class's confident predictions.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Hold {
     /// Applied from the class's threshold, as trained.
     Nothing,
@@ -38,6 +37,14 @@ impl Hold {
             Hold::Nothing => false,
             Hold::Below(from) => confidence < from,
             Hold::All => true,
+        }
+    }
+
+    /// The confidence the class is still applied from, where only its less sure part is held.
+    pub fn applied_from(self) -> Option<f32> {
+        match self {
+            Hold::Below(from) => Some(from),
+            Hold::Nothing | Hold::All => None,
         }
     }
 }
@@ -179,10 +186,7 @@ impl Guard {
                     record: *record,
                     precision: record.precision(),
                     held_back: *hold != Hold::Nothing,
-                    applied_from: match hold {
-                        Hold::Below(from) => Some(*from),
-                        _ => None,
-                    },
+                    applied_from: hold.applied_from(),
                 })
             })
             .collect();
@@ -204,10 +208,7 @@ impl Guard {
                 let basis = Basis::HeldBack {
                     right: record.right,
                     of: record.applied,
-                    from: match hold {
-                        Hold::Below(from) => Some(from),
-                        _ => None,
-                    },
+                    from: hold.applied_from(),
                 };
                 *p = Prediction::new(
                     std::mem::take(&mut p.label),
